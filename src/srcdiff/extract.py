@@ -1,0 +1,117 @@
+"""extract: find struct/union definitions in a header's text, without parsing C.
+
+Regex scanning plus brace matching; a definition is ``struct|union [attrs] NAME [attrs] {``
+or ``typedef struct|union {...} NAME;`` (the typedef name of an anonymous aggregate).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One definition: ``start`` is the offset of the ``struct``/``union`` keyword, ``end`` the
+    offset just past the closing brace; ``line`` is the 1-based line of ``start``.
+    ``typedef`` is True when NAME is the typedef name of an anonymous aggregate."""
+
+    kind: str
+    name: str
+    line: int
+    start: int
+    end: int
+    typedef: bool = False
+
+    def body_span(self, text: str) -> tuple[int, int]:
+        """(offset after ``{``, offset of ``}``) of the body in TEXT."""
+        return text.index("{", self.start) + 1, self.end - 1
+
+
+_ATTR = r"(?:__attribute__|__attribute|__aligned|__section|__designated_init|__packed|__randomize_layout|__no_randomize_layout|alignas|_Alignas)"
+_KEYWORD_RE = re.compile(r"\b(struct|union)\b")
+# words that may sit between the keyword, the tag and the brace: attributes and annotations
+_SKIP_RE = re.compile(
+    r"\s*(?:" + _ATTR + r"\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)|__\w+|____\w+)"
+)
+_NAME_RE = re.compile(r"\s*([A-Za-z_]\w*)")
+_TYPEDEF_BEFORE_RE = re.compile(r"\btypedef\s+(?:(?:const|volatile)\s+)*\Z")
+
+
+def _skip_attrs(text: str, i: int) -> int:
+    while True:
+        m = _SKIP_RE.match(text, i)
+        if not m:
+            return i
+        i = m.end()
+
+
+def _match_brace(text: str, i: int) -> int:
+    """Offset just past the '}' matching the '{' at I, or -1."""
+    depth = 0
+    n = len(text)
+    while i < n:
+        j = _BRACE_RE.search(text, i)
+        if not j:
+            return -1
+        c = j.group(0)
+        i = j.end()
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+_BRACE_RE = re.compile(r"""[{}]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'""")
+
+
+def find_definitions(text: str) -> list[Definition]:
+    """Every struct/union definition (and typedef'd anonymous one) in comment-stripped TEXT,
+    nested ones included, in order of appearance."""
+    out: list[Definition] = []
+    for m in _KEYWORD_RE.finditer(text):
+        kind = m.group(1)
+        i = _skip_attrs(text, m.end())
+        name = None
+        nm = _NAME_RE.match(text, i)
+        if nm and not nm.group(1).startswith("__attribute"):
+            name = nm.group(1)
+            i = _skip_attrs(text, nm.end())
+        while i < len(text) and text[i] in " \t\n":
+            i += 1
+        if i >= len(text) or text[i] != "{":
+            continue
+        end = _match_brace(text, i)
+        if end < 0:
+            continue
+        is_typedef = False
+        if name is None:
+            if not _TYPEDEF_BEFORE_RE.search(text, max(0, m.start() - 64), m.start()):
+                continue
+            j = _skip_attrs(text, end)
+            tm = re.match(r"\s*([A-Za-z_]\w*)\s*[;,\[]", text[j : j + 200])
+            if not tm:
+                continue
+            name = tm.group(1)
+            is_typedef = True
+        line = text.count("\n", 0, m.start()) + 1
+        out.append(Definition(kind, name, line, m.start(), end, is_typedef))
+    return out
+
+
+def defines_struct(data: bytes, name: str) -> bool:
+    """Whether DATA may define struct/union NAME (or typedef NAME of an anonymous one).
+
+    A regex over the raw bytes: never misses a definition that ``find_definitions`` finds,
+    may rarely say yes for something that is not one.
+    """
+    bname = name.encode()
+    if bname not in data:
+        return False
+    n = re.escape(bname)
+    if re.search(rb"\b(?:struct|union)\b[^;{}]*?\b" + n + rb"\b[^;{}]*\{", data):
+        return True
+    return re.search(rb"\}[^;{}]*\b" + n + rb"\s*[;,\[]", data) is not None

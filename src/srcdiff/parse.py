@@ -1,0 +1,893 @@
+"""parse: from the bytes of one header to the StructDef of one struct or union in it.
+
+Extract the body, run the body's #if's and member-producing macros, then parse each member
+declaration with one shared pycparser CParser (results cached by declaration text).
+
+Canonical type spelling (``Field.type``), produced by ``canonical_type``:
+
+- qualifiers first, in the order ``const volatile restrict _Atomic``; annotations
+  (``__iomem``, ``__rcu``, ``__user``, ``__percpu``, ``__aligned(n)``, ``__counted_by(x)``,
+  ``__attribute__((...))`` ...), comments and whitespace never appear;
+- basic types in one spelling: ``unsigned`` is ``unsigned int``, ``long int`` / ``signed long``
+  are ``long``, ``long unsigned int`` is ``unsigned long``, ``short int`` is ``short``,
+  ``long long int`` is ``long long``; ``signed char`` stays distinct from ``char``;
+- a pointer is `` *`` after the base, qualified pointers ``*const``: ``const char *const *``;
+- arrays follow without a space: ``u32[7]``, ``void *[6]``, ``int[2][3]``; a size is the number
+  it evaluates to (macros followed through the file and its #include's), else the size as
+  written with whitespace normalised (``unsigned long[BITS_TO_LONGS(NR_X)]``); flexible
+  arrays are ``[]``;
+- functions and pointers to functions or arrays use the C abstract declarator, parameter names
+  dropped: ``int (*)(struct file *, int)``, ``char *(*)(void)``, ``int (*)[4]``;
+- ``typeof(expr)`` is kept as ``typeof(expr)`` (also for ``__typeof__``);
+- an anonymous member aggregate has type ``struct`` or ``union`` and its members in
+  ``Field.fields``; a named one ``struct { ... } foo;`` has type ``struct`` (``struct bar`` when
+  tagged) and its members too; an enum declared in place is ``enum`` / ``enum tag``.
+
+Guards (``Field.guard``): the #if conditions around the member inside the struct body (relative
+to the enclosing aggregate's guard), joined with `` && ``: ``#ifdef X`` and ``defined(X)`` are
+written ``X``, ``#ifndef X`` ``!X``, ``#else``/``#elif`` branches add the negation of the earlier
+branches' conditions, ``IS_ENABLED(CONFIG_X)`` is kept as written, constant conditions
+(``#if 0``, ``#if 1``) are decided and never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pycparser import c_ast
+from pycparser.c_parser import CParser
+
+from srcdiff.extract import Definition, find_definitions
+from srcdiff.kernel_macros import BUILTIN_MACROS
+from srcdiff.model import Field, StructDef
+from srcdiff.preprocess import (
+    Config,
+    ExprError,
+    MacroEnv,
+    _substitute,
+    decode_source,
+    eval_condition,
+    eval_int,
+    expand,
+    guard_text,
+    is_ident,
+    join_tokens,
+    logical_lines,
+    negate,
+    parse_define,
+    strip_comments,
+    tokenize,
+)
+
+PARSER_VERSION = "1"
+
+_MAX_DEPTH = 24
+
+Tok = tuple[str, int, tuple[str, ...]]  # (text, line, guard terms)
+
+
+def read_struct(
+    data: bytes,
+    name: str,
+    *,
+    path: str = "<file>",
+    kind: str | None = None,
+    config: Config | None = None,
+    include_reader: Callable[[str], bytes | None] | None = None,
+    arch: str = "x86",
+) -> StructDef | None:
+    """Definition of struct/union NAME (or typedef NAME of an anonymous struct/union) in DATA.
+
+    kind: "struct", "union" or None (any). Returns None when DATA does not define it (forward
+    declarations and uses are not definitions). Never raises on bad content: problems become
+    StructDef.warnings ("path:line: reason") and Field(unparsed=text) entries.
+    include_reader(repo_relative_path) returns that file's bytes at the same revision or None;
+    it is used, lazily and within ``preprocess.INCLUDE_BUDGET`` reads, to follow #include's to
+    the #define's of macros the struct uses (member-producing macros, array sizes).
+    """
+    clean, defs = _scan(data)
+    cands = [d for d in defs if d.name == name and (kind is None or d.kind == kind)]
+    if not cands:
+        return None
+    try:
+        return _read(clean, cands, name, path, config, include_reader, arch)
+    except RecursionError:
+        reason = "nested too deeply"
+    except Exception as e:  # noqa: BLE001 - bad content must become a warning, not a traceback
+        reason = f"internal error: {type(e).__name__}: {e}"
+    d = cands[0]
+    a, b = d.body_span(clean)
+    return StructDef(
+        name, d.kind,
+        (Field(None, "?", line=d.line, unparsed=" ".join(clean[a:b].split())[:2000]),),
+        path, d.line, (f"{path}:{d.line}: {reason}",),
+    )
+
+
+def canonical_type(node: Any) -> str:
+    """Canonical spelling (see module docstring) of a pycparser type node (``Decl.type``)."""
+    base, decl = _walk(node, "")
+    if not decl:
+        return base
+    return base + decl if decl[0] == "[" else f"{base} {decl}"
+
+
+# ---------------------------------------------------------------------------------------------
+# File level
+
+_scan_cache: dict[str, tuple[str, list[Definition]]] = {}
+
+
+def _scan(data: bytes) -> tuple[str, list[Definition]]:
+    """Comment-stripped text and definitions of DATA, memoized (callers read many structs
+    from one file)."""
+    key = hashlib.sha1(data).hexdigest()
+    hit = _scan_cache.get(key)
+    if hit is None:
+        clean = strip_comments(decode_source(data))
+        hit = (clean, find_definitions(clean))
+        if len(_scan_cache) > 64:
+            _scan_cache.clear()
+        _scan_cache[key] = hit
+    return hit
+
+
+class _Ctx:
+    def __init__(self, path: str, env: MacroEnv, config: Config | None):
+        self.path = path
+        self.env = env
+        self.config = config
+        self.warnings: list[str] = []
+        self.dims: dict[tuple[str, ...], str] = {}
+
+    def warn(self, line: int, reason: str) -> None:
+        self.warnings.append(f"{self.path}:{line}: {reason}")
+
+
+def _read(
+    clean: str, cands: list[Definition], name: str, path: str, config: Config | None,
+    include_reader: Callable[[str], bytes | None] | None, arch: str,
+) -> StructDef:
+    env = MacroEnv(clean, path, config, include_reader, arch, BUILTIN_MACROS)
+    ctx = _Ctx(path, env, config)
+    d = cands[0]
+    if len(cands) > 1:
+        d = _choose(clean, cands, ctx)
+    a, b = d.body_span(clean)
+    brace_line = clean.count("\n", 0, a) + 1
+    toks = _body_tokens(clean[a:b], brace_line, ctx)
+    fields = _members(toks, (), ctx, 0)
+    return StructDef(name, d.kind, tuple(fields), path, d.line, tuple(ctx.warnings))
+
+
+def _choose(clean: str, cands: list[Definition], ctx: _Ctx) -> Definition:
+    """The definition the compiler would see among several (#ifdef'd alternatives): the first
+    in a branch that is active (with a config) or not compiled out (#if 0)."""
+    stack = _CondStack(ctx)
+    lines = logical_lines(clean)
+    k = 0
+    for d in cands:
+        while k < len(lines) and lines[k][0] < d.line:
+            s = lines[k][1]
+            if "#" in s:
+                m = _DIRECTIVE_RE.match(s)
+                if m:
+                    stack.directive(m.group(1), m.group(2), lines[k][0])
+            k += 1
+        if stack.active:
+            others = ", ".join(str(c.line) for c in cands if c is not d)
+            ctx.warn(d.line, f"also defined at line(s) {others}; using line {d.line}")
+            return d
+    return cands[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditionals
+
+_DIRECTIVE_RE = re.compile(r"\s*#\s*([A-Za-z_]+)\s*(.*)", re.S)
+
+
+class _CondStack:
+    """#if nesting inside a struct body: which branch is kept, and the guard terms of it."""
+
+    def __init__(self, ctx: _Ctx):
+        self.ctx = ctx
+        # frame: [parent_active, negated earlier terms, current term or None, active, taken]
+        self.frames: list[list[Any]] = []
+        self.active = True
+        self.guard: tuple[str, ...] = ()
+
+    def _decide(self, d: str, rest: str, line: int) -> tuple[bool | None, str | None]:
+        toks = tokenize(rest)
+        if d in ("ifdef", "ifndef"):
+            if not toks or not is_ident(toks[0]):
+                self.ctx.warn(line, f"malformed #{d}")
+                return None, None
+            toks = ["defined", toks[0]] if d == "ifdef" else ["!", "defined", toks[0]]
+        if not toks:
+            self.ctx.warn(line, "#if without a condition")
+            return None, None
+        term = _condition_term(toks)
+        const = not any(is_ident(t) for t in toks)
+        if const or self.ctx.config is not None:
+            try:
+                val = eval_condition(toks, self.ctx.env.lookup if not const else _no_macro)
+            except ExprError as e:
+                self.ctx.warn(line, f"cannot evaluate #{d} {join_tokens(toks)}: {e}")
+                return None, term
+            return val, None if const else term
+        return None, term
+
+    def directive(self, d: str, rest: str, line: int) -> None:
+        if d in ("if", "ifdef", "ifndef"):
+            val, term = self._decide(d, rest, line)
+            act = self.active and val is not False
+            self.frames.append([self.active, [], term, act, val is True])
+        elif d in ("elif", "else", "elifdef", "elifndef"):
+            if not self.frames:
+                self.ctx.warn(line, f"#{d} without #if")
+                return
+            fr = self.frames[-1]
+            if fr[2] is not None:
+                fr[1].append(negate(fr[2]))
+            if fr[4]:
+                val, term = False, None  # an earlier branch was taken
+            elif d == "else":
+                val, term = True, None
+            else:
+                dd = {"elif": "if", "elifdef": "ifdef", "elifndef": "ifndef"}[d]
+                val, term = self._decide(dd, rest, line)
+            fr[2] = term
+            fr[3] = fr[0] and val is not False
+            fr[4] = fr[4] or val is True
+        elif d == "endif":
+            if not self.frames:
+                self.ctx.warn(line, "#endif without #if")
+                return
+            self.frames.pop()
+        else:
+            if self.active and d == "define":
+                m = parse_define(rest)
+                if m is not None:
+                    self.ctx.env.define(m)
+            elif self.active and d == "undef":
+                self.ctx.env.undef(rest.strip())
+            return
+        self.active = all(fr[3] for fr in self.frames)
+        terms: list[str] = []
+        for fr in self.frames:
+            terms.extend(fr[1])
+            if fr[2] is not None:
+                terms.append(fr[2])
+        self.guard = tuple(terms)
+
+
+def _no_macro(name: str) -> None:
+    return None
+
+
+def _condition_term(toks: list[str]) -> str:
+    from srcdiff.preprocess import condition_text
+
+    return condition_text(toks)
+
+
+def _body_tokens(body: str, first_line: int, ctx: _Ctx) -> list[Tok]:
+    stack = _CondStack(ctx)
+    out: list[Tok] = []
+    for line, s in logical_lines(body, first_line):
+        if "#" in s:
+            m = _DIRECTIVE_RE.match(s)
+            if m:
+                stack.directive(m.group(1), m.group(2), line)
+                continue
+        if not stack.active:
+            continue
+        g = stack.guard
+        out.extend((t, line, g) for t in tokenize(s))
+    if stack.frames:
+        ctx.warn(first_line, "#if without #endif in the body")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Members
+
+_ANNOTATIONS = frozenset("""
+__iomem __rcu __user __percpu __force __bitwise __bitwise__ __private __data_racy __packed
+__randomize_layout __no_randomize_layout ____cacheline_aligned ____cacheline_aligned_in_smp
+__cacheline_aligned __cacheline_aligned_in_smp ____cacheline_internodealigned_in_smp
+__cacheline_internodealigned_in_smp __designated_init __read_mostly __kernel __safe __nocast
+__must_check __latent_entropy __maybe_unused __always_unused __used __unused __deprecated
+__nonstring __attribute_const__ __ro_after_init __visible __aligned_largest __extension__
+__user_ptr __force_data __tagged __exclusive_cache_line __rcu_ptr __noinit __initdata
+""".split())
+_ANNOTATION_CALLS = frozenset("""
+__attribute__ __attribute __aligned __counted_by __counted_by_le __counted_by_be __sized_by
+__sized_by_le __sized_by_be _Alignas alignas __section __guarded_by __pt_guarded_by __alloc_size
+__counted_by_ptr __declspec
+""".split())
+_SPELLING = {
+    "__signed__": "signed", "__signed": "signed", "__volatile__": "volatile",
+    "__volatile": "volatile", "__const": "const", "__const__": "const",
+    "__restrict": "restrict", "__restrict__": "restrict", "__inline": "inline",
+    "__inline__": "inline", "__typeof": "typeof", "__typeof__": "typeof", "__auto_type": "int",
+}
+_QUALS = frozenset("const volatile restrict _Atomic static extern register inline auto".split())
+_BASIC = frozenset(
+    "void char short int long float double signed unsigned _Bool _Complex __int128".split()
+)
+_KEYWORDS = _QUALS | _BASIC | frozenset(
+    "struct union enum typeof sizeof _Static_assert static_assert __sd_agg".split()
+)
+
+
+def _match(toks: list[str], i: int, end: int | None = None) -> int:
+    """Index of the bracket closing toks[i] (or end-1 if unbalanced)."""
+    end = len(toks) if end is None else end
+    open_, close = toks[i], {"(": ")", "[": "]", "{": "}"}[toks[i]]
+    depth = 0
+    for j in range(i, end):
+        t = toks[j]
+        if t == open_:
+            depth += 1
+        elif t == close:
+            depth -= 1
+            if depth == 0:
+                return j
+    return end - 1
+
+
+def _split_members(toks: list[Tok]) -> list[list[Tok]]:
+    out: list[list[Tok]] = []
+    cur: list[Tok] = []
+    depth = 0
+    for tk in toks:
+        t = tk[0]
+        if t in ("(", "[", "{"):
+            depth += 1
+        elif t in (")", "]", "}"):
+            depth = max(0, depth - 1)
+        elif t == ";" and depth == 0:
+            if cur:
+                out.append(cur)
+            cur = []
+            continue
+        cur.append(tk)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _members(toks: list[Tok], parent: tuple[str, ...], ctx: _Ctx, depth: int) -> list[Field]:
+    out: list[Field] = []
+    for mt in _split_members(toks):
+        out.extend(_member(mt, parent, ctx, depth))
+    return out
+
+
+def _strip_annotations(mt: list[Tok]) -> list[Tok]:
+    out: list[Tok] = []
+    i = 0
+    n = len(mt)
+    while i < n:
+        t = mt[i][0]
+        if t in _ANNOTATIONS:
+            i += 1
+            continue
+        if t in _ANNOTATION_CALLS:
+            if i + 1 < n and mt[i + 1][0] == "(":
+                i = _match([x[0] for x in mt], i + 1) + 1
+            else:
+                i += 1
+            continue
+        sp = _SPELLING.get(t)
+        if sp is not None:
+            out.append((sp, mt[i][1], mt[i][2]))
+        else:
+            out.append(mt[i])
+        i += 1
+    return out
+
+
+def _member(mt: list[Tok], parent: tuple[str, ...], ctx: _Ctx, depth: int) -> list[Field]:
+    line, g = mt[0][1], mt[0][2]
+    rel = g[len(parent):] if g[: len(parent)] == parent else g
+    guard = guard_text(rel) if rel else None
+    original = _Text(mt)
+    if depth > _MAX_DEPTH:
+        return [_unparsed(original, "nested or expanded too deeply", line, guard, ctx)]
+    mt = _strip_annotations(mt)
+    if not mt:
+        return []
+    texts = [t[0] for t in mt]
+    if texts[0] in ("_Static_assert", "static_assert"):
+        return []
+    k = 0
+    while k < len(texts) and texts[k] in ("const", "volatile"):
+        k += 1
+    if k < len(texts) and texts[k] in ("struct", "union", "enum"):
+        j = k + 1
+        tag = None
+        if j < len(texts) and is_ident(texts[j]):
+            tag = texts[j]
+            j += 1
+        if j < len(texts) and texts[j] == "{":
+            return _aggregate(mt, texts, k, j, tag, guard, g, line, ctx, depth)
+    t0 = texts[0]
+    if is_ident(t0) and t0 not in _KEYWORDS and (
+        len(texts) == 1 or (texts[1] == "(" and (len(texts) < 3 or texts[2] not in ("*", "^")))
+    ):
+        m = ctx.env.lookup(t0)
+        if m is None:
+            return [_unparsed(original, f"unknown macro {t0}", line, guard, ctx)]
+        exp = _expand_head(texts, m)
+        if exp is None:
+            return [_unparsed(original, f"cannot expand {t0}", line, guard, ctx)]
+        return _members([(t, line, g) for t in exp], parent, ctx, depth + 1)
+    try:
+        decls = _declarators(texts, ctx)
+    except _Fail as e:
+        try:
+            exp = expand(texts, ctx.env.lookup)
+        except ValueError:
+            exp = texts
+        if exp != texts:
+            return _members([(t, line, g) for t in exp], parent, ctx, depth + 1)
+        return [_unparsed(original, e.reason, line, guard, ctx)]
+    return [Field(nm, ty, bits, guard, line) for nm, ty, bits in decls]
+
+
+class _Text:
+    """The member's source text, joined only when needed (for unparsed entries)."""
+
+    def __init__(self, mt: list[Tok]):
+        self.mt = mt
+
+    def __str__(self) -> str:
+        return join_tokens(t[0] for t in self.mt)
+
+
+def _expand_head(texts: list[str], m: Any) -> list[str] | None:
+    """The member with its leading macro replaced by one level of expansion (arguments are
+    left as written, so sizes keep their macro names when they cannot be resolved)."""
+    if m.params is None:
+        return list(m.body) + texts[1:]
+    if len(texts) < 2 or texts[1] != "(":
+        return None
+    end = _match(texts, 1)
+    if texts[end] != ")":
+        return None
+    args: list[list[str]] = [[]]
+    depth = 0
+    for t in texts[2:end]:
+        if t in ("(", "[", "{"):
+            depth += 1
+        elif t in (")", "]", "}"):
+            depth -= 1
+        if t == "," and depth == 0:
+            args.append([])
+        else:
+            args[-1].append(t)
+    body = _substitute(m, args, _no_macro, frozenset(), 0)
+    # a macro made of a reference to itself would loop; the depth bound stops it
+    return body + texts[end + 1 :]
+
+
+def _aggregate(
+    mt: list[Tok], texts: list[str], k: int, j: int, tag: str | None, guard: str | None,
+    g: tuple[str, ...], line: int, ctx: _Ctx, depth: int,
+) -> list[Field]:
+    kind = texts[k]
+    close = _match(texts, j)
+    agg = kind + (f" {tag}" if tag else "")
+    rest = texts[close + 1 :]
+    sub: list[Field] = []
+    if kind != "enum":
+        sub = _members(mt[j + 1 : close], g, ctx, depth + 1)
+    if not rest:
+        if kind == "enum" or tag:
+            # an enum or tagged struct declared in place with no member name lays out nothing
+            return []
+        return [Field(None, kind, None, guard, line, tuple(sub))]
+    try:
+        decls = _declarators(texts[:k] + ["__sd_agg"] + rest, ctx)
+    except _Fail as e:
+        return [_unparsed(join_tokens(texts), e.reason, line, guard, ctx)]
+    return [
+        Field(nm, ty.replace("__sd_agg", agg), bits, guard, line, tuple(sub))
+        for nm, ty, bits in decls
+    ]
+
+
+def _unparsed(text: Any, reason: str, line: int, guard: str | None, ctx: _Ctx) -> Field:
+    text = str(text)
+    ctx.warn(line, f"{reason}: {text[:200]}")
+    return Field(None, "?", None, guard, line, unparsed=text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Declarations through pycparser
+
+
+class _Fail(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+_PARSER = CParser()
+_decl_cache: dict[str, tuple[tuple[str | None, str, str | None], ...] | str] = {}
+_PH_RE = re.compile(r"__sd_([dt])(\d+)")
+
+
+def _declarators(texts: list[str], ctx: _Ctx) -> list[tuple[str | None, str, int | str | None]]:
+    """(name, canonical type, bits) for each declarator of one member declaration."""
+    toks, dims, typeofs = _placeholders(texts)
+    key = " ".join(toks)
+    res = _decl_cache.get(key)
+    if res is None:
+        res = _fast_decl(toks) or _parse_decl(toks)
+        if len(_decl_cache) > 200000:
+            _decl_cache.clear()
+        _decl_cache[key] = res
+    if isinstance(res, str):
+        raise _Fail(res)
+
+    def sub(m: re.Match[str]) -> str:
+        n = int(m.group(2))
+        if m.group(1) == "t":
+            return f"typeof({join_tokens(typeofs[n])})"
+        return _dim_text(dims[n], ctx)
+
+    out: list[tuple[str | None, str, int | str | None]] = []
+    for name, tmpl, bits in res:
+        ty = _PH_RE.sub(sub, tmpl) if "__sd_" in tmpl else tmpl
+        b: int | str | None = None
+        if bits is not None:
+            bm = _PH_RE.fullmatch(bits)
+            b = _dim_text(dims[int(bm.group(2))], ctx) if bm else bits
+            if isinstance(b, str) and re.fullmatch(r"-?\d+", b):
+                b = int(b)
+        out.append((name, ty, b))
+    return out
+
+
+def _dim_text(toks: list[str], ctx: _Ctx) -> str:
+    key = tuple(toks)
+    hit = ctx.dims.get(key)
+    if hit is None:
+        try:
+            hit = str(eval_int(list(toks), ctx.env.lookup))
+        except (ExprError, RecursionError):
+            hit = join_tokens(toks)
+        ctx.dims[key] = hit
+    return hit
+
+
+def _placeholders(texts: list[str]) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    """Array sizes and bitfield widths become __sd_dN, typeof(...) becomes __sd_tN, so that the
+    parse result can be cached by shape and the sizes resolved afterwards."""
+    out: list[str] = []
+    dims: list[list[str]] = []
+    typeofs: list[list[str]] = []
+    i = 0
+    n = len(texts)
+    depth = 0
+    while i < n:
+        t = texts[i]
+        if t == "[":
+            j = _match(texts, i)
+            inner = texts[i + 1 : j]
+            if inner:
+                out += ["[", f"__sd_d{len(dims)}", "]"]
+                dims.append(inner)
+            else:
+                out += ["[", "]"]
+            i = j + 1
+            continue
+        if t == "typeof" and i + 1 < n and texts[i + 1] == "(":
+            j = _match(texts, i + 1)
+            out.append(f"__sd_t{len(typeofs)}")
+            typeofs.append(texts[i + 2 : j])
+            i = j + 1
+            continue
+        if t == ":" and depth == 0:
+            j = i + 1
+            d2 = 0
+            while j < n and not (texts[j] == "," and d2 == 0):
+                d2 += texts[j] in ("(", "[")
+                d2 -= texts[j] in (")", "]")
+                j += 1
+            out += [":", f"__sd_d{len(dims)}"]
+            dims.append(texts[i + 1 : j])
+            i = j
+            continue
+        if t == "(":
+            depth += 1
+        elif t == ")":
+            depth -= 1
+        out.append(t)
+        i += 1
+    return out, dims, typeofs
+
+
+def _type_idents(toks: list[str]) -> set[str]:
+    """Identifiers used as type names (typedefs pycparser must be told about)."""
+    stubs: set[str] = set()
+    _decl_scan(toks, 0, len(toks), stubs)
+    return stubs
+
+
+def _decl_scan(toks: list[str], i: int, end: int, stubs: set[str]) -> None:
+    seen = False
+    while i < end:
+        t = toks[i]
+        if t == "_Atomic" and i + 1 < end and toks[i + 1] == "(":
+            j = _match(toks, i + 1, end)
+            _decl_scan(toks, i + 2, j, stubs)
+            seen = True
+            i = j + 1
+            continue
+        if t in _QUALS:
+            i += 1
+            continue
+        if t in _BASIC:
+            seen = True
+            i += 1
+            continue
+        if t in ("struct", "union", "enum"):
+            seen = True
+            i += 1
+            if i < end and is_ident(toks[i]):
+                i += 1
+            continue
+        if is_ident(t) and not seen:
+            stubs.add(t)
+            seen = True
+            i += 1
+            continue
+        break
+    _declarator_scan(toks, i, end, stubs)
+
+
+def _declarator_scan(toks: list[str], i: int, end: int, stubs: set[str]) -> None:
+    while i < end:
+        if toks[i] == "(":
+            j = _match(toks, i, end)
+            nxt = toks[i + 1] if i + 1 < j else ")"
+            if nxt in ("*", "^", "("):
+                _declarator_scan(toks, i + 1, j, stubs)
+            else:
+                start = i + 1
+                depth = 0
+                for k in range(i + 1, j + 1):
+                    t = toks[k]
+                    if t in ("(", "["):
+                        depth += 1
+                    elif t in (")", "]") and k != j:
+                        depth -= 1
+                    if (t == "," and depth == 0) or k == j:
+                        if k > start and toks[start] != "...":
+                            _decl_scan(toks, start, k, stubs)
+                        start = k + 1
+            i = j + 1
+            continue
+        i += 1
+
+
+_STAR_QUALS = frozenset(("const", "volatile", "restrict", "_Atomic"))
+
+
+def _fast_decl(toks: list[str]) -> tuple[tuple[str | None, str, str | None], ...] | None:
+    """The common declarations (specifiers, then ``*``s, a name, sizes, a width) without
+    pycparser; None for anything else. Gives exactly what ``_parse_decl`` would."""
+    n = len(toks)
+    i = 0
+    quals: list[str] = []
+    names: list[str] = []
+    tagged = None
+    while i < n:
+        t = toks[i]
+        if t in _STAR_QUALS:
+            quals.append(t)
+        elif t in _BASIC:
+            if tagged or (names and not _is_basic_word(names[-1])):
+                return None
+            names.append(t)
+        elif t in ("struct", "union", "enum"):
+            if names or tagged or i + 1 >= n or not is_ident(toks[i + 1]):
+                return None
+            tagged = f"{t} {toks[i + 1]}"
+            i += 1
+        elif t in _QUALS:
+            return None
+        elif is_ident(t) and not names and not tagged:
+            if i + 1 < n and (is_ident(toks[i + 1]) and toks[i + 1] not in _STAR_QUALS
+                              or toks[i + 1] == "*"):
+                names.append(t)  # a typedef name: another name or a '*' follows
+            else:
+                return None
+        else:
+            break
+        i += 1
+    if not names and not tagged:
+        return None
+    base = tagged or _basic(names)
+    q = _quals(quals)
+    if q:
+        base = " ".join(q) + " " + base
+    out = []
+    while True:
+        stars: list[str] = []
+        while i < n and toks[i] == "*":
+            s = "*"
+            i += 1
+            sq = []
+            while i < n and toks[i] in _STAR_QUALS:
+                sq.append(toks[i])
+                i += 1
+            stars.append(s + " ".join(_quals(sq)))
+        name = None
+        if i < n and is_ident(toks[i]) and toks[i] not in _KEYWORDS:
+            name = toks[i]
+            i += 1
+        dims = ""
+        while i + 1 < n and toks[i] == "[":
+            if toks[i + 1] == "]":
+                dims += "[]"
+                i += 2
+            elif i + 2 < n and toks[i + 2] == "]":
+                dims += f"[{toks[i + 1]}]"
+                i += 3
+            else:
+                return None
+        bits = None
+        if i + 1 < n and toks[i] == ":":
+            bits = toks[i + 1]
+            i += 2
+        if name is None and (bits is None or stars or dims):
+            return None
+        star = ""
+        for k, s in enumerate(stars):
+            star += s
+            if len(s) > 1 and k + 1 < len(stars):
+                star += " "
+        decl = star + dims
+        ty = base if not decl else (base + decl if decl[0] == "[" else f"{base} {decl}")
+        out.append((name, ty, bits))
+        if i == n:
+            return tuple(out)
+        if toks[i] != ",":
+            return None
+        i += 1
+
+
+def _is_basic_word(w: str) -> bool:
+    return w in _BASIC
+
+
+def _parse_decl(toks: list[str]) -> tuple[tuple[str | None, str, str | None], ...] | str:
+    """Parse one member declaration; a string is the reason it could not be parsed."""
+    stubs = _type_idents(toks)
+    src = "".join(f"typedef int {s};" for s in sorted(stubs))
+    src += "struct __sd_s {" + " ".join(toks) + ";};"
+    try:
+        ast = _PARSER.parse(src, "<member>")
+        decls = ast.ext[-1].type.decls or []
+        out = []
+        for d in decls:
+            bits = None
+            if d.bitsize is not None:
+                bits = d.bitsize.name if isinstance(d.bitsize, c_ast.ID) else str(
+                    getattr(d.bitsize, "value", "?"))
+            out.append((d.name, canonical_type(d.type), bits))
+        if not out:
+            return "declares no member"
+        return tuple(out)
+    except RecursionError:
+        return "declaration nested too deeply"
+    except Exception as e:  # noqa: BLE001 - pycparser raises several kinds on bad input
+        msg = str(e)
+        m = re.search(r"before: (.*)", msg)
+        return f"cannot parse declaration (before {m.group(1)!r})" if m else (
+            f"cannot parse declaration ({msg.split(': ', 1)[-1][:80]})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Canonical types
+
+_QUAL_ORDER = {"const": 0, "volatile": 1, "restrict": 2, "_Atomic": 3}
+
+
+def _quals(q: list[str]) -> list[str]:
+    return sorted(set(q) & _QUAL_ORDER.keys(), key=_QUAL_ORDER.__getitem__)
+
+
+def _walk(node: Any, inner: str) -> tuple[str, str]:
+    while True:
+        if isinstance(node, c_ast.PtrDecl):
+            q = _quals(node.quals)
+            s = "*" + " ".join(q)
+            if q and inner and inner[0] not in "[)":
+                s += " "
+            inner = s + inner
+            if isinstance(node.type, (c_ast.ArrayDecl, c_ast.FuncDecl)):
+                inner = f"({inner})"
+            node = node.type
+        elif isinstance(node, c_ast.ArrayDecl):
+            dim = "" if node.dim is None else _expr_text(node.dim)
+            inner = f"{inner}[{dim}]"
+            node = node.type
+        elif isinstance(node, c_ast.FuncDecl):
+            inner = f"{inner}({_params(node.args)})"
+            node = node.type
+        elif isinstance(node, c_ast.TypeDecl):
+            q = _quals(node.quals)
+            base = _base(node.type)
+            return (" ".join(q) + " " + base if q else base), inner
+        else:
+            return _base(node), inner
+
+
+def _expr_text(node: Any) -> str:
+    if isinstance(node, c_ast.ID):
+        return node.name
+    if isinstance(node, c_ast.Constant):
+        return str(node.value)
+    from pycparser.c_generator import CGenerator
+
+    return " ".join(CGenerator().visit(node).split())
+
+
+def _params(pl: Any) -> str:
+    if pl is None:
+        return ""
+    out = []
+    for p in pl.params:
+        if isinstance(p, c_ast.EllipsisParam):
+            out.append("...")
+        elif isinstance(p, c_ast.ID):
+            out.append(p.name)
+        else:
+            out.append(canonical_type(p.type))
+    return ", ".join(out)
+
+
+def _base(t: Any) -> str:
+    if isinstance(t, c_ast.IdentifierType):
+        return _basic(t.names)
+    if isinstance(t, (c_ast.Struct, c_ast.Union, c_ast.Enum)):
+        kw = {c_ast.Struct: "struct", c_ast.Union: "union", c_ast.Enum: "enum"}[type(t)]
+        return f"{kw} {t.name}" if t.name else kw
+    return "?"
+
+
+def _basic(names: list[str]) -> str:
+    if len(names) == 1 and names[0] not in ("unsigned", "signed", "short", "long"):
+        return names[0]
+    s = list(names)
+    longs = s.count("long")
+    unsigned = "unsigned" in s
+    if "char" in s:
+        core = "char" if not ("signed" in s) else "signed char"
+    elif "short" in s:
+        core = "short"
+    elif "double" in s:
+        core = "long double" if longs else "double"
+    elif longs >= 2:
+        core = "long long"
+    elif longs == 1:
+        core = "long"
+    elif "__int128" in s:
+        core = "__int128"
+    elif "float" in s:
+        core = "float"
+    else:
+        core = "int"
+    if "_Complex" in s:
+        core = "_Complex " + core
+    return f"unsigned {core}" if unsigned else core

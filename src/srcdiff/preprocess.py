@@ -1,0 +1,911 @@
+"""preprocess: the small C preprocessor that srcdiff needs for struct bodies.
+
+Decoding, comment stripping, kernel .config handling, #define collection, macro expansion,
+#if expression evaluation and guard spelling, and lazy #include following inside a repository.
+
+Include rules (kernel first, other projects second): ``#include <x/y.h>`` is looked up, in this
+order, at ``arch/ARCH/include/x/y.h``, ``include/x/y.h``, ``arch/ARCH/include/uapi/x/y.h``,
+``include/uapi/x/y.h`` (the order of the kernel's LINUXINCLUDE), then ``include/asm-generic/y.h``
+for ``asm/`` headers the build would generate, then ``x/y.h`` from the repository root;
+``#include "y.h"`` is looked up next to the including file first, then as above.
+
+Include budget: one ``MacroEnv`` (one ``read_struct`` call) makes at most ``INCLUDE_BUDGET``
+(256) include_reader calls, breadth first (nearest headers first), and only when an identifier needs a
+definition that the file itself does not have. What a file defines is memoized per content hash,
+so repeated calls over the same blobs cost a dictionary lookup per file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from srcdiff.errors import SrcdiffError
+
+INCLUDE_BUDGET = 256
+_MAX_EXPANSION_DEPTH = 64
+_MAX_EXPANSION_TOKENS = 20000
+
+# ---------------------------------------------------------------------------------------------
+# Text
+
+
+def decode_source(data: bytes) -> str:
+    """Source bytes as text: UTF-8, else Latin-1 (old headers); CRLF and lone CR become LF."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+_COMMENT_RE = re.compile(
+    r"""//(?:[^\n\\]|\\.)*|/\*.*?(?:\*/|\Z)|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?""", re.S
+)
+
+
+def _comment_sub(m: re.Match[str]) -> str:
+    s = m.group(0)
+    if s[0] == "/":
+        # a comment is one space to the compiler; keep its newlines so line numbers stay right
+        return " " + "\n" * s.count("\n")
+    return s
+
+
+def strip_comments(text: str) -> str:
+    """TEXT with /* */ and // comments replaced by a space; newlines are kept."""
+    if "/" not in text:
+        return text
+    return _COMMENT_RE.sub(_comment_sub, text)
+
+
+def logical_lines(text: str, first_line: int = 1) -> list[tuple[int, str]]:
+    """(physical line number, text) per logical line, backslash-newline continuations joined."""
+    out: list[tuple[int, str]] = []
+    pending: list[str] = []
+    start = first_line
+    for i, line in enumerate(text.split("\n")):
+        if not pending:
+            start = first_line + i
+        if line.endswith("\\"):
+            pending.append(line[:-1])
+            continue
+        pending.append(line)
+        out.append((start, " ".join(pending) if len(pending) > 1 else line))
+        pending = []
+    if pending:
+        out.append((start, " ".join(pending)))
+    return out
+
+
+_TOKEN_RE = re.compile(
+    r"""
+    [A-Za-z_$][A-Za-z0-9_$]*
+  | \.?[0-9](?:[eEpP][+-]|[A-Za-z0-9_.])*
+  | "(?:[^"\\\n]|\\.)*"?
+  | '(?:[^'\\\n]|\\.)*'?
+  | \.\.\.|<<=|>>=|->|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||\#\#|[-+*/%&|^!=<>]=
+  | \S
+    """,
+    re.X,
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """C tokens of TEXT (identifiers, numbers, strings, punctuators); whitespace dropped."""
+    return _TOKEN_RE.findall(text)
+
+
+def is_ident(tok: str) -> bool:
+    c = tok[0]
+    return c.isalpha() or c == "_" or c == "$"
+
+
+_NO_SPACE_AFTER = {"(", "[", "!", "~", "#", "."}
+_NO_SPACE_BEFORE = {")", "]", ",", ";", "."}
+
+
+def join_tokens(toks: Iterable[str]) -> str:
+    """Tokens as normalised text: ``BITS_TO_LONGS(64)``, ``N + 1``, ``a[2]``."""
+    out: list[str] = []
+    prev = ""
+    for t in toks:
+        if out:
+            if prev in _NO_SPACE_AFTER or t in _NO_SPACE_BEFORE:
+                pass
+            elif t in ("(", "[") and (is_ident(prev) or prev in (")", "]")):
+                pass
+            elif prev == "*" and t in ("*", ")"):
+                pass
+            else:
+                out.append(" ")
+        out.append(t)
+        prev = t
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclass(frozen=True)
+class Config:
+    """A kernel .config plus -D defines, as the macros the compiler would see.
+
+    ``values`` maps CONFIG_ names to their .config value (``"y"``, ``"m"``, a number or a quoted
+    string); ``defines`` maps other -D names to their replacement text.
+    """
+
+    values: tuple[tuple[str, str], ...] = ()
+    defines: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Config:
+        """Read a kernel .config; raises SrcdiffError naming file:line on a line it cannot read."""
+        p = Path(path)
+        try:
+            text = p.read_bytes().decode("utf-8", errors="replace")
+        except OSError as e:
+            raise SrcdiffError(f"{p}: cannot read config: {e.strerror or e}") from None
+        values: dict[str, str] = {}
+        for n, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line:
+                continue
+            m = re.fullmatch(r"#\s*(CONFIG_\w+) is not set", line)
+            if m:
+                values[m.group(1)] = "n"
+                continue
+            if line.startswith("#"):
+                continue
+            m = re.fullmatch(r"(CONFIG_\w+)=(.*)", line)
+            if not m or not _valid_config_value(m.group(2)):
+                raise SrcdiffError(f"{p}:{n}: not a .config line: {raw.strip()[:80]!r}")
+            values[m.group(1)] = m.group(2)
+        return cls(values=tuple(sorted(values.items())))
+
+    @classmethod
+    def from_defines(cls, defines: list[str]) -> Config:
+        """-D style defines: ``["CONFIG_X=y", "FOO", "BAR=3"]``; ``FOO`` means ``FOO=1``."""
+        values: dict[str, str] = {}
+        other: dict[str, str] = {}
+        for d in defines:
+            name, eq, val = d.partition("=")
+            name = name.strip()
+            if not re.fullmatch(r"[A-Za-z_]\w*", name):
+                raise SrcdiffError(f"-D {d}: not a macro name")
+            val = val.strip() if eq else "1"
+            if name.startswith("CONFIG_") and _valid_config_value(val):
+                values[name] = val
+            else:
+                other[name] = val
+        return cls(values=tuple(sorted(values.items())), defines=tuple(sorted(other.items())))
+
+    def merged(self, other: Config) -> Config:
+        """This config with OTHER's settings added (OTHER wins on conflicts)."""
+        v = dict(self.values)
+        v.update(other.values)
+        d = dict(self.defines)
+        d.update(other.defines)
+        return Config(values=tuple(sorted(v.items())), defines=tuple(sorted(d.items())))
+
+    def fingerprint(self) -> str:
+        """Stable hash of the settings, for cache keys."""
+        h = hashlib.sha256(repr((self.values, self.defines)).encode())
+        return h.hexdigest()[:16]
+
+    def macros(self) -> dict[str, Macro]:
+        """The #define's the compiler sees: =y gives X 1, =m gives X_MODULE 1, =n nothing."""
+        out: dict[str, Macro] = {}
+        for name, val in self.values:
+            if val == "y":
+                out[name] = Macro(name, None, ("1",))
+            elif val == "m":
+                out[name + "_MODULE"] = Macro(name + "_MODULE", None, ("1",))
+            elif val != "n":
+                out[name] = Macro(name, None, tuple(tokenize(val)))
+        for name, val in self.defines:
+            out[name] = Macro(name, None, tuple(tokenize(val)))
+        return out
+
+
+def _valid_config_value(v: str) -> bool:
+    return bool(re.fullmatch(r'[ymn]|-?\d+|0[xX][0-9a-fA-F]+|"(?:[^"\\]|\\.)*"', v))
+
+
+# ---------------------------------------------------------------------------------------------
+# Macros
+
+
+@dataclass(frozen=True)
+class Macro:
+    """One #define: PARAMS is None for an object-like macro; VARIADIC names the ... parameter."""
+
+    name: str
+    params: tuple[str, ...] | None
+    body: tuple[str, ...]
+    variadic: str | None = None
+
+
+def parse_define(rest: str) -> Macro | None:
+    """The macro of a ``#define`` line, given the text after ``define``; None if malformed."""
+    m = re.match(r"\s*([A-Za-z_]\w*)(\()?", rest)
+    if not m:
+        return None
+    name = m.group(1)
+    if not m.group(2):
+        return Macro(name, None, tuple(tokenize(rest[m.end() :])))
+    close = rest.find(")", m.end())
+    if close < 0:
+        return None
+    params: list[str] = []
+    variadic = None
+    for p in rest[m.end() : close].split(","):
+        p = p.strip()
+        if not p:
+            continue
+        if p == "...":
+            variadic = "__VA_ARGS__"
+            params.append(variadic)
+        elif p.endswith("..."):
+            variadic = p[:-3].strip()
+            params.append(variadic)
+        else:
+            params.append(p)
+    return Macro(name, tuple(params), tuple(tokenize(rest[close + 1 :])), variadic)
+
+
+def _collect_args(toks: list[str], i: int) -> tuple[list[list[str]], int] | None:
+    """Arguments of a call whose '(' is toks[i]; returns (args, index after ')')."""
+    depth = 0
+    args: list[list[str]] = [[]]
+    j = i
+    while j < len(toks):
+        t = toks[j]
+        if t == "(":
+            depth += 1
+            if depth > 1:
+                args[-1].append(t)
+        elif t == ")":
+            depth -= 1
+            if depth == 0:
+                return args, j + 1
+            args[-1].append(t)
+        elif t == "," and depth == 1:
+            args.append([])
+        else:
+            args[-1].append(t)
+        j += 1
+    return None
+
+
+class _ExpansionLimit(Exception):
+    pass
+
+
+def expand(
+    toks: list[str],
+    lookup: Callable[[str], Macro | None],
+    disabled: frozenset[str] = frozenset(),
+    _depth: int = 0,
+) -> list[str]:
+    """TOKS with macros expanded (function-like with arguments, # and ##).
+
+    A macro is not expanded inside its own expansion; expansion depth and size are bounded,
+    and ValueError is raised past the bounds.
+    """
+    if _depth > _MAX_EXPANSION_DEPTH:
+        raise ValueError("macro expansion too deep")
+    out: list[str] = []
+    i = 0
+    n = len(toks)
+    while i < n:
+        t = toks[i]
+        if is_ident(t) and t not in disabled:
+            m = lookup(t)
+            if m is not None:
+                if m.params is None:
+                    out.extend(expand(list(m.body), lookup, disabled | {t}, _depth + 1))
+                    i += 1
+                    continue
+                if i + 1 < n and toks[i + 1] == "(":
+                    got = _collect_args(toks, i + 1)
+                    if got is not None:
+                        args, j = got
+                        body = _substitute(m, args, lookup, disabled, _depth)
+                        out.extend(expand(body, lookup, disabled | {t}, _depth + 1))
+                        if len(out) > _MAX_EXPANSION_TOKENS:
+                            raise ValueError("macro expansion too large")
+                        i = j
+                        continue
+        out.append(t)
+        i += 1
+    return out
+
+
+def _substitute(
+    m: Macro, args: list[list[str]], lookup: Callable[[str], Macro | None],
+    disabled: frozenset[str], depth: int,
+) -> list[str]:
+    params = m.params or ()
+    if len(args) == 1 and not args[0] and not params:
+        args = []
+    amap: dict[str, list[str]] = {}
+    for k, p in enumerate(params):
+        if p == m.variadic:
+            rest: list[str] = []
+            for a in args[k:]:
+                if rest or a is not args[k]:
+                    rest.append(",")
+                rest.extend(a)
+            amap[p] = rest
+            break
+        amap[p] = args[k] if k < len(args) else []
+    expanded: dict[str, list[str]] = {}
+    body = m.body
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        t = body[i]
+        if t == "#" and i + 1 < len(body) and body[i + 1] in amap:
+            out.append('"' + join_tokens(amap[body[i + 1]]).replace('"', '\\"') + '"')
+            i += 2
+            continue
+        if t == "##" and out and i + 1 < len(body):
+            nxt = body[i + 1]
+            right = amap[nxt] if nxt in amap else [nxt]
+            left = out.pop()
+            if left == "__sd_empty":
+                left = ""
+            if left == "," and nxt == m.variadic and not right:
+                # GNU ", ## __VA_ARGS__" drops the comma when nothing follows
+                i += 2
+                continue
+            pasted = left + (right[0] if right else "")
+            out.extend(tokenize(pasted) if pasted else [])
+            out.extend(right[1:])
+            i += 2
+            continue
+        if t in amap:
+            pasting = i + 1 < len(body) and body[i + 1] == "##"
+            if pasting:
+                out.extend(amap[t] or ["__sd_empty"])
+            else:
+                if t not in expanded:
+                    expanded[t] = expand(amap[t], lookup, disabled, depth + 1)
+                out.extend(expanded[t])
+            i += 1
+            continue
+        out.append(t)
+        i += 1
+    return [x for x in out if x != "__sd_empty"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Expressions (#if conditions, array sizes, bitfield widths)
+
+
+class ExprError(Exception):
+    """An expression that cannot be evaluated to an integer."""
+
+
+# LP64 sizes: the arches srcdiff reads kernels for are 64-bit unless told otherwise
+_SIZEOF = {
+    "char": 1, "signed char": 1, "unsigned char": 1, "_Bool": 1, "bool": 1,
+    "short": 2, "unsigned short": 2, "int": 4, "unsigned int": 4, "unsigned": 4,
+    "long": 8, "unsigned long": 8, "long long": 8, "unsigned long long": 8,
+    "float": 4, "double": 8, "long double": 16,
+    "u8": 1, "s8": 1, "__u8": 1, "__s8": 1, "u16": 2, "s16": 2, "__u16": 2, "__s16": 2,
+    "__le16": 2, "__be16": 2, "u32": 4, "s32": 4, "__u32": 4, "__s32": 4, "__le32": 4,
+    "__be32": 4, "u64": 8, "s64": 8, "__u64": 8, "__s64": 8, "__le64": 8, "__be64": 8,
+    "size_t": 8, "ssize_t": 8, "uint8_t": 1, "uint16_t": 2, "uint32_t": 4, "uint64_t": 8,
+    "int8_t": 1, "int16_t": 2, "int32_t": 4, "int64_t": 8, "void *": 8, "char *": 8,
+    "unsigned long int": 8, "long int": 8, "long unsigned int": 8,
+}
+
+_BINARY = {
+    "||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6,
+    "<": 7, ">": 7, "<=": 7, ">=": 7, "<<": 8, ">>": 8, "+": 9, "-": 9, "*": 10, "/": 10, "%": 10,
+}
+
+_INT_RE = re.compile(r"(0[xX][0-9a-fA-F]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)[uUlL]*\Z")
+
+
+def _int_literal(t: str) -> int | None:
+    m = _INT_RE.match(t)
+    if not m:
+        if len(t) >= 3 and t[0] == "'" and t[-1] == "'":
+            body = t[1:-1]
+            if len(body) == 1:
+                return ord(body)
+            esc = {"\\n": 10, "\\t": 9, "\\0": 0, "\\\\": 92, "\\'": 39, '\\"': 34, "\\r": 13}
+            if body in esc:
+                return esc[body]
+        return None
+    s = m.group(1)
+    if s[:2] in ("0x", "0X"):
+        return int(s, 16)
+    if s[:2] in ("0b", "0B"):
+        return int(s[2:], 2)
+    if len(s) > 1 and s[0] == "0":
+        return int(s, 8)
+    return int(s)
+
+
+class _Evaluator:
+    """Pratt evaluator over already-expanded tokens; unknown identifiers give ``ident_value``."""
+
+    def __init__(self, toks: list[str], ident_value: int | None):
+        self.t = toks
+        self.i = 0
+        self.ident_value = ident_value
+
+    def peek(self) -> str | None:
+        return self.t[self.i] if self.i < len(self.t) else None
+
+    def take(self) -> str:
+        if self.i >= len(self.t):
+            raise ExprError("unexpected end of expression")
+        tok = self.t[self.i]
+        self.i += 1
+        return tok
+
+    def parse(self) -> int:
+        v = self.ternary()
+        if self.i != len(self.t):
+            raise ExprError(f"unexpected {self.t[self.i]!r}")
+        return v
+
+    def ternary(self) -> int:
+        c = self.binary(1)
+        if self.peek() == "?":
+            self.take()
+            a = self.ternary()
+            if self.take() != ":":
+                raise ExprError("expected ':'")
+            b = self.ternary()
+            return a if c else b
+        return c
+
+    def binary(self, minprec: int) -> int:
+        left = self.unary()
+        while True:
+            op = self.peek()
+            prec = _BINARY.get(op or "")
+            if prec is None or prec < minprec:
+                return left
+            self.take()
+            right = self.binary(prec + 1)
+            left = _apply(op or "", left, right)
+
+    def unary(self) -> int:
+        t = self.take()
+        if t == "!":
+            return int(not self.unary())
+        if t == "~":
+            return ~self.unary()
+        if t == "-":
+            return -self.unary()
+        if t == "+":
+            return self.unary()
+        if t == "(":
+            # a cast to an integer type is transparent for the sizes kernels use
+            j = self.i
+            while j < len(self.t) and self.t[j] != ")" and is_ident(self.t[j]) and (
+                self.t[j] in _TYPE_WORDS or self.t[j] in _SIZEOF
+            ):
+                j += 1
+            if j > self.i and j < len(self.t) and self.t[j] == ")":
+                self.i = j + 1
+                return self.unary()
+            v = self.ternary()
+            if self.take() != ")":
+                raise ExprError("expected ')'")
+            return v
+        if t == "sizeof":
+            return self.sizeof()
+        v = _int_literal(t)
+        if v is not None:
+            return v
+        if is_ident(t):
+            if self.ident_value is None:
+                raise ExprError(f"unknown identifier {t}")
+            if self.peek() == "(":
+                raise ExprError(f"unknown function-like macro {t}")
+            return self.ident_value
+        raise ExprError(f"unexpected {t!r}")
+
+    def sizeof(self) -> int:
+        if self.take() != "(":
+            raise ExprError("sizeof without parentheses")
+        words: list[str] = []
+        while self.peek() not in (")", None):
+            words.append(self.take())
+        self.take()
+        key = " ".join(w for w in words if w not in ("const", "volatile", "struct"))
+        key = re.sub(r"\s*\*$", " *", key)
+        if key.endswith("*"):
+            return 8
+        if key in _SIZEOF:
+            return _SIZEOF[key]
+        raise ExprError(f"sizeof({key}) unknown")
+
+
+_TYPE_WORDS = {"unsigned", "signed", "int", "long", "short", "char", "const", "volatile"}
+
+
+def _apply(op: str, a: int, b: int) -> int:
+    if op in ("/", "%"):
+        if b == 0:
+            raise ExprError("division by zero")
+        q = abs(a) // abs(b) * (1 if (a >= 0) == (b >= 0) else -1)
+        return q if op == "/" else a - q * b
+    if op in ("<<", ">>") and not 0 <= b < 4096:
+        raise ExprError("shift out of range")
+    return {
+        "||": lambda: int(bool(a) or bool(b)), "&&": lambda: int(bool(a) and bool(b)),
+        "|": lambda: a | b, "^": lambda: a ^ b, "&": lambda: a & b,
+        "==": lambda: int(a == b), "!=": lambda: int(a != b), "<": lambda: int(a < b),
+        ">": lambda: int(a > b), "<=": lambda: int(a <= b), ">=": lambda: int(a >= b),
+        "<<": lambda: a << b, ">>": lambda: a >> b, "+": lambda: a + b, "-": lambda: a - b,
+        "*": lambda: a * b,
+    }[op]()
+
+
+_KCONFIG_TESTS = ("IS_ENABLED", "IS_BUILTIN", "IS_MODULE", "IS_REACHABLE")
+
+
+def _resolve_defined(
+    toks: list[str], lookup: Callable[[str], Macro | None]
+) -> list[str]:
+    """Replace defined(X), IS_ENABLED(X) & co. by 0/1 before expansion, as cpp does."""
+    out: list[str] = []
+    i = 0
+    n = len(toks)
+    while i < n:
+        t = toks[i]
+        if t == "defined":
+            if i + 1 < n and toks[i + 1] == "(" and i + 3 < n and toks[i + 3] == ")":
+                name, i = toks[i + 2], i + 4
+            elif i + 1 < n and is_ident(toks[i + 1]):
+                name, i = toks[i + 1], i + 2
+            else:
+                raise ExprError("malformed defined")
+            out.append("1" if lookup(name) is not None else "0")
+            continue
+        if t in _KCONFIG_TESTS and i + 3 < n and toks[i + 1] == "(" and toks[i + 3] == ")":
+            name = toks[i + 2]
+            y = _is_one(lookup(name))
+            m = _is_one(lookup(name + "_MODULE"))
+            val = {"IS_ENABLED": y or m, "IS_BUILTIN": y, "IS_MODULE": m, "IS_REACHABLE": y or m}
+            out.append("1" if val[t] else "0")
+            i += 4
+            continue
+        out.append(t)
+        i += 1
+    return out
+
+
+def _is_one(m: Macro | None) -> bool:
+    return m is not None and m.params is None and list(m.body) == ["1"]
+
+
+def eval_condition(toks: list[str], lookup: Callable[[str], Macro | None]) -> bool:
+    """Value of an #if expression; undefined identifiers are 0 as in cpp. Raises ExprError."""
+    resolved = _resolve_defined(toks, lookup)
+    try:
+        expanded = expand(resolved, lookup)
+    except ValueError as e:
+        raise ExprError(str(e)) from None
+    expanded = _resolve_defined(expanded, lookup)
+    return bool(_Evaluator(expanded, 0).parse())
+
+
+def eval_int(toks: list[str], lookup: Callable[[str], Macro | None]) -> int:
+    """Value of an integer constant expression (array size, bitfield width). Raises ExprError."""
+    try:
+        expanded = expand(toks, lookup)
+    except ValueError as e:
+        raise ExprError(str(e)) from None
+    return _Evaluator(expanded, None).parse()
+
+
+def condition_text(toks: list[str]) -> str:
+    """Readable guard text: ``defined(X)`` and ``defined X`` become ``X``; spacing normalised."""
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        if t == "defined":
+            if i + 3 < len(toks) and toks[i + 1] == "(" and toks[i + 3] == ")":
+                out.append(toks[i + 2])
+                i += 4
+                continue
+            if i + 1 < len(toks) and is_ident(toks[i + 1]):
+                out.append(toks[i + 1])
+                i += 2
+                continue
+        out.append(t)
+        i += 1
+    return join_tokens(out)
+
+
+def negate(term: str) -> str:
+    """``!X`` for a simple term, X for ``!X``, ``!(A && B)`` otherwise."""
+    if re.fullmatch(r"!?[A-Za-z_]\w*(\([^()]*\))?", term):
+        return term[1:] if term.startswith("!") else "!" + term
+    if term.startswith("!(") and _balanced_whole(term[1:]):
+        return term[2:-1]
+    return f"!({term})"
+
+
+def _balanced_whole(s: str) -> bool:
+    depth = 0
+    for k, c in enumerate(s):
+        depth += c == "("
+        depth -= c == ")"
+        if depth == 0 and k != len(s) - 1:
+            return False
+    return s.startswith("(") and depth == 0
+
+
+def guard_text(terms: Iterable[str]) -> str | None:
+    """Terms joined with ``&&``; terms holding ``||`` or ``?`` are parenthesised."""
+    parts = []
+    for t in terms:
+        if ("||" in t or "?" in t) and not _balanced_whole(t):
+            t = f"({t})"
+        parts.append(t)
+    return " && ".join(parts) if parts else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Files: #define's and #include's
+
+
+_DIRECTIVE_RE = re.compile(r"\s*#\s*([A-Za-z_]+)\s*(.*)", re.S)
+_INCLUDE_RE = re.compile(r'\s*[<"]([^>"]+)[>"]')
+
+
+@dataclass(frozen=True)
+class FileMacros:
+    """What one file contributes: its #define's (first one wins) and its #include's."""
+
+    defines: dict[str, Macro]
+    includes: tuple[tuple[str, bool], ...]  # (name, quoted)
+
+
+_file_cache: dict[tuple[str, str], FileMacros] = {}
+
+# macros a kernel build always has; the rest of the compiler's predefines do not matter here
+_PREDEFINED = {"__KERNEL__": Macro("__KERNEL__", None, ("1",))}
+
+
+def collect_macros(text: str, config: Config | None) -> FileMacros:
+    """The #define's and #include's of a comment-stripped file, conditionals evaluated.
+
+    With a config, #if's are evaluated (undefined names are 0). Without one, a condition that
+    depends on a CONFIG_ name or on a name the file does not define is unknown, and both
+    branches are read (the first #define of a name wins).
+    """
+    key = (hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest(),
+           config.fingerprint() if config else "")
+    hit = _file_cache.get(key)
+    if hit is not None:
+        return hit
+    cfg = config.macros() if config else {}
+    defines: dict[str, Macro] = {}
+    includes: list[tuple[str, bool]] = []
+
+    def lookup(name: str) -> Macro | None:
+        return defines.get(name) or cfg.get(name) or _PREDEFINED.get(name)
+
+    # stack of (parent active, this branch active, some branch taken or unknown-taken)
+    stack: list[list[bool]] = []
+    active = True
+    for _line, s in logical_lines(text):
+        if "#" not in s:
+            continue
+        m = _DIRECTIVE_RE.match(s)
+        if not m:
+            continue
+        d, rest = m.group(1), m.group(2)
+        if d in ("if", "ifdef", "ifndef"):
+            val = _file_condition(d, rest, lookup, config) if active else False
+            stack.append([active, val is not False, val is True])
+            active = active and val is not False
+        elif d == "elif" and stack:
+            fr = stack[-1]
+            val = _file_condition("if", rest, lookup, config) if fr[0] and not fr[2] else False
+            fr[1] = val is not False
+            fr[2] = fr[2] or val is True
+            active = fr[0] and fr[1]
+        elif d == "else" and stack:
+            fr = stack[-1]
+            fr[1] = not fr[2]
+            active = fr[0] and fr[1]
+        elif d == "endif" and stack:
+            active = stack.pop()[0]
+        elif not active:
+            continue
+        elif d == "define":
+            mac = parse_define(rest)
+            if mac is not None and mac.name not in defines:
+                defines[mac.name] = mac
+        elif d == "undef" and config is not None:
+            defines.pop(rest.strip(), None)
+        elif d == "include":
+            im = _INCLUDE_RE.match(rest)
+            if im:
+                includes.append((im.group(1).strip(), rest.lstrip().startswith('"')))
+    fm = FileMacros(defines, tuple(includes))
+    if len(_file_cache) > 20000:
+        _file_cache.clear()
+    _file_cache[key] = fm
+    return fm
+
+
+def _file_condition(
+    d: str, rest: str, lookup: Callable[[str], Macro | None], config: Config | None
+) -> bool | None:
+    """True/False when decidable at file level, None when unknown (read both branches)."""
+    toks = tokenize(rest)
+    if d in ("ifdef", "ifndef"):
+        if not toks:
+            return None
+        name = toks[0]
+        if name.startswith("CONFIG_") and config is None:
+            return None
+        known = lookup(name) is not None
+        return known if d == "ifdef" else not known
+    if config is None and any(t.startswith("CONFIG_") or t in _KCONFIG_TESTS for t in toks):
+        return None
+    if any(is_ident(t) and t != "defined" and lookup(t) is None for t in _strip_defined(toks)):
+        # a name defined in some other header: cannot know here
+        return None if config is None else _safe_eval(toks, lookup)
+    return _safe_eval(toks, lookup)
+
+
+def _strip_defined(toks: list[str]) -> list[str]:
+    out = []
+    skip = False
+    for k, t in enumerate(toks):
+        if t == "defined":
+            skip = True
+            continue
+        if skip:
+            if t == "(":
+                continue
+            if is_ident(t):
+                skip = toks[k - 1] == "(" if k else False
+                continue
+            if t == ")":
+                skip = False
+                continue
+        out.append(t)
+    return out
+
+
+def _safe_eval(toks: list[str], lookup: Callable[[str], Macro | None]) -> bool | None:
+    try:
+        return eval_condition(toks, lookup)
+    except ExprError:
+        return None
+
+
+_bytes_cache: dict[tuple[str, str], FileMacros] = {}
+
+
+def _macros_of_bytes(data: bytes, config: Config | None) -> FileMacros:
+    key = (hashlib.sha1(data).hexdigest(), config.fingerprint() if config else "")
+    fm = _bytes_cache.get(key)
+    if fm is None:
+        if len(_bytes_cache) > 20000:
+            _bytes_cache.clear()
+        fm = _bytes_cache[key] = collect_macros(strip_comments(decode_source(data)), config)
+    return fm
+
+
+def include_candidates(name: str, quoted: bool, from_path: str, arch: str) -> list[str]:
+    """Repository paths that ``#include`` NAME may refer to, in search order."""
+    out: list[str] = []
+    if quoted:
+        out.append(posixpath.normpath(posixpath.join(posixpath.dirname(from_path), name)))
+    out += [
+        f"arch/{arch}/include/{name}", f"include/{name}",
+        f"arch/{arch}/include/uapi/{name}", f"include/uapi/{name}",
+    ]
+    if name.startswith("asm/"):
+        out.append("include/asm-generic/" + name[4:])
+    out.append(name)
+    return [p for p in out if not p.startswith("../")]
+
+
+class MacroEnv:
+    """Macro definitions visible from one file: its own, then (lazily) its includes, then
+    the config, then the built-in table. ``lookup`` follows includes only on a miss."""
+
+    def __init__(
+        self,
+        text: str,
+        path: str,
+        config: Config | None,
+        include_reader: Callable[[str], bytes | None] | None,
+        arch: str,
+        builtins: dict[str, Macro] | None = None,
+    ):
+        fm = collect_macros(text, config)
+        self.local: dict[str, Macro] = {}
+        self.defines: dict[str, Macro] = dict(fm.defines)
+        self.config_macros = config.macros() if config else {}
+        self.builtins = builtins or {}
+        self.reader = include_reader
+        self.config = config
+        self.arch = arch
+        self.queue: deque[tuple[str, str, bool]] = deque(
+            (path, n, q) for n, q in fm.includes
+        )
+        self.seen: set[str] = {path}
+        self.files_read = 0
+        self.misses: set[str] = set()
+
+    def define(self, m: Macro) -> None:
+        """A #define met inside the struct body itself."""
+        self.local[m.name] = m
+
+    def undef(self, name: str) -> None:
+        self.local[name] = Macro(name, None, ("__sd_undefined",))
+
+    def lookup(self, name: str) -> Macro | None:
+        m = self.local.get(name)
+        if m is not None:
+            return None if m.body == ("__sd_undefined",) else m
+        m = self.defines.get(name) or self.config_macros.get(name)
+        if m is not None:
+            return m
+        if name in self.misses:
+            return None
+        while self.queue and self.files_read < INCLUDE_BUDGET:
+            self._read_next()
+            m = self.defines.get(name)
+            if m is not None:
+                return m
+        self.misses.add(name)
+        return _PREDEFINED.get(name) or self.builtins.get(name)
+
+    def lookup_local(self, name: str) -> Macro | None:
+        """Like lookup, but never reads another file (for #if's in the body)."""
+        m = self.local.get(name)
+        if m is not None:
+            return None if m.body == ("__sd_undefined",) else m
+        return self.defines.get(name) or self.config_macros.get(name) or _PREDEFINED.get(name)
+
+    def _read_next(self) -> None:
+        from_path, name, quoted = self.queue.popleft()
+        if self.reader is None:
+            return
+        for cand in include_candidates(name, quoted, from_path, self.arch):
+            if cand in self.seen:
+                if cand != from_path:
+                    return
+                continue
+            self.files_read += 1
+            try:
+                data = self.reader(cand)
+            except Exception:  # a broken reader must not stop parsing; treat as missing
+                data = None
+            if data is None:
+                continue
+            self.seen.add(cand)
+            fm = _macros_of_bytes(data, self.config)
+            for k, v in fm.defines.items():
+                self.defines.setdefault(k, v)
+            self.queue.extend((cand, n, q) for n, q in fm.includes)
+            return

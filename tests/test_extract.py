@@ -1,0 +1,44 @@
+"""Tests for the extract stage: finding definitions without parsing."""
+
+from srcdiff.extract import defines_struct, find_definitions
+from srcdiff.preprocess import strip_comments
+
+TEXT = """
+struct fwd;
+struct used *p;
+struct __attribute__((packed)) a { int x; };
+union bpf_attr {
+	struct { int y; } inner_named;
+	struct b { int z; } b;
+};
+typedef struct {
+	int q;
+} __aligned(8) name_t;
+typedef struct tagged { int r; } tagged_t;
+static inline struct a *f(struct a *x) { return x; }
+"""
+
+
+def test_find_definitions():
+    defs = find_definitions(strip_comments(TEXT))
+    got = [(d.kind, d.name, d.line, d.typedef) for d in defs]
+    assert got == [
+        ("struct", "a", 4, False),
+        ("union", "bpf_attr", 5, False),
+        ("struct", "b", 7, False),
+        ("struct", "name_t", 9, True),
+        ("struct", "tagged", 12, False),
+    ]
+    d = defs[1]
+    a, b = d.body_span(strip_comments(TEXT))
+    assert "inner_named" in TEXT[a:b] and TEXT[d.start:].startswith("union bpf_attr")
+
+
+def test_defines_struct_has_no_false_negatives():
+    data = TEXT.encode()
+    for d in find_definitions(TEXT):
+        assert defines_struct(data, d.name)
+    assert not defines_struct(data, "fwd")
+    assert not defines_struct(data, "used")
+    assert not defines_struct(data, "missing")
+    assert defines_struct(b"struct /* c */ foo /* d */\n{ int a; };", "foo")

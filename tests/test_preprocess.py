@@ -1,0 +1,140 @@
+"""Tests for the preprocess stage: decoding, comments, config files, macros, expressions."""
+
+import pytest
+
+from srcdiff.errors import SrcdiffError
+from srcdiff.preprocess import (
+    Config,
+    MacroEnv,
+    condition_text,
+    decode_source,
+    eval_condition,
+    eval_int,
+    expand,
+    logical_lines,
+    parse_define,
+    strip_comments,
+    tokenize,
+)
+
+
+def test_decode_utf8_latin1_and_crlf():
+    assert decode_source("é\r\nx\r".encode()) == "é\nx\n"
+    assert decode_source(b"caf\xe9 /* M\xfcller */\r\n") == "café /* Müller */\n"
+
+
+def test_strip_comments_keeps_lines_and_strings():
+    text = 'int a; /* one\ntwo */ int b; // tail\nchar *s = "/* not */";'
+    out = strip_comments(text)
+    assert out.count("\n") == text.count("\n")
+    assert "one" not in out and "tail" not in out
+    assert '"/* not */"' in out
+
+
+def test_logical_lines_join_continuations():
+    assert logical_lines("#define X \\\n  1\nint a;\n") == [(1, "#define X    1"), (3, "int a;"), (4, "")]
+
+
+def test_config_from_file(tmp_path):
+    p = tmp_path / ".config"
+    p.write_text('# comment\nCONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_N=64\nCONFIG_S="x y"\n')
+    cfg = Config.from_file(p)
+    macros = cfg.macros()
+    assert macros["CONFIG_A"].body == ("1",)
+    assert "CONFIG_B" not in macros and macros["CONFIG_B_MODULE"].body == ("1",)
+    assert "CONFIG_C" not in macros
+    assert macros["CONFIG_N"].body == ("64",)
+
+
+def test_config_bad_line_names_file_and_line(tmp_path):
+    p = tmp_path / "bad.config"
+    p.write_text("CONFIG_A=y\nthis is junk\n")
+    with pytest.raises(SrcdiffError, match=r"bad.config:2:"):
+        Config.from_file(p)
+    with pytest.raises(SrcdiffError, match="cannot read"):
+        Config.from_file(tmp_path / "missing")
+
+
+def test_config_defines_merge_and_fingerprint():
+    a = Config.from_defines(["CONFIG_X=y", "FOO", "BAR=3"])
+    assert a.macros()["FOO"].body == ("1",) and a.macros()["BAR"].body == ("3",)
+    b = Config.from_defines(["CONFIG_X=n"])
+    m = a.merged(b)
+    assert "CONFIG_X" not in m.macros()
+    assert a.fingerprint() == Config.from_defines(["BAR=3", "FOO", "CONFIG_X=y"]).fingerprint()
+    assert a.fingerprint() != m.fingerprint()
+
+
+def _lookup(defs):
+    table = {}
+    for d in defs:
+        m = parse_define(d)
+        table[m.name] = m
+    return table.get
+
+
+def test_expand_function_like_paste_stringize_variadic():
+    lk = _lookup([
+        "KABI_RESERVE(n) u64 kabi_reserved##n",
+        "STR(x) #x",
+        "GROUP(NAME, MEMBERS...) struct { MEMBERS } NAME",
+        "VA(...) f(__VA_ARGS__)",
+    ])
+    assert expand(tokenize("KABI_RESERVE(2)"), lk) == ["u64", "kabi_reserved2"]
+    assert expand(tokenize("STR(a + b)"), lk) == ['"a + b"']
+    assert expand(tokenize("GROUP(g, int a; int b;)"), lk) == tokenize("struct { int a; int b; } g")
+    assert expand(tokenize("VA(1, 2)"), lk) == tokenize("f(1, 2)")
+
+
+def test_self_referential_macro_does_not_loop():
+    lk = _lookup(["A A + 1", "B(x) B(x)"])
+    assert expand(["A"], lk) == ["A", "+", "1"]
+    assert expand(tokenize("B(1)"), lk) == tokenize("B(1)")
+
+
+def test_eval_conditions_like_cpp():
+    lk = _lookup(["CONFIG_A 1", "CONFIG_M_MODULE 1", "N 3"])
+    assert eval_condition(tokenize("defined(CONFIG_A) && !defined CONFIG_B"), lk)
+    assert eval_condition(tokenize("IS_ENABLED(CONFIG_M) && IS_MODULE(CONFIG_M)"), lk)
+    assert not eval_condition(tokenize("IS_BUILTIN(CONFIG_M)"), lk)
+    assert not eval_condition(tokenize("UNDEFINED_THING"), lk)
+    assert eval_condition(tokenize("N * 2 >= 6 ? 1 : 0"), lk)
+
+
+def test_eval_int_sizes():
+    lk = _lookup(["NR 10", "BITS_TO_LONGS(n) (((n) + 63) / 64)"])
+    assert eval_int(tokenize("NR * 2 + 1"), lk) == 21
+    assert eval_int(tokenize("BITS_TO_LONGS(130)"), lk) == 3
+    assert eval_int(tokenize("sizeof(long) * 8"), lk) == 64
+    assert eval_int(tokenize("1 << 4"), lk) == 16
+
+
+def test_condition_text_is_readable():
+    assert condition_text(tokenize("defined( CONFIG_A )&&!defined CONFIG_B")) == "CONFIG_A && !CONFIG_B"
+    assert condition_text(tokenize("IS_ENABLED(CONFIG_X)")) == "IS_ENABLED(CONFIG_X)"
+
+
+def test_env_follows_includes_lazily():
+    reads = []
+    files = {
+        "include/linux/a.h": b'#include "b.h"\n#define A 1\n',
+        "include/linux/b.h": b"#define B 2\n",
+    }
+
+    def reader(p):
+        reads.append(p)
+        return files.get(p)
+
+    env = MacroEnv("#include <linux/a.h>\n#define LOCAL 0\n", "drivers/x.h", None, reader, "x86")
+    assert env.lookup("LOCAL").body == ("0",)
+    assert reads == []
+    assert env.lookup("B").body == ("2",)
+    assert "include/linux/b.h" in reads
+    assert env.lookup("NOPE") is None
+
+
+def test_file_conditionals_pick_branch_for_defines():
+    text = "#ifdef __cplusplus\n#define G 1\n#else\n#define G 2\n#endif\n#if 0\n#define H 1\n#endif\n"
+    env = MacroEnv(text, "x.h", None, None, "x86")
+    assert env.lookup("G").body == ("2",)
+    assert env.lookup("H") is None
