@@ -253,8 +253,7 @@ class _CondStack:
                 m = parse_define(rest)
                 if m is not None:
                     self.ctx.env.define(m)
-            elif self.active and d == "undef":
-                self.ctx.env.undef(rest.strip())
+            # an #undef in a body is ignored: members are read after the whole body
             return
         self.active = all(fr[3] for fr in self.frames)
         terms: list[str] = []

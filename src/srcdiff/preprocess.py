@@ -660,7 +660,8 @@ def guard_text(terms: Iterable[str]) -> str | None:
     """Terms joined with ``&&``; terms holding ``||`` or ``?`` are parenthesised."""
     parts = []
     for t in terms:
-        if ("||" in t or "?" in t) and not _balanced_whole(t):
+        atomic = _balanced_whole(t) or (t.startswith("!(") and _balanced_whole(t[1:]))
+        if ("||" in t or "?" in t) and not atomic:
             t = f"({t})"
         parts.append(t)
     return " && ".join(parts) if parts else None
@@ -871,7 +872,7 @@ class MacroEnv:
         if m is not None:
             return m
         if name in self.misses:
-            return None
+            return _PREDEFINED.get(name) or self.builtins.get(name)
         while self.queue and self.files_read < INCLUDE_BUDGET:
             self._read_next()
             m = self.defines.get(name)

@@ -1,0 +1,399 @@
+"""Tests for the parse stage: kernel-style headers to the members the compiler lays out."""
+
+import pytest
+
+from srcdiff.model import format_decl
+from srcdiff.parse import PARSER_VERSION, read_struct
+from srcdiff.preprocess import Config
+
+
+def fields(src, name="s", **kw):
+    sd = read_struct(src.encode() if isinstance(src, str) else src, name, **kw)
+    assert sd is not None
+    return sd
+
+
+def named(sd):
+    return [(f.name, f.type) for f in sd.flat_fields()]
+
+
+def test_parser_version_is_a_string():
+    assert isinstance(PARSER_VERSION, str) and PARSER_VERSION
+
+
+def test_absent_forward_declaration_and_use():
+    assert read_struct(b"struct s; struct s *p; void f(struct s x);", "s") is None
+    assert read_struct(b"struct s { int a; };", "s", kind="union") is None
+
+
+def test_vfio_pci_device_bar_array_from_included_header():
+    header = b"""\
+#ifndef VFIO_PCI_PRIVATE_H
+#define VFIO_PCI_PRIVATE_H
+#include <linux/mutex.h>
+#include <linux/pci.h>
+
+struct vfio_pci_device {
+	struct pci_dev		*pdev;
+	void __iomem		*barmap[PCI_STD_NUM_BARS];
+	bool			bar_mmap_supported[PCI_STD_NUM_BARS];
+	u8			*pci_config_map;
+	u32			rbar[7];
+	struct mutex		igate;
+};
+#endif
+"""
+    tree = {
+        "include/linux/pci.h": b"#include <uapi/linux/pci.h>\n",
+        "include/uapi/linux/pci.h": b'#include <linux/pci_regs.h>\n',
+        "include/uapi/linux/pci_regs.h": b"#define PCI_STD_NUM_BARS\t6\t/* Number of standard BARs */\n",
+    }
+    sd = fields(header, "vfio_pci_device", path="drivers/vfio/pci/vfio_pci_private.h",
+                include_reader=tree.get)
+    assert named(sd) == [
+        ("pdev", "struct pci_dev *"), ("barmap", "void *[6]"), ("bar_mmap_supported", "bool[6]"),
+        ("pci_config_map", "u8 *"), ("rbar", "u32[7]"), ("igate", "struct mutex"),
+    ]
+    assert sd.line == 6 and sd.warnings == ()
+    assert [f.decl for f in sd.fields[1:3]] == ["void *barmap[6]", "bool bar_mmap_supported[6]"]
+    # without the tree the size stays as written
+    sd = fields(header, "vfio_pci_device")
+    assert sd.fields[1].type == "void *[PCI_STD_NUM_BARS]"
+
+
+def test_comments_continuations_crlf_and_latin1():
+    src = (b"struct s {\r\n\tunsigned /* in */ long /* the */ flags; // x\r\n"
+           b"\tint \\\r\n   cont;\r\n\t/* M\xfcller */ char c;\r\n};\r\n")
+    sd = fields(src)
+    assert named(sd) == [("flags", "unsigned long"), ("cont", "int"), ("c", "char")]
+    assert [f.line for f in sd.fields] == [2, 3, 5]
+
+
+def test_type_spelling_is_canonical():
+    sd = fields("""struct s {
+	unsigned a; unsigned int b; long int c; signed long d; long unsigned int e;
+	signed char f; char g; short int h; long long int i; const char * const *j;
+	struct file*k; volatile u32 l; unsigned short m;
+};""")
+    assert [f.type for f in sd.fields] == [
+        "unsigned int", "unsigned int", "long", "long", "unsigned long", "signed char", "char",
+        "short", "long long", "const char *const *", "struct file *", "volatile u32",
+        "unsigned short",
+    ]
+
+
+def test_annotations_do_not_change_types():
+    plain = fields("struct s { struct page *p; u64 q; int r[4]; void *ptr; struct x s; };")
+    noisy = fields("""struct s {
+	struct page __rcu * __percpu p __data_racy;
+	u64 __aligned(8) q;
+	int r[4] __counted_by(q);
+	void __user __force *ptr ____cacheline_aligned_in_smp;
+	struct x s __attribute__((aligned(16))) ____cacheline_aligned;
+} __packed __randomize_layout;""")
+    assert named(plain) == named(noisy)
+    assert noisy.warnings == ()
+
+
+def test_function_pointers_and_pointer_to_array():
+    sd = fields("""struct s {
+	int (*open)(struct inode *inode, struct file *);
+	char *(*name)(void);
+	void (*noargs)();
+	int (*pa)[4];
+	int (*va)(const char *fmt, ...);
+	struct page *(*alloc)(gfp_t gfp, unsigned int order);
+};""")
+    assert named(sd) == [
+        ("open", "int (*)(struct inode *, struct file *)"),
+        ("name", "char *(*)(void)"),
+        ("noargs", "void (*)()"),
+        ("pa", "int (*)[4]"),
+        ("va", "int (*)(const char *, ...)"),
+        ("alloc", "struct page *(*)(gfp_t, unsigned int)"),
+    ]
+    assert [f.decl for f in sd.fields] == [
+        "int (*open)(struct inode *, struct file *)", "char *(*name)(void)",
+        "void (*noargs)()", "int (*pa)[4]", "int (*va)(const char *, ...)",
+        "struct page *(*alloc)(gfp_t, unsigned int)",
+    ]
+
+
+def test_several_declarators_bitfields_and_padding():
+    sd = fields("struct s { int a, b:3, *c; unsigned int :4; u8 d : WIDTH; u32 :0; };")
+    got = [(f.name, f.type, f.bits) for f in sd.fields]
+    assert got == [("a", "int", None), ("b", "int", 3), ("c", "int *", None),
+                   (None, "unsigned int", 4), ("d", "u8", "WIDTH"), (None, "u32", 0)]
+    sd = fields("#define WIDTH 2\nstruct s { u8 d : WIDTH; };")
+    assert sd.fields[0].bits == 2
+
+
+def test_arrays_multi_dim_flexible_and_expressions():
+    sd = fields("""#define N 4
+#define M (N * 2 + 1)
+struct s {
+	int grid[N][M];
+	char name[TASK_COMM_LEN];
+	u8 buf[N<<1];
+	struct x *ptrs[2];
+	int flex[];
+	int zero[0];
+};""")
+    assert named(sd) == [("grid", "int[4][9]"), ("name", "char[TASK_COMM_LEN]"), ("buf", "u8[8]"),
+                         ("ptrs", "struct x *[2]"), ("flex", "int[]"), ("zero", "int[0]")]
+
+
+def test_typeof_atomic_and_enum_inside():
+    sd = fields("""struct s {
+	typeof(struct foo *) a;
+	__typeof__( x ) b;
+	_Atomic int c;
+	_Atomic(long) d;
+	enum { S_A, S_B } state;
+	enum mode { M_A } mode;
+	enum { ONLY_CONSTANTS = 3 };
+};""")
+    assert named(sd) == [("a", "typeof(struct foo *)"), ("b", "typeof(x)"), ("c", "_Atomic int"),
+                         ("d", "_Atomic long"), ("state", "enum"), ("mode", "enum mode")]
+
+
+def test_anonymous_and_named_nested_aggregates():
+    sd = fields("""struct s {
+	union {
+		int a;
+		struct { u16 lo, hi; };
+	};
+	struct { int x; } named;
+	struct bar { int y; } b;
+	struct { int z; } arr[2];
+};""")
+    anon = sd.fields[0]
+    assert (anon.name, anon.type) == (None, "union")
+    assert [f.name for f in anon.fields[1].fields] == ["lo", "hi"]
+    assert [(f.name, f.type) for f in sd.fields[1:]] == [
+        ("named", "struct"), ("b", "struct bar"), ("arr", "struct[2]")]
+    assert [f.name for f in sd.fields[2].fields] == ["y"]
+    assert [f.name for f in sd.flat_fields()] == ["a", "lo", "hi", "named", "b", "arr"]
+
+
+def test_guards_without_config():
+    sd = fields("""struct s {
+	int always;
+#ifdef CONFIG_NUMA
+	int node;
+#if !defined(CONFIG_PREEMPT_RT)
+	int rt_off;
+#else
+	int rt_on;
+#endif
+#endif
+#ifndef CONFIG_SMP
+	int up;
+#elif IS_ENABLED(CONFIG_X) || CONFIG_NR > 4
+	int smp_x;
+#else
+	int smp;
+#endif
+#if 0
+	int dead;
+#endif
+#if 1
+	int live;
+#else
+	int also_dead;
+#endif
+};""")
+    got = [(f.name, f.guard) for f in sd.fields]
+    assert got == [
+        ("always", None),
+        ("node", "CONFIG_NUMA"),
+        ("rt_off", "CONFIG_NUMA && !CONFIG_PREEMPT_RT"),
+        ("rt_on", "CONFIG_NUMA && CONFIG_PREEMPT_RT"),
+        ("up", "!CONFIG_SMP"),
+        ("smp_x", "CONFIG_SMP && (IS_ENABLED(CONFIG_X) || CONFIG_NR > 4)"),
+        ("smp", "CONFIG_SMP && !(IS_ENABLED(CONFIG_X) || CONFIG_NR > 4)"),
+        ("live", None),
+    ]
+
+
+NESTED = """#define LOCAL_FEATURE 1
+struct s {
+#ifdef CONFIG_NUMA
+	int node;
+#if IS_ENABLED(CONFIG_PREEMPT_RT)
+	int rt;
+#elif IS_MODULE(CONFIG_DRV)
+	int drv_mod;
+#else
+	int other;
+#endif
+#endif
+#if IS_BUILTIN(CONFIG_DRV)
+	int drv_builtin;
+#endif
+#if CONFIG_NR_CPUS > 64 && defined(LOCAL_FEATURE)
+	int many;
+#endif
+	long cpus[CONFIG_NR_CPUS];
+	union {
+		int a;
+#ifdef CONFIG_B
+		int b;
+#endif
+	};
+};"""
+
+
+def test_guards_with_config():
+    cfg = Config.from_defines(["CONFIG_NUMA=y", "CONFIG_DRV=m", "CONFIG_NR_CPUS=128"])
+    sd = fields(NESTED, config=cfg)
+    assert [(f.name, f.guard) for f in sd.flat_fields()] == [
+        ("node", "CONFIG_NUMA"),
+        ("drv_mod", "CONFIG_NUMA && !IS_ENABLED(CONFIG_PREEMPT_RT) && IS_MODULE(CONFIG_DRV)"),
+        ("many", "CONFIG_NR_CPUS > 64 && LOCAL_FEATURE"),
+        ("cpus", None),
+        ("a", None),
+    ]
+    assert sd.fields[3].type == "long[128]"
+    cfg2 = Config.from_defines(["CONFIG_DRV=y", "CONFIG_B=y"])
+    sd = fields(NESTED, config=cfg2)
+    assert [f.name for f in sd.flat_fields()] == ["drv_builtin", "cpus", "a", "b"]
+    assert sd.fields[1].type == "long[CONFIG_NR_CPUS]"
+    # a nested member's guard is relative to the aggregate holding it
+    assert sd.fields[2].fields[1].guard == "CONFIG_B"
+
+
+def test_config_selects_between_alternative_definitions():
+    src = """#ifdef CONFIG_64BIT
+struct s { u64 v; };
+#else
+struct s { u32 v; };
+#endif"""
+    assert fields(src, config=Config.from_defines(["CONFIG_64BIT=y"])).fields[0].type == "u64"
+    assert fields(src, config=Config.from_defines([])).fields[0].type == "u32"
+
+
+def test_declare_bitmap_and_hashtable_builtin():
+    sd = fields("""struct s {
+	DECLARE_BITMAP(flags, 130);
+	DECLARE_BITMAP(big, NR_THINGS);
+	DECLARE_HASHTABLE(table, 4);
+};""")
+    assert named(sd) == [("flags", "unsigned long[3]"),
+                         ("big", "unsigned long[BITS_TO_LONGS(NR_THINGS)]"),
+                         ("table", "struct hlist_head[16]")]
+
+
+def test_declare_flex_array_as_the_compiler_sees_it():
+    sd = fields("struct s { int n; union { DECLARE_FLEX_ARRAY(u8, bytes); DECLARE_FLEX_ARRAY(u32, words); }; };")
+    flat = named(sd)
+    assert ("bytes", "u8[]") in flat and ("words", "u32[]") in flat
+    assert ("__empty_bytes", "struct") in flat
+
+
+def test_struct_group_variants():
+    sd = fields("""struct s {
+	int before;
+	struct_group(hdr,
+		u32 a;
+		DECLARE_BITMAP(m, 64);
+	);
+	struct_group_tagged(tg, body, u16 c; u16 d;);
+	struct_group_attr(attr, __packed, u8 e;);
+	__struct_group(tag2, raw, , u8 f;);
+};""")
+    assert [f.name for f in sd.flat_fields()] == [
+        "before", "a", "m", "hdr", "c", "d", "body", "e", "attr", "f", "raw"]
+    grp = sd.fields[1]
+    assert grp.type == "union" and grp.name is None
+    assert [(f.name, f.type) for f in grp.fields] == [(None, "struct"), ("hdr", "struct")]
+    assert sd.fields[2].fields[1].type == "struct tg"
+
+
+def test_tree_definition_wins_over_builtin():
+    tree = {"include/linux/types.h": b"#define DECLARE_BITMAP(name,bits) \\\n\tunsigned long name[BITS_TO_LONGS(bits)]\n"
+            b"#define BITS_TO_LONGS(nr) (((nr) + 31) / 32)\n"}
+    sd = fields("#include <linux/types.h>\nstruct s { DECLARE_BITMAP(m, 64); };", include_reader=tree.get)
+    assert sd.fields[0].type == "unsigned long[2]"
+
+
+def test_kabi_reserve_from_included_header_and_undefined():
+    src = '#include "kabi.h"\nstruct s {\n\tint a;\n\tKABI_RESERVE(1);\n\tKABI_RESERVE(2);\n\tANDROID_KABI_RESERVE(3);\n};'
+    tree = {"drivers/foo/kabi.h": b"#define KABI_RESERVE(n) u64 kabi_reserved##n\n"
+            b"#define ANDROID_KABI_RESERVE(n) _ANDROID_KABI_RESERVE(n)\n"
+            b"#define _ANDROID_KABI_RESERVE(n) u64 android_kabi_reserved##n\n"}
+    sd = fields(src, path="drivers/foo/x.h", include_reader=tree.get)
+    assert named(sd) == [("a", "int"), ("kabi_reserved1", "u64"), ("kabi_reserved2", "u64"),
+                         ("android_kabi_reserved3", "u64")]
+    sd = fields(src, path="drivers/foo/x.h")
+    assert [f.unparsed for f in sd.fields] == [None, "KABI_RESERVE(1)", "KABI_RESERVE(2)",
+                                               "ANDROID_KABI_RESERVE(3)"]
+    assert sd.fields[1].type == "?"
+    assert sd.warnings[0].startswith("drivers/foo/x.h:4: unknown macro KABI_RESERVE")
+
+
+def test_bpf_md_ptr_and_union_bpf_attr():
+    src = """#define __bpf_md_ptr(type, name)	\\
+union {					\\
+	type name;			\\
+	__u64 :64;			\\
+} __attribute__((aligned(8)))
+union bpf_attr {
+	struct {
+		__u32	map_type;
+		__u32	key_size;
+	};
+	struct {
+		__aligned_u64	key;
+		__bpf_md_ptr(struct bpf_sock *, sk);
+	} elem;
+};"""
+    sd = fields(src, "bpf_attr")
+    assert sd.kind == "union"
+    elem = sd.fields[1]
+    assert elem.name == "elem" and elem.fields[0].type == "__aligned_u64"
+    md = elem.fields[1]
+    assert md.type == "union" and [(f.name, f.type, f.bits) for f in md.fields] == [
+        ("sk", "struct bpf_sock *", None), (None, "__u64", 64)]
+    assert read_struct(src.encode(), "bpf_attr", kind="struct") is None
+
+
+def test_typedef_of_anonymous_struct():
+    sd = fields("typedef struct {\n\tint counter;\n} atomic_t;\ntypedef struct x { int y; } x_t;", "atomic_t")
+    assert sd.kind == "struct" and named(sd) == [("counter", "int")]
+    assert read_struct(b"typedef struct x { int y; } x_t;", "x") is not None
+
+
+def test_unknown_member_macro_and_bad_member_do_not_hide_others():
+    sd = fields("""struct s {
+	int a;
+	int b c d;
+	SOME_MACRO;
+	long e;
+};""", path="h.h")
+    assert [f.name for f in sd.fields] == ["a", None, None, "e"]
+    assert sd.fields[1].unparsed == "int b c d" and sd.fields[2].unparsed == "SOME_MACRO"
+    assert all(w.startswith("h.h:") for w in sd.warnings) and len(sd.warnings) == 2
+
+
+def test_object_like_member_macro_from_file():
+    sd = fields("#define COMMON_FIELDS int x; int y\nstruct s { COMMON_FIELDS; int z; };")
+    assert [f.name for f in sd.fields] == ["x", "y", "z"]
+
+
+def test_define_inside_body_counts():
+    sd = fields("struct s {\n#define S_FLAG 4\n\tint a[S_FLAG];\n#undef S_FLAG\n};")
+    assert sd.fields[0].type == "int[4]"
+
+
+@pytest.mark.parametrize("ctype,name,decl", [
+    ("int (*)(struct file *, int)", "open", "int (*open)(struct file *, int)"),
+    ("int (*)[4]", "pa", "int (*pa)[4]"),
+    ("void *[6]", "barmap", "void *barmap[6]"),
+    ("u32[7]", "rbar", "u32 rbar[7]"),
+    ("const char *const *", "names", "const char *const *names"),
+])
+def test_format_decl_round_trips_canonical_types(ctype, name, decl):
+    assert format_decl(ctype, name) == decl
+    sd = fields(f"struct s {{ {decl}; }};")
+    assert sd.fields[0].type == ctype
