@@ -1,0 +1,301 @@
+"""cli: the ``srcdiff`` command (click). Parses options, runs the pipeline, prints.
+
+Errors meant for users (SrcdiffError) are caught here once and printed as one line.
+Exit status: 0 complete, 1 printed but some version could not be read completely, 2 error.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from srcdiff.cache import Cache, default_cache_dir
+from srcdiff.errors import SrcdiffError
+from srcdiff.gitrepo import GitRepo
+from srcdiff.history import DEFAULT_RENAME_THRESHOLD, Builder, History, Options, build_history
+from srcdiff.locate import ReadOptions
+from srcdiff import render
+
+EXIT_INCOMPLETE = 1
+EXIT_ERROR = 2
+
+
+def _warn(msg: str) -> None:
+    click.echo(f"srcdiff: warning: {render.clean(msg)}", err=True)
+
+
+@dataclass
+class Context:
+    """Everything a command needs, built from the common options."""
+
+    repo: GitRepo
+    cache: Cache
+    read: ReadOptions
+    fmt: str
+    quiet: bool
+    select: dict
+    first_parent: bool
+    follow: bool
+    rename_threshold: float
+
+
+def common_options(f: Callable) -> Callable:
+    opts = [
+        click.option("--repo", "repo_path", type=click.Path(file_okay=False, path_type=Path),
+                     help="Repository to read (default: the one containing the current directory)."),
+        click.option("--path", "pin_path", metavar="FILE", help="Header that defines the struct (skip the search)."),
+        click.option("--tags", metavar="GLOB|REGEX", help="Only tags matching this pattern."),
+        click.option("--include-rc", is_flag=True, help="Also examine -rc tags."),
+        click.option("--versions", metavar="LIST", help="Explicit versions, e.g. 4.4,4.8,5.4."),
+        click.option("--tag-regex", metavar="REGEX", help="Version scheme: regex whose first group is the version."),
+        click.option("--revs", metavar="A,B,C", help="Explicit revisions instead of tags, in this order."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Kernel .config: evaluate #if's as the compiler would."),
+        click.option("-D", "defines", multiple=True, metavar="NAME[=VALUE]", help="Extra define (repeatable)."),
+        click.option("--arch", default="x86", show_default=True, help="Architecture for arch/ARCH/include."),
+        click.option("--kind", type=click.Choice(["struct", "union"]), help="Only a struct or only a union of that name."),
+        click.option("--first-parent", is_flag=True, help="Attribute along first parents only."),
+        click.option("--follow", is_flag=True, help="Continue under the new name after a rename."),
+        click.option("--rename-threshold", type=click.FloatRange(0, 1), default=DEFAULT_RENAME_THRESHOLD,
+                     show_default=True, help="Share of common members that makes a rename."),
+        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Where the cache lives (default: $XDG_CACHE_HOME/srcdiff)."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
+        click.option("--format", "fmt", type=click.Choice(["text", "json", "md"]), default="text", show_default=True),
+        click.option("-q", "--quiet", is_flag=True, help="No progress or warnings on stderr."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _make_context(kw: dict) -> Context:
+    from srcdiff.preprocess import Config
+
+    repo = GitRepo(kw.pop("repo_path"))
+    config = None
+    if kw.get("config_file") is not None:
+        config = Config.from_file(kw["config_file"])
+    if kw.get("defines"):
+        extra = Config.from_defines(list(kw["defines"]))
+        config = extra if config is None else config.merged(extra)
+    read = ReadOptions(kind=kw.pop("kind"), config=config, arch=kw.pop("arch"),
+                       pinned_path=kw.pop("pin_path"))
+    quiet = kw.pop("quiet")
+    cache_dir = None if kw.pop("no_cache") else (kw.pop("cache_dir") or default_cache_dir())
+    kw.pop("cache_dir", None)
+    cache = Cache(cache_dir, warn=(lambda m: None) if quiet else _warn)
+    kw.pop("config_file", None)
+    kw.pop("defines", None)
+    select = {k: kw.pop(k) for k in ("tags", "include_rc", "versions", "tag_regex", "revs")}
+    return Context(repo, cache, read, kw.pop("fmt"), quiet, select, kw.pop("first_parent"),
+                   kw.pop("follow"), kw.pop("rename_threshold"))
+
+
+def command(f: Callable) -> Callable:
+    """Wrap a command: build the Context, turn SrcdiffError into one line and exit 2."""
+
+    @common_options
+    @functools.wraps(f)
+    def wrapper(**kw):
+        ctx = None
+        try:
+            ctx = _make_context(kw)
+            code = f(ctx, **kw)
+        except SrcdiffError as exc:
+            click.echo(f"srcdiff: error: {render.clean(str(exc))}", err=True)
+            sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            sys.exit(0)
+        finally:
+            if ctx is not None:
+                ctx.cache.close()
+        sys.exit(code or 0)
+
+    return wrapper
+
+
+class Progress:
+    """A rich progress bar on stderr when it is a terminal (and not --quiet); else nothing."""
+
+    def __init__(self, quiet: bool):
+        self.bar = None
+        if quiet or not sys.stderr.isatty():
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as RP, TextColumn
+
+        self.bar = RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=Console(stderr=True, no_color="NO_COLOR" in os.environ),
+                      transient=True)
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if self.bar is None:
+            return
+        if what not in self.tasks:
+            if not self.tasks:
+                self.bar.start()
+            self.tasks[what] = self.bar.add_task(what, total=total)
+        self.bar.update(self.tasks[what], completed=done)
+
+    def close(self) -> None:
+        if self.bar is not None and self.tasks:
+            self.bar.stop()
+
+
+def _history(ctx: Context, name: str) -> tuple[History, Builder]:
+    from srcdiff.versions import select_versions
+
+    versions = select_versions(ctx.repo, **ctx.select)
+    opts = Options(name=name, read=ctx.read, first_parent=ctx.first_parent, follow=ctx.follow,
+                   rename_threshold=ctx.rename_threshold)
+    progress = Progress(ctx.quiet)
+    try:
+        history, builder = build_history(ctx.repo, versions, opts, ctx.cache, progress)
+    finally:
+        progress.close()
+    return history, builder
+
+
+def _finish(ctx: Context, warnings: list[str]) -> int:
+    """Print warnings; exit status 1 when some version was read incompletely."""
+    if not ctx.quiet:
+        for w in dict.fromkeys(warnings):
+            _warn(w)
+    incomplete = any("unparsed" in w or "cannot parse" in w or ": error" in w for w in warnings)
+    return EXIT_INCOMPLETE if incomplete else 0
+
+
+def _emit(ctx: Context, text: str | None, obj: dict | None) -> None:
+    if ctx.fmt == "json":
+        click.echo(render.dumps(obj))
+    else:
+        click.echo(text)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="srcdiff")
+def main() -> None:
+    """How a C struct changed across the releases of a git repository, and which commit did it."""
+
+
+@main.command("log")
+@click.argument("struct")
+@click.option("--short", "short_", is_flag=True, help="One line per version, no definitions.")
+@command
+def log_cmd(ctx: Context, struct: str, short_: bool) -> int:
+    """Per release: the definition or "absent", then what changed on each edge and by which commit."""
+    history, _b = _history(ctx, struct)
+    if ctx.fmt == "md":
+        click.echo(render.changelog_md(history))
+    else:
+        _emit(ctx, render.log_text(history, definitions=not short_) if ctx.fmt == "text" else None,
+              render.log_json(history) if ctx.fmt == "json" else None)
+    return _finish(ctx, history.warnings)
+
+
+@main.command("blame")
+@click.argument("struct")
+@click.option("--all", "all_", is_flag=True, help="Also members removed since, with the commit that removed them.")
+@command
+def blame_cmd(ctx: Context, struct: str, all_: bool) -> int:
+    """Per member of the newest definition: the commit and first release that added it."""
+    from srcdiff.blame import blame
+
+    history, builder = _history(ctx, struct)
+    tag, lines = blame(history, builder, include_removed=all_)
+    ctx.cache.flush()
+    _emit(ctx, render.blame_text(struct, tag, lines), render.blame_json(struct, tag, lines))
+    return _finish(ctx, history.warnings)
+
+
+@main.command("diff")
+@click.argument("struct")
+@click.argument("old")
+@click.argument("new")
+@command
+def diff_cmd(ctx: Context, struct: str, old: str, new: str) -> int:
+    """Members added, removed or retyped between two revisions, with the commits."""
+    from srcdiff.compare import diff_revisions
+
+    changes, warnings = diff_revisions(ctx.repo, ctx.cache, struct, old, new, ctx.read,
+                                       first_parent=ctx.first_parent)
+    _emit(ctx, render.diff_text(struct, old, new, changes), render.diff_json(struct, old, new, changes))
+    return _finish(ctx, warnings)
+
+
+@main.command("changelog")
+@click.argument("struct")
+@click.option("--since", metavar="TAG", help="Oldest release to include.")
+@click.option("--until", metavar="TAG", help="Newest release to include.")
+@command
+def changelog_cmd(ctx: Context, struct: str, since: str | None, until: str | None) -> int:
+    """Markdown changelog of the struct, newest release first."""
+    history, _b = _history(ctx, struct)
+    tags = {v.tag for v in history.ordered()}
+    for t in (since, until):
+        if t is not None and t not in tags:
+            raise SrcdiffError(f"--since/--until: {t} is not one of the examined versions")
+    if ctx.fmt == "json":
+        click.echo(render.dumps(render.log_json(history)))
+    else:
+        click.echo(render.changelog_md(history, since, until), nl=False)
+    return _finish(ctx, history.warnings)
+
+
+@main.command("show")
+@click.argument("struct")
+@click.option("--at", "rev", default="HEAD", show_default=True, help="Revision to read.")
+@command
+def show_cmd(ctx: Context, struct: str, rev: str) -> int:
+    """The struct's definition at one revision."""
+    from srcdiff.compare import struct_at
+
+    commit, found = struct_at(ctx.repo, ctx.cache, struct, rev, ctx.read)
+    sdef = found.sdef
+    assert sdef is not None
+    _emit(ctx, render.show_text(sdef, rev, commit), render.show_json(sdef, rev, commit))
+    return _finish(ctx, [f"{rev}: {w}" for w in sdef.warnings])
+
+
+@main.group("cache")
+def cache_group() -> None:
+    """Inspect or clear the cache."""
+
+
+@cache_group.command("info")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def cache_info(cache_dir: Path | None, fmt: str) -> None:
+    """Where the cache is and what it holds."""
+    c = Cache(cache_dir or default_cache_dir())
+    info = c.info()
+    c.close()
+    if fmt == "json":
+        click.echo(render.dumps(info))
+    else:
+        click.echo(f"cache: {info['path']}")
+        click.echo(f"size: {info.get('bytes', 0)} bytes")
+        for ns, n in sorted(info["entries"].items()):
+            click.echo(f"{ns}: {n} entries")
+
+
+@cache_group.command("clear")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path))
+def cache_clear(cache_dir: Path | None) -> None:
+    """Delete every cached entry."""
+    c = Cache(cache_dir or default_cache_dir())
+    c.clear()
+    c.close()
+    click.echo(f"cleared {c.path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

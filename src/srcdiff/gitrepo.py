@@ -1,0 +1,259 @@
+"""gitrepo: read-only access to the repository being examined.
+
+Every object read goes through GitPython's persistent ``git cat-file --batch``;
+every git process runs with settings that keep the repository's own code from running.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import git
+
+from srcdiff.errors import SrcdiffError
+
+# Config forced on every git process: nothing the repository configures may run here
+# (fsmonitor, hooks, pagers, external diff, textconv, credential helpers, lazy fetches).
+_SAFE_CONFIG = {
+    "core.fsmonitor": "false",
+    "core.hooksPath": os.devnull,
+    "core.pager": "cat",
+    "core.editor": "true",
+    "core.sshCommand": "false",
+    "core.askPass": "",
+    "credential.helper": "",
+    "diff.external": "",
+    "protocol.allow": "never",
+    "uploadpack.packObjectsHook": "",
+    "core.untrackedCache": "false",
+    "gc.auto": "0",
+    "maintenance.auto": "false",
+    "fetch.prune": "false",
+}
+
+_SAFE_ENV = {
+    "GIT_PAGER": "cat",
+    "PAGER": "cat",
+    "GIT_EDITOR": "true",
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_OPTIONAL_LOCKS": "0",
+    "GIT_NO_LAZY_FETCH": "1",
+    "GIT_EXTERNAL_DIFF": "",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "LC_ALL": "C",
+}
+
+
+def safe_git_env() -> dict[str, str]:
+    """Environment additions that neutralise repository-controlled commands."""
+    env = dict(_SAFE_ENV)
+    env["GIT_CONFIG_COUNT"] = str(len(_SAFE_CONFIG))
+    for i, (k, v) in enumerate(_SAFE_CONFIG.items()):
+        env[f"GIT_CONFIG_KEY_{i}"] = k
+        env[f"GIT_CONFIG_VALUE_{i}"] = v
+    return env
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What outputs say about a commit."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    email: str
+    date: str  # ISO 8601 author date
+    subject: str
+
+    def to_json(self) -> dict:
+        return {
+            "commit": self.sha,
+            "author": self.author,
+            "email": self.email,
+            "date": self.date,
+            "subject": self.subject,
+        }
+
+
+class GitRepo:
+    """A repository opened read-only. Raises SrcdiffError when PATH is not one."""
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        start = Path(path or os.getcwd())
+        if not start.exists():
+            raise SrcdiffError(f"not a git repository: {start} (no such directory)")
+        try:
+            self.repo = git.Repo(start, search_parent_directories=path is None)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise SrcdiffError(f"not a git repository: {start}") from None
+        except git.GitError as exc:  # pragma: no cover - depends on git's own complaints
+            raise SrcdiffError(f"cannot open repository {start}: {exc}") from None
+        self.repo.git.update_environment(**safe_git_env())
+        self.git_dir = Path(self.repo.git_dir)
+        self.path = Path(self.repo.working_tree_dir or self.repo.git_dir)
+        self._commits: dict[str, CommitInfo] = {}
+        try:
+            self._run("rev-parse", "--git-dir")
+        except SrcdiffError as exc:
+            raise SrcdiffError(f"cannot read repository {start}: {exc}") from None
+
+    # -- processes ---------------------------------------------------------------
+
+    def _run(self, *args: str, input: bytes | None = None, ok_codes: tuple[int, ...] = (0,)) -> bytes:
+        """Run one git command in this repository and return its stdout."""
+        env = os.environ.copy()
+        env.update(safe_git_env())
+        proc = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), "--no-replace-objects", *args],
+            input=input,
+            capture_output=True,
+            env=env,
+            cwd=str(self.git_dir),
+        )
+        if proc.returncode not in ok_codes:
+            msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise SrcdiffError(f"git {args[0]} failed: {msg[-1] if msg else proc.returncode}")
+        return proc.stdout
+
+    def run_text(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
+        return self._run(*args, ok_codes=ok_codes).decode("utf-8", "surrogateescape")
+
+    # -- objects -----------------------------------------------------------------
+
+    def _header(self, name: str) -> tuple[str, str] | None:
+        """(object id, type) of an object name such as ``rev:path``, or None when missing."""
+        if "\n" in name:
+            return None
+        try:
+            sha, kind, _size = self.repo.git.get_object_header(name)
+        except ValueError:
+            return None
+        return _s(sha), _s(kind)
+
+    def blob_id(self, rev: str, path: str) -> str | None:
+        """Blob id of PATH at REV, or None when the file does not exist there (or is not a blob)."""
+        h = self._header(f"{rev}:{path}")
+        return h[0] if h is not None and h[1] == "blob" else None
+
+    def read_blob(self, sha: str) -> bytes:
+        _sha, _kind, _size, data = self.repo.git.get_object_data(sha)
+        return data
+
+    def read_file(self, rev: str, path: str) -> bytes | None:
+        sha = self.blob_id(rev, path)
+        return None if sha is None else self.read_blob(sha)
+
+    def resolve(self, rev: str) -> str | None:
+        """Commit id REV names, or None."""
+        if rev.startswith("-"):
+            return None
+        h = self._header(f"{rev}^{{commit}}")
+        return h[0] if h is not None and h[1] == "commit" else None
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        info = self._commits.get(sha)
+        if info is None:
+            info = _parse_commit(sha, self.read_object_raw(sha))
+            self._commits[sha] = info
+        return info
+
+    def read_object_raw(self, sha: str) -> bytes:
+        _sha, _kind, _size, data = self.repo.git.get_object_data(sha)
+        return data
+
+    # -- history -----------------------------------------------------------------
+
+    def is_shallow(self) -> bool:
+        return (self.git_dir / "shallow").exists()
+
+    def shallow_boundary(self) -> list[str]:
+        f = self.git_dir / "shallow"
+        return f.read_text().split() if f.exists() else []
+
+    def commits_touching(
+        self, new: str, old: str | None, paths: list[str], first_parent: bool = False
+    ) -> list[str]:
+        """Commits in OLD..NEW that changed any of PATHS, parents before children."""
+        args = ["rev-list", "--topo-order", "--reverse"]
+        if first_parent:
+            args.append("--first-parent")
+        args.append(new)
+        if old:
+            args.append(f"^{old}")
+        args += ["--", *paths]
+        return self.run_text(*args).split()
+
+    def changed_paths(self, old: str, new: str) -> list[str]:
+        """Paths that differ between the trees of two commits (no rename detection)."""
+        out = self._run("diff-tree", "-r", "-z", "--no-renames", "--name-only", old, new)
+        return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+    def grep_files(self, pattern: str, rev: str, paths: list[str] | None = None) -> list[str]:
+        """Files at REV whose content matches the extended regex PATTERN (git grep -l)."""
+        base = ["grep", "-l", "-I", "-E", "--no-color", "--no-textconv", "-e", pattern, rev, "--"]
+        if paths is None:
+            out = self._run(*base, "*.h", "*.c", ok_codes=(0, 1))
+            return _grep_names(out, rev)
+        found: list[str] = []
+        for i in range(0, len(paths), 2000):  # keep command lines well under ARG_MAX
+            out = self._run(*base, *(":(literal)" + p for p in paths[i : i + 2000]), ok_codes=(0, 1))
+            found += _grep_names(out, rev)
+        return found
+
+
+def _s(x: str | bytes) -> str:
+    return x.decode() if isinstance(x, bytes) else x
+
+
+def _grep_names(out: bytes, rev: str) -> list[str]:
+    prefix = rev + ":"
+    names = []
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        names.append(line[len(prefix) :] if line.startswith(prefix) else line)
+    return names
+
+
+_AUTHOR_RE = re.compile(r"^(?P<name>.*) <(?P<email>[^>]*)> (?P<ts>-?\d+) (?P<tz>[+-]\d{4})$")
+
+
+def _parse_commit(sha: str, raw: bytes) -> CommitInfo:
+    head, _, msg = raw.partition(b"\n\n")
+    parents: list[str] = []
+    author = email = date = ""
+    encoding = "utf-8"
+    for line in head.split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == b"parent":
+            parents.append(value.decode())
+        elif key == b"author":
+            m = _AUTHOR_RE.match(value.decode("utf-8", "replace"))
+            if m:
+                author, email = m["name"], m["email"]
+                date = _iso_date(int(m["ts"]), m["tz"])
+        elif key == b"encoding":
+            encoding = value.decode("ascii", "replace")
+    try:
+        text = msg.decode(encoding)
+    except (LookupError, UnicodeDecodeError):
+        text = msg.decode("utf-8", "replace")
+    subject = text.strip().split("\n\n")[0].replace("\n", " ").strip()
+    return CommitInfo(sha, tuple(parents), author, email, date, subject)
+
+
+@lru_cache(maxsize=None)
+def _tz(tz: str):
+    import datetime as dt
+
+    sign = 1 if tz[0] == "+" else -1
+    return dt.timezone(sign * dt.timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])))
+
+
+def _iso_date(ts: int, tz: str) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, _tz(tz)).isoformat()

@@ -1,0 +1,464 @@
+"""history: the struct at every version, the changes between versions, and their commits.
+
+Builds one networkx DiGraph per run: nodes are versions (with the StructDef or absent),
+edges go from a version's nearest tagged ancestor to it and carry the changes, each
+attributed to the commit that made it by replaying the commits in between that touched the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import networkx as nx
+
+from srcdiff.cache import Cache
+from srcdiff.errors import SrcdiffError
+from srcdiff.gitrepo import CommitInfo, GitRepo
+from srcdiff.locate import Found, ReadOptions, StructReader
+from srcdiff.model import Field, StructDef
+from srcdiff.versions import Version, VersionSet
+
+# Change kinds, in the words outputs use.
+ADDED, REMOVED, RETYPED, GUARD = "added", "removed", "retyped", "guard"
+STRUCT_ADDED, STRUCT_REMOVED, MOVED, RENAMED = "struct-added", "struct-removed", "moved", "renamed"
+
+DEFAULT_RENAME_THRESHOLD = 0.6
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two versions of the struct, with the commits that made it.
+
+    ``field`` is the member name (None for whole-struct changes); ``old``/``new`` are the
+    member before/after (None when absent). ``commits`` is empty when the change could not be
+    attributed; ``note`` then says why.
+    """
+
+    kind: str
+    field: str | None
+    old: Field | None = None
+    new: Field | None = None
+    commits: tuple[CommitInfo, ...] = ()
+    note: str | None = None
+    old_name: str | None = None  # renamed/moved: struct name and path before/after
+    new_name: str | None = None
+    old_path: str | None = None
+    new_path: str | None = None
+
+    def to_json(self, frm: str | None, to: str) -> dict:
+        return {
+            "from": frm,
+            "to": to,
+            "kind": self.kind,
+            "field": self.field,
+            "old_type": None if self.old is None else self.old.type,
+            "new_type": None if self.new is None else self.new.type,
+            "old_guard": None if self.old is None else self.old.guard,
+            "new_guard": None if self.new is None else self.new.guard,
+            "old_name": self.old_name,
+            "new_name": self.new_name,
+            "old_path": self.old_path,
+            "new_path": self.new_path,
+            "commits": [c.to_json() for c in self.commits],
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to build the history (one place for every knob)."""
+
+    name: str
+    read: ReadOptions = field(default_factory=ReadOptions)
+    first_parent: bool = False
+    follow: bool = False
+    rename_threshold: float = DEFAULT_RENAME_THRESHOLD
+
+
+def field_map(sdef: StructDef | None) -> dict[str, Field]:
+    """Members by name, anonymous aggregates flattened (what layouts compare on)."""
+    if sdef is None:
+        return {}
+    out: dict[str, Field] = {}
+    for f in sdef.flat_fields():
+        out.setdefault(f.key(), f)
+    return out
+
+
+def _same(a: Field, b: Field) -> bool:
+    return a.type == b.type and str(a.bits) == str(b.bits) and a.unparsed == b.unparsed
+
+
+def diff_structs(a: StructDef | None, b: StructDef | None) -> list[Change]:
+    """Member changes from A to B (either may be absent), in B's member order."""
+    fa, fb = field_map(a), field_map(b)
+    out: list[Change] = []
+    for k, f in fb.items():
+        old = fa.get(k)
+        if old is None:
+            out.append(Change(ADDED, f.name, None, f))
+        elif not _same(old, f):
+            out.append(Change(RETYPED, f.name, old, f))
+        elif old.guard != f.guard:
+            out.append(Change(GUARD, f.name, old, f))
+    for k, f in fa.items():
+        if k not in fb:
+            out.append(Change(REMOVED, f.name, f, None))
+    return out
+
+
+def similarity(a: StructDef, b: StructDef) -> float:
+    """Share of members two definitions have in common (by name), 0..1."""
+    na, nb = set(field_map(a)), set(field_map(b))
+    if not na or not nb:
+        return 0.0
+    return len(na & nb) / max(len(na), len(nb))
+
+
+@dataclass
+class History:
+    """The built graph plus what outputs need to walk it."""
+
+    name: str
+    versions: VersionSet
+    graph: nx.DiGraph
+    warnings: list[str]
+
+    def node(self, tag: str) -> dict:
+        return self.graph.nodes[tag]
+
+    def sdef(self, tag: str) -> StructDef | None:
+        return self.graph.nodes[tag]["sdef"]
+
+    def edge_changes(self, a: str, b: str) -> list[Change]:
+        return self.graph.edges[a, b]["changes"]
+
+    def ordered(self) -> list[Version]:
+        return list(self.versions.versions)
+
+    def newest_present(self) -> Version | None:
+        for v in reversed(self.versions.versions):
+            if self.sdef(v.tag) is not None:
+                return v
+        return None
+
+
+class Builder:
+    """Builds a History for one struct; all repository reads go through one StructReader."""
+
+    def __init__(self, repo: GitRepo, versions: VersionSet, opts: Options, cache: Cache,
+                 progress: Callable[[str, int, int], None] | None = None):
+        self.repo = repo
+        self.versions = versions
+        self.opts = opts
+        self.cache = cache
+        self.reader = StructReader(repo, cache, opts.read)
+        self.progress = progress or (lambda what, done, total: None)
+        self.warnings: list[str] = opts.read.warnings
+        self._shallow = set(repo.shallow_boundary())
+        self._traces: dict[tuple, list[Change]] = {}
+
+    # -- locate the struct at every version ------------------------------------------
+
+    def build(self) -> History:
+        vs = self.versions
+        order = {v.tag: i for i, v in enumerate(vs.versions)}
+        g = nx.DiGraph()
+        topo = list(nx.lexicographical_topological_sort(vs.graph, key=order.__getitem__))
+        found: dict[str, Found] = {}
+        for i, tag in enumerate(topo):
+            v = vs.by_tag(tag)
+            parent = vs.parent(tag)
+            name = self.opts.name
+            if self.opts.follow and parent is not None:
+                name = g.nodes[parent]["name"]
+            pf = found.get(parent) if parent else None
+            pv = vs.by_tag(parent) if parent else None
+            f = self._locate(v, name, pf, pv)
+            if self.opts.follow and f.sdef is None and pf is not None and pf.sdef is not None:
+                # --follow: continue under the name the struct was renamed to on this edge.
+                renames = [c for c in self._trace_cached(pv, v, pf) if c.kind == RENAMED]
+                if renames:
+                    name = renames[-1].new_name
+                    f = self._locate(v, name, Found(name, renames[-1].new_path, None, None), pv)
+            found[tag] = f
+            g.add_node(tag, version=v, sdef=f.sdef, name=name, path=f.path, blob=f.blob,
+                       notes=[], date=self.repo.commit_info(v.commit).date)
+            if f.others:
+                self.warnings.append(
+                    f"{v.tag}: {name} is also defined in {', '.join(f.others)}; using {f.path}"
+                )
+            for w in (f.sdef.warnings if f.sdef else ()):
+                self.warnings.append(f"{v.tag}: {w}")
+            self.progress("locate", i + 1, len(topo))
+        for a, b in vs.graph.edges:
+            g.add_edge(a, b, changes=[])
+        # Attribute changes edge by edge; with --follow a rename switches the tracked name.
+        edges = [(a, b) for a, b in vs.graph.edges]
+        edges.sort(key=lambda e: order[e[1]])
+        for i, (a, b) in enumerate(edges):
+            changes = self._edge(vs.by_tag(a), vs.by_tag(b), found[a], found[b], g)
+            g.edges[a, b]["changes"] = changes
+            self.progress("attribute", i + 1, len(edges))
+        self.cache.flush()
+        return History(self.opts.name, vs, g, self.warnings)
+
+    def _locate(self, v: Version, name: str, prev: Found | None, prev_v: Version | None) -> Found:
+        pinned = self.opts.read.pinned_path
+        if pinned:
+            blob, sdef = self.reader.at(v.commit, pinned, name)
+            return Found(name, pinned if sdef else None, blob, sdef)
+        if prev is None or prev_v is None:
+            return self._search(v, name, None, None)
+        if prev.path is not None and prev.name == name:
+            blob = self.repo.blob_id(v.commit, prev.path)
+            if blob is not None and blob == prev.blob:
+                return Found(name, prev.path, blob, prev.sdef)
+            if blob is not None:
+                sdef = self.reader.in_blob(blob, name, prev.path, v.commit)
+                if sdef is not None:
+                    return Found(name, prev.path, blob, sdef)
+        # Gone from where it was, or absent before: only changed files can now define it.
+        key = f"{prev_v.commit}|{v.commit}"
+        changed = self.cache.get("changed", key)
+        if changed is None:
+            changed = self.repo.changed_paths(prev_v.commit, v.commit)
+            self.cache.put("changed", key, changed)
+        return self._search(v, name, changed, prev.path)
+
+    def _search(self, v: Version, name: str, paths: list[str] | None, prefer: str | None) -> Found:
+        key = f"{v.commit}|{name}|{self.reader._fp}|{'all' if paths is None else hash_paths(paths)}"
+        hit = self.cache.get("located", key)
+        if hit is not None:
+            if hit["path"] is None:
+                return Found(name, None, None, None)
+            blob, sdef = self.reader.at(v.commit, hit["path"], name)
+            return Found(name, hit["path"], blob, sdef, tuple(hit["others"]))
+        f = self.reader.search(v.commit, name, paths, prefer)
+        self.cache.put("located", key, {"path": f.path, "others": list(f.others)})
+        return f
+
+    # -- changes on one edge ----------------------------------------------------------
+
+    def _edge(self, a: Version, b: Version, fa: Found, fb: Found, g: nx.DiGraph) -> list[Change]:
+        changes: list[Change] = []
+        ident_a = (fa.name, fa.path) if fa.sdef is not None else None
+        ident_b = (fb.name, fb.path) if fb.sdef is not None else None
+        if ident_a is None and ident_b is None:
+            return []
+        trace: list[Change] = []
+        if ident_a is not None and (ident_b is None or ident_a != ident_b):
+            trace = self._trace_cached(a, b, fa)
+        # Every (name, path) the struct had on the way from A to B, oldest first.
+        idents: list[tuple[str, str]] = []
+        for i in [ident_a, *((c.new_name, c.new_path) for c in trace), ident_b]:
+            if i is not None and i[1] and i not in idents:
+                idents.append(i)
+        if ident_b is None:
+            # Gone under this name: say where it went, if anywhere.
+            renamed = [c for c in trace if c.kind in (RENAMED, MOVED)]
+            g.nodes[b.tag]["notes"].extend(renamed)
+            changes.extend(renamed)
+            if not any(c.kind == RENAMED for c in trace):
+                # Removed outright: the commit after which no traced identity defines it.
+                gone = self._attribute_presence(a, b, idents, present=False)
+                changes.append(Change(STRUCT_REMOVED, None, commits=gone[0], note=gone[1],
+                                      old_name=fa.name, old_path=fa.path))
+            return changes
+        if ident_a is None:
+            came = self._attribute_presence(a, b, idents, present=True)
+            changes.append(Change(STRUCT_ADDED, None, commits=came[0], note=came[1],
+                                  new_name=fb.name, new_path=fb.path))
+            # Members it came with are "added" too, each with its own commit (blame needs them).
+        else:
+            changes.extend(c for c in trace if c.kind in (RENAMED, MOVED))
+            if fb.path != fa.path and not any(c.kind == MOVED for c in trace):
+                changes.append(Change(MOVED, None, old_path=fa.path, new_path=fb.path,
+                                      old_name=fa.name, new_name=fb.name,
+                                      note="commit not found"))
+        member_changes = diff_structs(fa.sdef, fb.sdef)
+        if member_changes:
+            changes.extend(self._attribute(a, b, member_changes, idents))
+        return changes
+
+    def _state_at(self, sha: str, idents: list[tuple[str, str]]) -> StructDef | None:
+        for name, path in idents:
+            if path is None:
+                continue
+            _blob, sdef = self.reader.at(sha, path, name)
+            if sdef is not None:
+                return sdef
+        return None
+
+    def _commits(self, a: Version | None, b: Version, idents) -> list[str]:
+        paths = sorted({p for _n, p in idents if p})
+        if not paths:
+            return []
+        key = f"{a.commit if a else '-'}|{b.commit}|{int(self.opts.first_parent)}|{'|'.join(paths)}"
+        hit = self.cache.get("touch", key)
+        if hit is None:
+            hit = self.repo.commits_touching(b.commit, a.commit if a else None, paths,
+                                             self.opts.first_parent)
+            self.cache.put("touch", key, hit)
+        return hit
+
+    def _parents(self, sha: str) -> tuple[str, ...]:
+        parents = self.repo.commit_info(sha).parents
+        return parents[:1] if self.opts.first_parent else parents
+
+    def _find_commit(self, commits: list[str], idents, wanted: Callable[[StructDef | None], bool]
+                     ) -> tuple[tuple[CommitInfo, ...], str | None]:
+        """The last commit in COMMITS whose state satisfies WANTED while no parent's did."""
+        for sha in reversed(commits):
+            if not wanted(self._state_at(sha, idents)):
+                continue
+            parents = self._parents(sha)
+            if not parents:
+                return (self.repo.commit_info(sha),), None
+            if all(not wanted(self._state_at(p, idents)) for p in parents):
+                return (self.repo.commit_info(sha),), None
+        if self._shallow:
+            return (), "history is cut here (shallow clone); the commit is not in this clone"
+        return (), "no single commit in the range made this change"
+
+    def _attribute(self, a: Version | None, b: Version, changes: list[Change], idents
+                   ) -> list[Change]:
+        commits = self._commits(a, b, idents)
+        out = []
+        for ch in changes:
+            key = ch.field if ch.field is not None else (ch.old or ch.new).key()
+            final = ch.new
+
+            def wanted(sdef, key=key, final=final):
+                cur = field_map(sdef).get(key)
+                if final is None:
+                    return sdef is not None and cur is None
+                return cur is not None and _same(cur, final) and cur.guard == final.guard
+
+            found, note = self._find_commit(commits, idents, wanted)
+            out.append(Change(ch.kind, ch.field, ch.old, ch.new, found, note))
+        return out
+
+    def _attribute_presence(self, a: Version, b: Version, idents, present: bool):
+        commits = self._commits(a, b, idents)
+        return self._find_commit(commits, idents, lambda s: (s is not None) == present)
+
+    def _trace_cached(self, a: Version, b: Version, fa: Found) -> list[Change]:
+        key = (a.tag, b.tag, fa.name, fa.path)
+        if key not in self._traces:
+            self._traces[key] = self._trace(a, b, fa)
+        return self._traces[key]
+
+    def _trace(self, a: Version, b: Version, fa: Found) -> list[Change]:
+        """Follow the struct from A towards B through moves and renames, commit by commit."""
+        name, path = fa.name, fa.path
+        start = a.commit
+        events: list[Change] = []
+        for _ in range(20):  # bounded: a struct rarely moves more than a few times per release
+            commits = self.repo.commits_touching(b.commit, start, [path], first_parent=False)
+            gone = None
+            for sha in commits:
+                if self._state_at(sha, [(name, path)]) is None:
+                    parents = self._parents(sha)
+                    if parents and self._state_at(parents[0], [(name, path)]) is not None:
+                        gone = sha
+                        break
+            if gone is None:
+                return events
+            info = self.repo.commit_info(gone)
+            parent = info.parents[0]
+            before = self._state_at(parent, [(name, path)])
+            changed = self.repo.changed_paths(parent, gone)
+            moved = self.reader.search(gone, name, changed, None)
+            if moved.sdef is not None:
+                events.append(Change(MOVED, None, commits=(info,), old_name=name, new_name=name,
+                                     old_path=path, new_path=moved.path))
+                path, start = moved.path, gone
+                continue
+            best = self._renamed_to(gone, parent, changed, before, name)
+            if best is None:
+                return events
+            new_name, new_path = best
+            kind = RENAMED
+            events.append(Change(kind, None, commits=(info,), old_name=name, new_name=new_name,
+                                 old_path=path, new_path=new_path))
+            name, path, start = new_name, new_path, gone
+        return events
+
+    def _renamed_to(self, sha: str, parent: str, changed: list[str], before: StructDef | None,
+                    old_name: str) -> tuple[str, str] | None:
+        """A struct that appears in SHA's changed files and shares most of BEFORE's members."""
+        if before is None:
+            return None
+        from srcdiff.extract import find_definitions
+        from srcdiff.preprocess import decode_source, strip_comments
+
+        best: tuple[float, str, str] | None = None
+        for p in changed:
+            if not p.endswith((".h", ".c")):
+                continue
+            data = self.repo.read_file(sha, p)
+            if data is None:
+                continue
+            old_data = self.repo.read_file(parent, p)
+            old_names = set()
+            if old_data is not None:
+                old_names = {d.name for d in find_definitions(strip_comments(decode_source(old_data)))}
+            for d in find_definitions(strip_comments(decode_source(data))):
+                if d.name == old_name or d.name in old_names:
+                    continue
+                blob = self.repo.blob_id(sha, p)
+                cand = self.reader.in_blob(blob, d.name, p, sha) if blob else None
+                if cand is None:
+                    continue
+                score = similarity(before, cand)
+                if score >= self.opts.rename_threshold and (best is None or score > best[0]):
+                    best = (score, d.name, p)
+        return None if best is None else (best[1], best[2])
+
+    # -- blame ------------------------------------------------------------------------
+
+    def attribute_from_start(self, v: Version, found_name: str, path: str) -> list[Change]:
+        """Attribute every member present at V (no earlier version examined) to its commit."""
+        sdef = self.reader.at(v.commit, path, found_name)[1]
+        changes = diff_structs(None, sdef)
+        return self._attribute(None, v, changes, [(found_name, path)])
+
+
+def hash_paths(paths: Iterable[str]) -> str:
+    import hashlib
+
+    h = hashlib.sha1()
+    for p in paths:
+        h.update(p.encode("utf-8", "surrogateescape") + b"\0")
+    return h.hexdigest()
+
+
+def build_history(repo: GitRepo, versions: VersionSet, opts: Options, cache: Cache,
+                  progress=None) -> tuple[History, Builder]:
+    """Locate NAME at every version and attribute each change. Raises SrcdiffError when the
+    struct is found at no version (with close names when some exist)."""
+    b = Builder(repo, versions, opts, cache, progress)
+    h = b.build()
+    if all(h.sdef(v.tag) is None for v in versions.versions):
+        raise SrcdiffError(_not_found_message(repo, versions, opts.name))
+    return h, b
+
+
+def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
+    import difflib
+
+    newest = versions.versions[-1]
+    # Close names: definitions whose name shares a long prefix/suffix with NAME.
+    stem = name[: max(4, len(name) // 2)]
+    pattern = rf"(struct|union)[[:space:]]+[A-Za-z0-9_]*{stem}[A-Za-z0-9_]*[[:space:]]*\{{"
+    out = repo.run_text("grep", "-h", "-o", "-I", "-E", "--no-textconv", "-e", pattern,
+                        newest.commit, "--", "*.h", "*.c", ok_codes=(0, 1))
+    import re
+
+    names = sorted({m.group(2) for m in re.finditer(r"(struct|union)\s+(\w+)", out)})
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    span = f"{versions.versions[0].tag}..{newest.tag}" if len(versions.versions) > 1 else newest.tag
+    return f"struct {name} is not defined at any examined version ({span}){hint}"

@@ -1,0 +1,258 @@
+"""render: text, Markdown and JSON views of a History (log, diff, blame, changelog, show).
+
+Pure functions from built data to strings; anything that came from the repository is
+escaped (control characters in text, Markdown specials in Markdown) before it is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from srcdiff.blame import BlameLine
+from srcdiff.gitrepo import CommitInfo
+from srcdiff.history import (
+    ADDED, GUARD, MOVED, REMOVED, RENAMED, RETYPED, STRUCT_ADDED, STRUCT_REMOVED, Change, History,
+)
+from srcdiff.model import Field, StructDef
+
+_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str | None) -> str:
+    """TEXT with control characters (ANSI escapes included) made visible and harmless."""
+    if not text:
+        return ""
+    return _CTRL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def md(text: str | None) -> str:
+    """TEXT safe inside Markdown prose."""
+    return re.sub(r"([\\`*_\[\]<|#])", r"\\\1", clean(text)).replace("->", "→")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False)
+
+
+def short(c: CommitInfo) -> str:
+    return c.sha[:12]
+
+
+def commit_text(ch: Change) -> str:
+    if not ch.commits:
+        return f"(unattributed: {ch.note})" if ch.note else "(unattributed)"
+    c = ch.commits[-1]
+    return f"{short(c)} {c.date[:10]} {clean(c.author)}: {clean(c.subject)}"
+
+
+def change_text(ch: Change) -> str:
+    """One line describing CH without its commit."""
+    if ch.kind == ADDED:
+        return f"+ {_decl(ch.new)}"
+    if ch.kind == REMOVED:
+        return f"- {_decl(ch.old)}"
+    if ch.kind == RETYPED:
+        return f"~ {ch.field}: {_decl(ch.old)} -> {_decl(ch.new)}"
+    if ch.kind == GUARD:
+        return f"~ {ch.field}: guard {ch.old.guard or 'none'} -> {ch.new.guard or 'none'}"
+    if ch.kind == RENAMED:
+        return f"renamed {ch.old_name} -> {ch.new_name} ({ch.new_path})"
+    if ch.kind == MOVED:
+        return f"moved {ch.old_path} -> {ch.new_path}"
+    if ch.kind == STRUCT_ADDED:
+        return f"struct {ch.new_name} appears in {ch.new_path}"
+    if ch.kind == STRUCT_REMOVED:
+        return f"struct {ch.old_name} disappears from {ch.old_path}"
+    return ch.kind
+
+
+def _decl(f: Field | None) -> str:
+    if f is None:
+        return ""
+    g = f"  [if {f.guard}]" if f.guard else ""
+    return f"{clean(f.decl)}{g}"
+
+
+# -- show -----------------------------------------------------------------------------
+
+
+def show_json(sdef: StructDef, rev: str, commit: str) -> dict:
+    d = sdef.to_json()
+    return {"struct": sdef.name, "kind": sdef.kind, "rev": rev, "commit": commit,
+            "path": sdef.path, "line": sdef.line, "fields": d["fields"], "warnings": d["warnings"]}
+
+
+def show_text(sdef: StructDef, rev: str, commit: str) -> str:
+    head = f"# {rev} ({commit[:12]}) {sdef.path}:{sdef.line}"
+    return head + "\n" + clean(sdef.render())
+
+
+# -- log --------------------------------------------------------------------------------
+
+
+def absent_note(history: History, tag: str) -> str:
+    """Why the struct is absent at TAG, when a rename or move on the way explains it."""
+    for t in reversed(history.versions.chain(tag)):
+        if history.sdef(t) is not None:
+            return ""
+        notes = history.node(t)["notes"]
+        if notes:
+            ch = notes[-1]
+            via = f" by {short(ch.commits[-1])} ({clean(ch.commits[-1].subject)})" if ch.commits else ""
+            if ch.kind == RENAMED:
+                text = f"renamed to {ch.new_name} in {ch.new_path}{via}"
+            else:
+                text = f"moved to {ch.new_path}{via}"
+            return text if t == tag else f"{text} in {t}"
+    return ""
+
+
+def log_json(history: History) -> dict:
+    versions = []
+    for v in history.ordered():
+        node = history.node(v.tag)
+        sdef: StructDef | None = node["sdef"]
+        versions.append({
+            "tag": v.tag,
+            "commit": v.commit,
+            "parent": history.versions.parent(v.tag),
+            "present": sdef is not None,
+            "name": node["name"] if sdef is not None else None,
+            "path": node["path"],
+            "line": sdef.line if sdef else None,
+            "fields": [f.to_json() for f in sdef.fields] if sdef else None,
+            "note": absent_note(history, v.tag) or None if sdef is None else None,
+        })
+    changes = []
+    for a, b in _edges_in_order(history):
+        for ch in history.edge_changes(a, b):
+            changes.append(ch.to_json(a, b))
+    return {"struct": history.name, "versions": versions, "changes": changes,
+            "warnings": history.warnings}
+
+
+def _edges_in_order(history: History) -> list[tuple[str, str]]:
+    order = {v.tag: i for i, v in enumerate(history.versions.versions)}
+    return sorted(history.graph.edges, key=lambda e: (order[e[1]], order[e[0]]))
+
+
+def log_text(history: History, definitions: bool = True) -> str:
+    out: list[str] = [f"struct {history.name}", ""]
+    for v in history.ordered():
+        node = history.node(v.tag)
+        sdef = node["sdef"]
+        if sdef is None:
+            note = absent_note(history, v.tag)
+            out.append(f"{v.tag}: absent" + (f" ({note})" if note else ""))
+            continue
+        n = len(sdef.flat_fields())
+        out.append(f"{v.tag}: {node['name']} in {node['path']}:{sdef.line} ({n} members)")
+        if definitions:
+            out.extend("    " + line for line in clean(sdef.render()).splitlines())
+    out.append("")
+    out.append("Changes")
+    for a, b in _edges_in_order(history):
+        changes = history.edge_changes(a, b)
+        if not changes:
+            if history.sdef(a) is not None or history.sdef(b) is not None:
+                out.append(f"{a} -> {b}: identical")
+            continue
+        out.append(f"{a} -> {b}:")
+        for ch in changes:
+            out.append(f"    {change_text(ch)}")
+            out.append(f"        {commit_text(ch)}")
+    return "\n".join(out)
+
+
+# -- diff -------------------------------------------------------------------------------
+
+
+def diff_json(name: str, a: str, b: str, changes: list[Change]) -> dict:
+    return {"struct": name, "from": a, "to": b, "changes": [c.to_json(a, b) for c in changes]}
+
+
+def diff_text(name: str, a: str, b: str, changes: list[Change]) -> str:
+    if not changes:
+        return f"struct {name}: no changes between {a} and {b}"
+    out = [f"struct {name}: {a} -> {b}"]
+    for ch in changes:
+        out.append(f"{change_text(ch)}")
+        out.append(f"    {commit_text(ch)}")
+    return "\n".join(out)
+
+
+# -- blame ------------------------------------------------------------------------------
+
+
+def blame_json(name: str, tag: str, lines: list[BlameLine]) -> dict:
+    return {"struct": name, "at": tag, "fields": [ln.to_json() for ln in lines]}
+
+
+def blame_text(name: str, tag: str, lines: list[BlameLine]) -> str:
+    rows = []
+    for ln in lines:
+        c = ln.introduced.commit
+        decl = clean(ln.field.decl) + (f"  [if {ln.field.guard}]" if ln.field.guard else "")
+        who = (f"{short(c)} {c.date[:10]} {clean(c.author)}: {clean(c.subject)}" if c
+               else f"(unattributed: {ln.introduced.note})")
+        gone = ""
+        if ln.removed is not None:
+            rc = ln.removed.commit
+            gone = f"  removed in {ln.removed.tag}" + (f" by {short(rc)}" if rc else "")
+        rows.append((decl, ln.introduced.tag, who + gone))
+    w0 = min(max((len(r[0]) for r in rows), default=0), 48)
+    w1 = max((len(r[1]) for r in rows), default=0)
+    out = [f"struct {name} at {tag}"]
+    out += [f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}" for r in rows]
+    return "\n".join(out)
+
+
+# -- changelog --------------------------------------------------------------------------
+
+
+def changelog_md(history: History, since: str | None = None, until: str | None = None) -> str:
+    out = [f"# Changelog of struct `{md(history.name)}`", ""]
+    order = [v.tag for v in history.ordered()]
+    lo = order.index(since) if since in order else 0
+    hi = order.index(until) if until in order else len(order) - 1
+    for v in reversed(history.ordered()[lo : hi + 1]):
+        parent = history.versions.parent(v.tag)
+        node = history.node(v.tag)
+        date = f" ({node['date'][:10]})" if node.get("date") else ""
+        changes = history.edge_changes(parent, v.tag) if parent else []
+        present = node["sdef"] is not None
+        if parent is None:
+            summary = "first version examined" + ("" if present else "; struct absent")
+        elif not changes:
+            summary = "no changes" if present else "absent"
+        else:
+            counts: dict[str, int] = {}
+            for ch in changes:
+                counts[ch.kind] = counts.get(ch.kind, 0) + 1
+            summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+        out.append(f"## {md(v.tag)}{date}")
+        out.append("")
+        out.append(f"_{md(summary)}_" + (f" (since {md(parent)})" if parent else ""))
+        if changes:
+            out.append("")
+            for ch in changes:
+                c = ch.commits[-1] if ch.commits else None
+                who = (f"`{short(c)}` {md(c.subject)} ({md(c.author)}, {c.date[:10]})" if c
+                       else f"unattributed: {md(ch.note)}")
+                out.append(f"- {_md_change(ch)} — {who}")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _md_change(ch: Change) -> str:
+    if ch.kind == ADDED:
+        return f"Added `{clean(ch.new.decl)}`" + (f" (if `{ch.new.guard}`)" if ch.new.guard else "")
+    if ch.kind == REMOVED:
+        return f"Removed `{clean(ch.old.decl)}`"
+    if ch.kind == RETYPED:
+        return f"Changed `{ch.field}` from `{clean(ch.old.decl)}` to `{clean(ch.new.decl)}`"
+    if ch.kind == GUARD:
+        return f"Guard of `{ch.field}` now `{ch.new.guard or 'none'}` (was `{ch.old.guard or 'none'}`)"
+    return md(change_text(ch))
