@@ -450,15 +450,14 @@ def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
     import difflib
 
     newest = versions.versions[-1]
-    # Close names: definitions whose name shares a long prefix/suffix with NAME.
-    stem = name[: max(4, len(name) // 2)]
-    pattern = rf"(struct|union)[[:space:]]+[A-Za-z0-9_]*{stem}[A-Za-z0-9_]*[[:space:]]*\{{"
+    # Close names among every struct/union defined at the newest version.
+    pattern = r"(struct|union)[[:space:]]+[A-Za-z_][A-Za-z0-9_]*[[:space:]]*\{"
     out = repo.run_text("grep", "-h", "-o", "-I", "-E", "--no-textconv", "-e", pattern,
                         newest.commit, "--", "*.h", "*.c", ok_codes=(0, 1))
     import re
 
     names = sorted({m.group(2) for m in re.finditer(r"(struct|union)\s+(\w+)", out)})
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     span = f"{versions.versions[0].tag}..{newest.tag}" if len(versions.versions) > 1 else newest.tag
     return f"struct {name} is not defined at any examined version ({span}){hint}"

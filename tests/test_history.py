@@ -1,0 +1,245 @@
+"""History, attribution and CLI behaviour on small repositories built inline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import git
+
+HEADER = """/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _FOO_H
+#define _FOO_H
+#define NBUF 4
+
+struct foo {
+{body}
+};
+
+#endif
+"""
+
+
+class Repo:
+    """A tiny repository with deterministic commits."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.n = 0
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str) -> str:
+        env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=str(self.path.parent),
+                   GIT_AUTHOR_NAME="Ann Author", GIT_AUTHOR_EMAIL="ann@example.org",
+                   GIT_COMMITTER_NAME="Ann Author", GIT_COMMITTER_EMAIL="ann@example.org")
+        if args[0] in ("commit", "merge", "tag"):
+            self.n += 1
+            date = f"2020-01-{self.n:02d}T12:00:00+00:00"
+            env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+        return subprocess.run(["git", "-C", str(self.path), *args], check=True, env=env,
+                              capture_output=True, text=True).stdout
+
+    def write(self, path: str, text: str) -> None:
+        f = self.path / path
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+        self.git("add", path)
+
+    def header(self, members: list[str], path: str = "include/foo.h", name: str = "foo") -> None:
+        body = "\n".join("\t" + m for m in members)
+        self.write(path, HEADER.replace("{body}", body).replace("struct foo", f"struct {name}"))
+
+    def commit(self, subject: str) -> str:
+        self.git("commit", "-q", "--allow-empty", "-m", subject)
+        return self.git("rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def small(tmp_path) -> Repo:
+    """v1.0 -> v1.1 -> v1.2 mainline, a stable v1.0.1, and a merged topic branch."""
+    r = Repo(tmp_path / "small")
+    r.header(["int a;", "char *b;"])
+    r.write("README", "demo\n")
+    r.commit("foo: introduce struct foo")
+    r.git("tag", "-a", "v1.0", "-m", "v1.0")
+    r.git("checkout", "-q", "-b", "stable", "v1.0")
+    r.write("README", "demo stable\n")
+    r.commit("README: stable fix")
+    r.git("tag", "-a", "v1.0.1", "-m", "v1.0.1")
+    r.git("checkout", "-q", "main")
+    r.header(["int a;", "char *b;", "long c[NBUF];"])
+    r.commit("foo: add c")
+    r.git("checkout", "-q", "-b", "topic")
+    r.header(["int a;", "char *b;", "long c[NBUF];", "void *d;"])
+    r.commit("foo: add d on a topic branch")
+    r.git("checkout", "-q", "main")
+    r.write("other.c", "int x;\n")
+    r.commit("other: unrelated")
+    r.git("merge", "-q", "--no-ff", "topic", "-m", "Merge branch 'topic'")
+    r.git("tag", "-a", "v1.1", "-m", "v1.1")
+    r.header(["unsigned int a;", "long c[NBUF];", "void *d;"])
+    r.commit("foo: make a unsigned, drop b")
+    r.git("tag", "-a", "v1.2", "-m", "v1.2")
+    return r
+
+
+def test_log_versions_form_a_dag_with_stable_branch(small, srcdiff):
+    res = srcdiff("log", "foo", "--repo", str(small.path), "--format", "json")
+    assert res.code == 0, res.err
+    data = res.json()
+    parents = {v["tag"]: v["parent"] for v in data["versions"]}
+    assert parents == {"v1.0": None, "v1.0.1": "v1.0", "v1.1": "v1.0", "v1.2": "v1.1"}
+    assert all(v["present"] for v in data["versions"])
+
+
+def test_attribution_looks_through_merges(small, srcdiff):
+    res = srcdiff("blame", "foo", "--repo", str(small.path), "--format", "json", "--all")
+    assert res.code == 0, res.err
+    fields = {f["name"]: f for f in res.json()["fields"]}
+    assert fields["d"]["introduced"]["subject"] == "foo: add d on a topic branch"
+    assert fields["d"]["introduced"]["tag"] == "v1.1"
+    assert fields["c"]["introduced"]["subject"] == "foo: add c"
+    assert fields["a"]["introduced"]["subject"] == "foo: introduce struct foo"
+    assert fields["a"]["retyped"]["subject"] == "foo: make a unsigned, drop b"
+    assert fields["b"]["removed"]["subject"] == "foo: make a unsigned, drop b"
+    assert fields["b"]["removed"]["tag"] == "v1.2"
+    assert fields["c"]["type"] == "long[4]"
+
+
+def test_first_parent_blames_the_merge(small, srcdiff):
+    res = srcdiff("blame", "foo", "--repo", str(small.path), "--format", "json", "--first-parent")
+    fields = {f["name"]: f for f in res.json()["fields"]}
+    assert fields["d"]["introduced"]["subject"] == "Merge branch 'topic'"
+
+
+def test_diff_lists_changes_with_commits(small, srcdiff):
+    res = srcdiff("diff", "foo", "v1.0", "v1.2", "--repo", str(small.path), "--format", "json")
+    assert res.code == 0, res.err
+    got = {(c["kind"], c["field"], c["old_type"], c["new_type"]) for c in res.json()["changes"]}
+    assert got == {
+        ("added", "c", None, "long[4]"),
+        ("added", "d", None, "void *"),
+        ("retyped", "a", "int", "unsigned int"),
+        ("removed", "b", "char *", None),
+    }
+    text = srcdiff("diff", "foo", "v1.0", "v1.2", "--repo", str(small.path)).out
+    assert "+ void *d" in text and "foo: add d on a topic branch" in text
+
+
+def test_rename_and_move_are_traced(tmp_path, srcdiff):
+    r = Repo(tmp_path / "ren")
+    r.header(["int a;", "int b;", "int c;"])
+    r.commit("add foo")
+    r.git("tag", "v1")
+    (r.path / "include" / "linux").mkdir()
+    r.git("mv", "include/foo.h", "include/linux/foo_core.h")
+    r.commit("move foo.h to include/linux")
+    r.git("tag", "v2")
+    r.header(["int a;", "int b;", "int c;"], path="include/linux/foo_core.h", name="foo_core")
+    r.commit("rename struct foo to foo_core")
+    r.git("tag", "v3")
+    res = srcdiff("log", "foo", "--repo", str(r.path), "--format", "json")
+    versions = {v["tag"]: v for v in res.json()["versions"]}
+    assert versions["v2"]["path"] == "include/linux/foo_core.h"
+    assert not versions["v3"]["present"]
+    assert "renamed to foo_core" in versions["v3"]["note"]
+    kinds = [(c["to"], c["kind"]) for c in res.json()["changes"]]
+    assert ("v2", "moved") in kinds and ("v3", "renamed") in kinds
+    rename = next(c for c in res.json()["changes"] if c["kind"] == "renamed")
+    assert rename["commits"][0]["subject"] == "rename struct foo to foo_core"
+    followed = srcdiff("log", "foo", "--repo", str(r.path), "--follow", "--format", "json").json()
+    assert [v["name"] for v in followed["versions"]] == ["foo", "foo", "foo_core"]
+    text = srcdiff("log", "foo", "--repo", str(r.path), "--short").out
+    assert "v3: absent (renamed to foo_core in include/linux/foo_core.h" in text
+
+
+def test_not_a_repository(tmp_path, srcdiff):
+    res = srcdiff("log", "foo", "--repo", str(tmp_path))
+    assert res.code == 2
+    assert res.err.count("\n") == 1 and "not a git repository" in res.err
+    assert "Traceback" not in res.err
+
+
+def test_unknown_struct_suggests_close_names(small, srcdiff):
+    res = srcdiff("blame", "fooo", "--repo", str(small.path))
+    assert res.code == 2 and res.out == ""
+    assert res.err.count("\n") == 1
+    assert "fooo" in res.err and "did you mean foo" in res.err
+
+
+def test_unknown_tag_suggests_close_tags(small, srcdiff):
+    res = srcdiff("diff", "foo", "v1.0", "v1.3", "--repo", str(small.path))
+    assert res.code == 2 and res.err.count("\n") == 1
+    assert "unknown revision or tag: v1.3" in res.err and "v1.2" in res.err
+    res = srcdiff("log", "foo", "--repo", str(small.path), "--versions", "1.0,1.5")
+    assert res.code == 2 and "1.5" in res.err
+
+
+def test_repository_without_tags_needs_revs(tmp_path, srcdiff):
+    r = Repo(tmp_path / "notags")
+    r.header(["int a;"])
+    first = r.commit("one")
+    r.header(["int a;", "int b;"])
+    r.commit("two")
+    res = srcdiff("log", "foo", "--repo", str(r.path))
+    assert res.code == 2 and "--revs" in res.err
+    res = srcdiff("log", "foo", "--repo", str(r.path), "--revs", f"{first},HEAD", "--format", "json")
+    assert res.code == 0
+    assert [c["field"] for c in res.json()["changes"]] == ["b"]
+
+
+def test_bare_clone_and_shallow_clone(small, tmp_path, srcdiff):
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(small.path), str(bare)], check=True)
+    res = srcdiff("blame", "foo", "--repo", str(bare), "--format", "json")
+    assert res.code == 0, res.err
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--no-single-branch",
+                    "file://" + str(small.path), str(shallow)], check=True)
+    res = srcdiff("blame", "foo", "--repo", str(shallow), "--format", "json")
+    assert res.code == 0, res.err
+    notes = [f["introduced"].get("note") for f in res.json()["fields"]]
+    assert any(n and "shallow" in n for n in notes)
+
+
+def test_never_runs_repository_code(small, tmp_path, srcdiff):
+    marker = tmp_path / "pwned"
+    script = tmp_path / "evil.sh"
+    script.write_text(f"#!/bin/sh\ntouch {marker}\ncat\n")
+    script.chmod(0o755)
+    small.write(".gitattributes", "*.h filter=evil diff=evil\n")
+    small.commit("attributes")
+    for key in ("core.fsmonitor", "core.pager", "core.editor", "core.hooksPath", "diff.external",
+                "filter.evil.smudge", "filter.evil.clean", "diff.evil.textconv"):
+        small.git("config", key, str(script))
+    small.git("config", "core.hooksPath", str(tmp_path))
+    (tmp_path / "post-checkout").write_text(f"#!/bin/sh\ntouch {marker}\n")
+    for args in (["log", "foo"], ["blame", "foo", "--all"], ["diff", "foo", "v1.0", "v1.2"],
+                 ["show", "foo"], ["changelog", "foo"]):
+        res = srcdiff(*args, "--repo", str(small.path))
+        assert res.code == 0, (args, res.err)
+    assert not marker.exists()
+
+
+def test_cache_is_rebuilt_when_garbage(small, tmp_path, srcdiff):
+    cache_dir = tmp_path / "c"
+    first = srcdiff("log", "foo", "--repo", str(small.path), "--cache-dir", str(cache_dir),
+                    "--format", "json")
+    assert first.code == 0
+    (cache_dir / "cache.sqlite").write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        p = cache_dir / f"cache.sqlite{suffix}"
+        if p.exists():
+            p.unlink()
+    again = srcdiff("log", "foo", "--repo", str(small.path), "--cache-dir", str(cache_dir),
+                    "--format", "json")
+    assert again.code == 0
+    assert again.json() == first.json()
+    assert "rebuilding" in again.err
+    third = srcdiff("log", "foo", "--repo", str(small.path), "--cache-dir", str(cache_dir),
+                    "--format", "json")
+    assert third.json() == first.json() and third.err == ""
