@@ -154,7 +154,8 @@ def test_rename_and_move_are_traced(tmp_path, srcdiff):
     followed = srcdiff("log", "foo", "--repo", str(r.path), "--follow", "--format", "json").json()
     assert [v["name"] for v in followed["versions"]] == ["foo", "foo", "foo_core"]
     text = srcdiff("log", "foo", "--repo", str(r.path), "--short").out
-    assert "v3: absent (renamed to foo_core in include/linux/foo_core.h" in text
+    assert "v3: absent (renamed to foo_core by " in text
+    assert "rename struct foo to foo_core), in include/linux/foo_core.h)" in text
 
 
 def test_not_a_repository(tmp_path, srcdiff):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from srcdiff.gitrepo import CommitInfo
-from srcdiff.history import ADDED, REMOVED, RETYPED, Builder, Change, History, field_map
+from srcdiff.history import ADDED, REMOVED, RENAMED, RETYPED, Builder, Change, History, field_map
 from srcdiff.model import Field
 
 
@@ -74,6 +74,10 @@ def blame(history: History, builder: Builder, include_removed: bool = False) -> 
     for ch in initial:
         if ch.kind == ADDED and ch.new is not None:
             current[ch.new.key()] = (_origin(first, ch), None)
+    renamed = [] if start == 0 else [c for c in history.edge_changes(chain[start - 1], first)
+                                     if c.kind == RENAMED]
+    earlier = (f"present in struct {renamed[0].old_name} before the rename; --follow for its history"
+               if renamed else "not attributed")
     for a, b in zip(chain[start:], chain[start + 1 :]):
         for ch in history.edge_changes(a, b):
             if ch.kind == ADDED and ch.new is not None:
@@ -88,7 +92,7 @@ def blame(history: History, builder: Builder, include_removed: bool = False) -> 
                     current[ch.new.key()] = (intro[0], _origin(b, ch))
     lines: list[BlameLine] = []
     for key, f in field_map(history.sdef(newest.tag)).items():
-        intro, retyped = current.get(key, (Origin(first, None, "not attributed"), None))
+        intro, retyped = current.get(key, (Origin(first, None, earlier), None))
         lines.append(BlameLine(f, intro, None, retyped))
     if include_removed:
         lines.extend(removed)

@@ -72,6 +72,7 @@ def find_definitions(text: str) -> list[Definition]:
     """Every struct/union definition (and typedef'd anonymous one) in comment-stripped TEXT,
     nested ones included, in order of appearance."""
     out: list[Definition] = []
+    line, counted = 1, 0
     for m in _KEYWORD_RE.finditer(text):
         kind = m.group(1)
         i = _skip_attrs(text, m.end())
@@ -97,7 +98,8 @@ def find_definitions(text: str) -> list[Definition]:
                 continue
             name = tm.group(1)
             is_typedef = True
-        line = text.count("\n", 0, m.start()) + 1
+        line += text.count("\n", counted, m.start())
+        counted = m.start()
         out.append(Definition(kind, name, line, m.start(), end, is_typedef))
     return out
 

@@ -164,14 +164,36 @@ class Builder:
     def build(self) -> History:
         vs = self.versions
         order = {v.tag: i for i, v in enumerate(vs.versions)}
-        g = nx.DiGraph()
         topo = list(nx.lexicographical_topological_sort(vs.graph, key=order.__getitem__))
+        names: dict[str, str] = {}  # --follow: names the struct had before a rename
+        for _ in range(8):  # each round can only extend NAMES further back
+            g, found = self._locate_all(topo, names)
+            if not self.opts.follow or not self._follow_back(topo, g, found, names):
+                break
+        for w in self._located_warnings(topo, g, found):
+            self.warnings.append(w)
+        for a, b in vs.graph.edges:
+            g.add_edge(a, b, changes=[])
+        edges = [(a, b) for a, b in vs.graph.edges]
+        edges.sort(key=lambda e: order[e[1]])
+        for i, (a, b) in enumerate(edges):
+            changes = self._edge(vs.by_tag(a), vs.by_tag(b), found[a], found[b], g)
+            g.edges[a, b]["changes"] = changes
+            self.progress("attribute", i + 1, len(edges))
+        self.cache.flush()
+        return History(self.opts.name, vs, g, self.warnings)
+
+    def _locate_all(self, topo: list[str], names: dict[str, str]) -> tuple[nx.DiGraph, dict[str, Found]]:
+        """The struct at every version: under NAMES[tag] if set, else the name it had at the
+        parent (--follow) or the name asked for."""
+        vs = self.versions
+        g = nx.DiGraph()
         found: dict[str, Found] = {}
         for i, tag in enumerate(topo):
             v = vs.by_tag(tag)
             parent = vs.parent(tag)
-            name = self.opts.name
-            if self.opts.follow and parent is not None:
+            name = names.get(tag, self.opts.name)
+            if self.opts.follow and parent is not None and tag not in names:
                 name = g.nodes[parent]["name"]
             pf = found.get(parent) if parent else None
             pv = vs.by_tag(parent) if parent else None
@@ -184,25 +206,38 @@ class Builder:
                     f = self._locate(v, name, Found(name, renames[-1].new_path, None, None), pv)
             found[tag] = f
             g.add_node(tag, version=v, sdef=f.sdef, name=name, path=f.path, blob=f.blob,
-                       notes=[], date=self.repo.commit_info(v.commit).date)
-            if f.others:
-                self.warnings.append(
-                    f"{v.tag}: {name} is also defined in {', '.join(f.others)}; using {f.path}"
-                )
-            for w in (f.sdef.warnings if f.sdef else ()):
-                self.warnings.append(f"{v.tag}: {w}")
+                       notes=[], before=None, date=self.repo.commit_info(v.commit).date)
             self.progress("locate", i + 1, len(topo))
-        for a, b in vs.graph.edges:
-            g.add_edge(a, b, changes=[])
-        # Attribute changes edge by edge; with --follow a rename switches the tracked name.
-        edges = [(a, b) for a, b in vs.graph.edges]
-        edges.sort(key=lambda e: order[e[1]])
-        for i, (a, b) in enumerate(edges):
-            changes = self._edge(vs.by_tag(a), vs.by_tag(b), found[a], found[b], g)
-            g.edges[a, b]["changes"] = changes
-            self.progress("attribute", i + 1, len(edges))
-        self.cache.flush()
-        return History(self.opts.name, vs, g, self.warnings)
+        return g, found
+
+    def _follow_back(self, topo: list[str], g: nx.DiGraph, found: dict[str, Found],
+                     names: dict[str, str]) -> bool:
+        """--follow backwards: where the struct appears by a rename, name the older versions
+        by the old name. True when NAMES changed."""
+        vs = self.versions
+        changed = False
+        for tag in topo:
+            parent = vs.parent(tag)
+            if parent is None or found[tag].sdef is None or found[parent].sdef is not None:
+                continue
+            _events, pred = self._trace_back_cached(vs.by_tag(parent), vs.by_tag(tag), found[tag])
+            if pred is None or pred[0] == found[parent].name:
+                continue
+            for t in nx.ancestors(vs.graph, parent) | {parent}:
+                if t not in names:
+                    names[t] = pred[0]
+                    changed = True
+        return changed
+
+    def _located_warnings(self, topo, g, found) -> list[str]:
+        out = []
+        for tag in topo:
+            f = found[tag]
+            if f.others:
+                out.append(f"{tag}: {f.name} is also defined in {', '.join(f.others)}; using {f.path}")
+            for w in (f.sdef.warnings if f.sdef else ()):
+                out.append(f"{tag}: {w}")
+        return out
 
     def _locate(self, v: Version, name: str, prev: Found | None, prev_v: Version | None) -> Found:
         pinned = self.opts.read.pinned_path
@@ -248,7 +283,16 @@ class Builder:
         if ident_a is None and ident_b is None:
             return []
         trace: list[Change] = []
-        if ident_a is not None and (ident_b is None or ident_a != ident_b):
+        if ident_a is None:
+            # Appears under this name: was it renamed from a struct present at A?
+            back, pred = self._trace_back_cached(a, b, fb)
+            if pred is not None:
+                blob, sdef = self.reader.at(a.commit, pred[1], pred[0])
+                fa = Found(pred[0], pred[1], blob, sdef)
+                ident_a = pred
+                trace = back
+                g.nodes[a.tag]["before"] = pred
+        elif ident_b is None or ident_a != ident_b:
             trace = self._trace_cached(a, b, fa)
         # Every (name, path) the struct had on the way from A to B, oldest first.
         idents: list[tuple[str, str]] = []
@@ -386,10 +430,11 @@ class Builder:
             name, path, start = new_name, new_path, gone
         return events
 
-    def _renamed_to(self, sha: str, parent: str, changed: list[str], before: StructDef | None,
-                    old_name: str) -> tuple[str, str] | None:
-        """A struct that appears in SHA's changed files and shares most of BEFORE's members."""
-        if before is None:
+    def _counterpart(self, look: str, other: str, changed: list[str], ref: StructDef | None,
+                     skip: str) -> tuple[str, str] | None:
+        """(name, path) of a struct defined at LOOK in one of CHANGED, not defined in that file
+        at OTHER, sharing most of REF's members: the other end of a rename."""
+        if ref is None:
             return None
         from srcdiff.extract import find_definitions
         from srcdiff.preprocess import decode_source, strip_comments
@@ -398,24 +443,73 @@ class Builder:
         for p in changed:
             if not p.endswith((".h", ".c")):
                 continue
-            data = self.repo.read_file(sha, p)
-            if data is None:
+            blob = self.repo.blob_id(look, p)
+            if blob is None:
                 continue
-            old_data = self.repo.read_file(parent, p)
-            old_names = set()
-            if old_data is not None:
-                old_names = {d.name for d in find_definitions(strip_comments(decode_source(old_data)))}
-            for d in find_definitions(strip_comments(decode_source(data))):
-                if d.name == old_name or d.name in old_names:
+            other_data = self.repo.read_file(other, p)
+            other_names = set()
+            if other_data is not None:
+                other_names = {d.name for d in find_definitions(strip_comments(decode_source(other_data)))}
+            text = strip_comments(decode_source(self.repo.read_blob(blob)))
+            for d in find_definitions(text):
+                if d.name == skip or d.name in other_names:
                     continue
-                blob = self.repo.blob_id(sha, p)
-                cand = self.reader.in_blob(blob, d.name, p, sha) if blob else None
+                cand = self.reader.in_blob(blob, d.name, p, look)
                 if cand is None:
                     continue
-                score = similarity(before, cand)
+                score = similarity(ref, cand)
                 if score >= self.opts.rename_threshold and (best is None or score > best[0]):
                     best = (score, d.name, p)
         return None if best is None else (best[1], best[2])
+
+    def _renamed_to(self, sha: str, parent: str, changed: list[str], before: StructDef | None,
+                    old_name: str) -> tuple[str, str] | None:
+        return self._counterpart(sha, parent, changed, before, old_name)
+
+    def _trace_back_cached(self, a: Version, b: Version, fb: Found):
+        key = ("back", a.tag, b.tag, fb.name, fb.path)
+        if key not in self._traces:
+            self._traces[key] = self._trace_back(a, b, fb)
+        return self._traces[key]
+
+    def _trace_back(self, a: Version, b: Version, fb: Found
+                    ) -> tuple[list[Change], tuple[str, str] | None]:
+        """Follow the struct from B back towards A through moves and renames. Returns the
+        events (oldest first) and the (name, path) it had at A, or None if it was not there."""
+        name, path = fb.name, fb.path
+        end = b.commit
+        events: list[Change] = []
+        for _ in range(20):
+            if self.reader.at(a.commit, path, name)[1] is not None:
+                return events, (name, path)
+            commits = self.repo.commits_touching(end, a.commit, [path], first_parent=False)
+            appear = None
+            for sha in reversed(commits):
+                if self._state_at(sha, [(name, path)]) is None:
+                    continue
+                parents = self._parents(sha)
+                if parents and self._state_at(parents[0], [(name, path)]) is None:
+                    appear = sha
+                    break
+            if appear is None:
+                return events, None
+            info = self.repo.commit_info(appear)
+            parent = info.parents[0]
+            changed = self.repo.changed_paths(parent, appear)
+            moved = self.reader.search(parent, name, changed, None)
+            if moved.sdef is not None and moved.path != path:
+                events.insert(0, Change(MOVED, None, commits=(info,), old_name=name, new_name=name,
+                                        old_path=moved.path, new_path=path))
+                path, end = moved.path, parent
+                continue
+            after = self._state_at(appear, [(name, path)])
+            best = self._counterpart(parent, appear, changed, after, name)
+            if best is None:
+                return events, None
+            events.insert(0, Change(RENAMED, None, commits=(info,), old_name=best[0],
+                                    new_name=name, old_path=best[1], new_path=path))
+            (name, path), end = best, parent
+        return events, None
 
     # -- blame ------------------------------------------------------------------------
 
@@ -450,10 +544,13 @@ def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
     import difflib
 
     newest = versions.versions[-1]
-    # Close names among every struct/union defined at the newest version.
+    # Close names among the structs/unions defined at the newest, middle and oldest versions.
     pattern = r"(struct|union)[[:space:]]+[A-Za-z_][A-Za-z0-9_]*[[:space:]]*\{"
-    out = repo.run_text("grep", "-h", "-o", "-I", "-E", "--no-textconv", "-e", pattern,
-                        newest.commit, "--", "*.h", "*.c", ok_codes=(0, 1))
+    vs = versions.versions
+    out = ""
+    for v in dict.fromkeys([vs[-1], vs[len(vs) // 2], vs[0]]):
+        out += repo.run_text("grep", "-h", "-o", "-I", "-E", "--no-textconv", "-e", pattern,
+                             v.commit, "--", "*.h", "*.c", ok_codes=(0, 1))
     import re
 
     names = sorted({m.group(2) for m in re.finditer(r"(struct|union)\s+(\w+)", out)})

@@ -32,7 +32,6 @@ branches' conditions, ``IS_ENABLED(CONFIG_X)`` is kept as written, constant cond
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -118,13 +117,13 @@ def canonical_type(node: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # File level
 
-_scan_cache: dict[str, tuple[str, list[Definition]]] = {}
+_scan_cache: dict[bytes, tuple[str, list[Definition]]] = {}
 
 
 def _scan(data: bytes) -> tuple[str, list[Definition]]:
     """Comment-stripped text and definitions of DATA, memoized (callers read many structs
     from one file)."""
-    key = hashlib.sha1(data).hexdigest()
+    key = bytes(data)  # bytes hash is computed once per object and cached by Python
     hit = _scan_cache.get(key)
     if hit is None:
         clean = strip_comments(decode_source(data))
@@ -157,7 +156,7 @@ def _read(
     if len(cands) > 1:
         d = _choose(clean, cands, ctx)
     a, b = d.body_span(clean)
-    brace_line = clean.count("\n", 0, a) + 1
+    brace_line = d.line + clean.count("\n", d.start, a)
     toks = _body_tokens(clean[a:b], brace_line, ctx)
     fields = _members(toks, (), ctx, 0)
     return StructDef(name, d.kind, tuple(fields), path, d.line, tuple(ctx.warnings))
@@ -300,9 +299,10 @@ __iomem __rcu __user __percpu __force __bitwise __bitwise__ __private __data_rac
 __randomize_layout __no_randomize_layout ____cacheline_aligned ____cacheline_aligned_in_smp
 __cacheline_aligned __cacheline_aligned_in_smp ____cacheline_internodealigned_in_smp
 __cacheline_internodealigned_in_smp __designated_init __read_mostly __kernel __safe __nocast
-__must_check __latent_entropy __maybe_unused __always_unused __used __unused __deprecated
+__must_check __latent_entropy __maybe_unused __always_unused __used __deprecated
 __nonstring __attribute_const__ __ro_after_init __visible __aligned_largest __extension__
 __user_ptr __force_data __tagged __exclusive_cache_line __rcu_ptr __noinit __initdata
+__noreturn __cold __pure __weak __init __exit __always_inline __noinline __ref __refdata
 """.split())
 _ANNOTATION_CALLS = frozenset("""
 __attribute__ __attribute __aligned __counted_by __counted_by_le __counted_by_be __sized_by

@@ -683,7 +683,7 @@ class FileMacros:
     includes: tuple[tuple[str, bool], ...]  # (name, quoted)
 
 
-_file_cache: dict[tuple[str, str], FileMacros] = {}
+_file_cache: dict[tuple[str, str], FileMacros] = {}  # keyed by the text itself: str hashes are cached
 
 # macros a kernel build always has; the rest of the compiler's predefines do not matter here
 _PREDEFINED = {"__KERNEL__": Macro("__KERNEL__", None, ("1",))}
@@ -696,8 +696,7 @@ def collect_macros(text: str, config: Config | None) -> FileMacros:
     depends on a CONFIG_ name or on a name the file does not define is unknown, and both
     branches are read (the first #define of a name wins).
     """
-    key = (hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest(),
-           config.fingerprint() if config else "")
+    key = (text, config.fingerprint() if config else "")
     hit = _file_cache.get(key)
     if hit is not None:
         return hit
@@ -747,7 +746,7 @@ def collect_macros(text: str, config: Config | None) -> FileMacros:
             if im:
                 includes.append((im.group(1).strip(), rest.lstrip().startswith('"')))
     fm = FileMacros(defines, tuple(includes))
-    if len(_file_cache) > 20000:
+    if len(_file_cache) > 4000:
         _file_cache.clear()
     _file_cache[key] = fm
     return fm
@@ -801,14 +800,14 @@ def _safe_eval(toks: list[str], lookup: Callable[[str], Macro | None]) -> bool |
         return None
 
 
-_bytes_cache: dict[tuple[str, str], FileMacros] = {}
+_bytes_cache: dict[tuple[bytes, str], FileMacros] = {}
 
 
 def _macros_of_bytes(data: bytes, config: Config | None) -> FileMacros:
-    key = (hashlib.sha1(data).hexdigest(), config.fingerprint() if config else "")
+    key = (bytes(data), config.fingerprint() if config else "")
     fm = _bytes_cache.get(key)
     if fm is None:
-        if len(_bytes_cache) > 20000:
+        if len(_bytes_cache) > 4000:
             _bytes_cache.clear()
         fm = _bytes_cache[key] = collect_macros(strip_comments(decode_source(data)), config)
     return fm
@@ -849,7 +848,9 @@ class MacroEnv:
         self.builtins = builtins or {}
         self.reader = include_reader
         self.config = config
-        self.arch = arch
+        # a header under arch/X/ is only ever compiled for X
+        am = re.match(r"arch/([^/]+)/", path)
+        self.arch = am.group(1) if am else arch
         self.queue: deque[tuple[str, str, bool]] = deque(
             (path, n, q) for n, q in fm.includes
         )

@@ -93,19 +93,24 @@ def show_text(sdef: StructDef, rev: str, commit: str) -> str:
 
 
 def absent_note(history: History, tag: str) -> str:
-    """Why the struct is absent at TAG, when a rename or move on the way explains it."""
+    """Why the struct is absent at TAG, when a rename or move explains it."""
+    before = history.node(tag).get("before")
+    if before:
+        return f"it is struct {before[0]} in {before[1]} here"
     for t in reversed(history.versions.chain(tag)):
         if history.sdef(t) is not None:
             return ""
         notes = history.node(t)["notes"]
         if notes:
-            ch = notes[-1]
+            renames = [c for c in notes if c.kind == RENAMED]
+            ch = renames[-1] if renames else notes[-1]
             via = f" by {short(ch.commits[-1])} ({clean(ch.commits[-1].subject)})" if ch.commits else ""
+            final = notes[-1].new_path
             if ch.kind == RENAMED:
-                text = f"renamed to {ch.new_name} in {ch.new_path}{via}"
+                text = f"renamed to {ch.new_name}{via}, in {final}"
             else:
-                text = f"moved to {ch.new_path}{via}"
-            return text if t == tag else f"{text} in {t}"
+                text = f"moved to {final}{via}"
+            return text if t == tag else f"{text} since {t}"
     return ""
 
 
