@@ -151,3 +151,15 @@ def test_same_arguments_give_the_same_commit_ids(small, tmp_path):
     other = tmp_path / "other"
     build(other, "--bare", "--seed", "2")
     assert git(other, "rev-parse", "master") != git(repo, "rev-parse", "master")
+
+
+def test_each_change_first_appears_at_its_tag(small):
+    repo, truth, _ = small
+    picked = [c for c in truth["changes"] if c["kind"] in ("move", "rename")]
+    picked += [c for c in truth["changes"] if c["branch"] != "master"][:2]
+    picked += truth["changes"][::40]
+    for c in picked:
+        tag = truth["tags"][c["tag"]]
+        assert is_ancestor(repo, c["commit"], c["tag"]), c
+        if tag["parent"]:
+            assert not is_ancestor(repo, c["commit"], tag["parent"]), c
