@@ -244,3 +244,40 @@ def test_cache_is_rebuilt_when_garbage(small, tmp_path, srcdiff):
     third = srcdiff("log", "foo", "--repo", str(small.path), "--cache-dir", str(cache_dir),
                     "--format", "json")
     assert third.json() == first.json() and third.err == ""
+
+
+def test_shallow_clone_says_where_history_is_cut(small, tmp_path, srcdiff):
+    shallow = tmp_path / "shallow2"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", "--no-single-branch",
+                    "file://" + str(small.path), str(shallow)], check=True)
+    res = srcdiff("log", "foo", "--repo", str(shallow))
+    assert res.code == 0
+    boundary = (shallow / ".git" / "shallow").read_text().split()[0]
+    assert "shallow clone: history stops at " + boundary[:12] in res.err
+
+
+def test_worktree_and_detached_head(small, tmp_path, srcdiff):
+    wt = tmp_path / "wt"
+    small.git("worktree", "add", "-q", "--detach", str(wt), "v1.1")
+    res = srcdiff("blame", "foo", "--repo", str(wt), "--format", "json")
+    assert res.code == 0, res.err
+    assert {f["name"] for f in res.json()["fields"]} == {"a", "c", "d"}
+    small.git("checkout", "-q", "--detach", "v1.0")
+    res = srcdiff("show", "foo", "--repo", str(small.path), "--format", "json")
+    assert [f["name"] for f in res.json()["fields"]] == ["a", "b"]
+
+
+def test_non_kernel_version_schemes(tmp_path, srcdiff):
+    r = Repo(tmp_path / "curl")
+    for i, tag in enumerate(["curl-7_9_0", "curl-7_10_0", "curl-8_5_0"]):
+        r.header(["int a;"] + [f"int m{j};" for j in range(i)])
+        r.commit(f"release {tag}")
+        r.git("tag", tag)
+    r.git("tag", "not-a-release")
+    res = srcdiff("log", "foo", "--repo", str(r.path), "--format", "json")
+    assert [v["tag"] for v in res.json()["versions"]] == ["curl-7_9_0", "curl-7_10_0", "curl-8_5_0"]
+    res = srcdiff("log", "foo", "--repo", str(r.path), "--format", "json",
+                  "--tag-regex", r"^curl-(\d+_\d+)_0$", "--versions", "7.10,8.5")
+    assert [v["tag"] for v in res.json()["versions"]] == ["curl-7_10_0", "curl-8_5_0"]
+    res = srcdiff("log", "foo", "--repo", str(r.path), "--tags", "curl-8*", "--format", "json")
+    assert [v["tag"] for v in res.json()["versions"]] == ["curl-8_5_0"]

@@ -534,6 +534,10 @@ def build_history(repo: GitRepo, versions: VersionSet, opts: Options, cache: Cac
     """Locate NAME at every version and attribute each change. Raises SrcdiffError when the
     struct is found at no version (with close names when some exist)."""
     b = Builder(repo, versions, opts, cache, progress)
+    if repo.is_shallow():
+        cut = ", ".join(c[:12] for c in repo.shallow_boundary()[:3])
+        b.warnings.append(f"shallow clone: history stops at {cut}; changes made before it cannot "
+                          "be attributed (git fetch --unshallow fixes this)")
     h = b.build()
     if all(h.sdef(v.tag) is None for v in versions.versions):
         raise SrcdiffError(_not_found_message(repo, versions, opts.name))
