@@ -64,6 +64,8 @@ from srcdiff.preprocess import (
 PARSER_VERSION = "1"
 
 _MAX_DEPTH = 24
+_MAX_STEPS = 4096
+_EXPANSION_BUDGET = 200_000  # tokens produced by member macros per struct
 
 Tok = tuple[str, int, tuple[str, ...]]  # (text, line, guard terms)
 
@@ -141,6 +143,7 @@ class _Ctx:
         self.config = config
         self.warnings: list[str] = []
         self.dims: dict[tuple[str, ...], str] = {}
+        self.budget = _EXPANSION_BUDGET
 
     def warn(self, line: int, reason: str) -> None:
         self.warnings.append(f"{self.path}:{line}: {reason}")
@@ -307,7 +310,7 @@ __noreturn __cold __pure __weak __init __exit __always_inline __noinline __ref _
 _ANNOTATION_CALLS = frozenset("""
 __attribute__ __attribute __aligned __counted_by __counted_by_le __counted_by_be __sized_by
 __sized_by_le __sized_by_be _Alignas alignas __section __guarded_by __pt_guarded_by __alloc_size
-__counted_by_ptr __declspec
+__counted_by_ptr __declspec __releases __acquires __must_hold __cond_acquires
 """.split())
 _SPELLING = {
     "__signed__": "signed", "__signed": "signed", "__volatile__": "volatile",
@@ -393,18 +396,37 @@ def _strip_annotations(mt: list[Tok]) -> list[Tok]:
 
 
 def _member(mt: list[Tok], parent: tuple[str, ...], ctx: _Ctx, depth: int) -> list[Field]:
+    """Fields of one member (text up to a ';'). A macro at its head is expanded; when the
+    expansion holds several members, the last one is read here again (a loop, not recursion),
+    so long lists like ``REG(a) REG(b) ...`` stay cheap."""
+    out: list[Field] = []
+    rest: list[Tok] | None = mt
+    for _ in range(_MAX_STEPS):
+        if rest is None:
+            return out
+        rest = _member_step(rest, parent, ctx, depth, out)
+    if rest is not None:
+        line, g = rest[0][1], rest[0][2]
+        out.append(_unparsed(_Text(rest), "macro expansion does not end", line, None, ctx))
+    return out
+
+
+def _member_step(
+    mt: list[Tok], parent: tuple[str, ...], ctx: _Ctx, depth: int, out: list[Field]
+) -> list[Tok] | None:
     line, g = mt[0][1], mt[0][2]
     rel = g[len(parent):] if g[: len(parent)] == parent else g
     guard = guard_text(rel) if rel else None
     original = _Text(mt)
-    if depth > _MAX_DEPTH:
-        return [_unparsed(original, "nested or expanded too deeply", line, guard, ctx)]
+    if depth > _MAX_DEPTH or ctx.budget <= 0:
+        out.append(_unparsed(original, "nested or expanded too deeply", line, guard, ctx))
+        return None
     mt = _strip_annotations(mt)
     if not mt:
-        return []
+        return None
     texts = [t[0] for t in mt]
     if texts[0] in ("_Static_assert", "static_assert"):
-        return []
+        return None
     k = 0
     while k < len(texts) and texts[k] in ("const", "volatile"):
         k += 1
@@ -415,29 +437,42 @@ def _member(mt: list[Tok], parent: tuple[str, ...], ctx: _Ctx, depth: int) -> li
             tag = texts[j]
             j += 1
         if j < len(texts) and texts[j] == "{":
-            return _aggregate(mt, texts, k, j, tag, guard, g, line, ctx, depth)
+            out.extend(_aggregate(mt, texts, k, j, tag, guard, g, line, ctx, depth))
+            return None
     t0 = texts[0]
-    if is_ident(t0) and t0 not in _KEYWORDS and (
+    head_macro = is_ident(t0) and t0 not in _KEYWORDS and (
         len(texts) == 1 or (texts[1] == "(" and (len(texts) < 3 or texts[2] not in ("*", "^")))
-    ):
+    )
+    if head_macro:
         m = ctx.env.lookup(t0)
-        if m is None:
-            return [_unparsed(original, f"unknown macro {t0}", line, guard, ctx)]
-        exp = _expand_head(texts, m)
-        if exp is None:
-            return [_unparsed(original, f"cannot expand {t0}", line, guard, ctx)]
-        return _members([(t, line, g) for t in exp], parent, ctx, depth + 1)
+        if m is not None:
+            exp = _expand_head(texts, m)
+            if exp is None:
+                out.append(_unparsed(original, f"cannot expand {t0}", line, guard, ctx))
+                return None
+            ctx.budget -= len(exp)
+            pieces = _split_members([(t, line, g) for t in exp])
+            for p in pieces[:-1]:
+                out.extend(_member(p, parent, ctx, depth + 1))
+            return pieces[-1] if pieces else None
     try:
         decls = _declarators(texts, ctx)
     except _Fail as e:
+        if head_macro:
+            out.append(_unparsed(original, f"unknown macro {t0}", line, guard, ctx))
+            return None
         try:
             exp = expand(texts, ctx.env.lookup)
         except ValueError:
             exp = texts
         if exp != texts:
-            return _members([(t, line, g) for t in exp], parent, ctx, depth + 1)
-        return [_unparsed(original, e.reason, line, guard, ctx)]
-    return [Field(nm, ty, bits, guard, line) for nm, ty, bits in decls]
+            ctx.budget -= len(exp)
+            out.extend(_members([(t, line, g) for t in exp], parent, ctx, depth + 1))
+            return None
+        out.append(_unparsed(original, e.reason, line, guard, ctx))
+        return None
+    out.extend(Field(nm, ty, bits, guard, line) for nm, ty, bits in decls)
+    return None
 
 
 class _Text:
@@ -779,6 +814,8 @@ def _parse_decl(toks: list[str]) -> tuple[tuple[str | None, str, str | None], ..
         decls = ast.ext[-1].type.decls or []
         out = []
         for d in decls:
+            if d.name is None and d.bitsize is None:
+                return "declares no member"
             bits = None
             if d.bitsize is not None:
                 bits = d.bitsize.name if isinstance(d.bitsize, c_ast.ID) else str(

@@ -752,45 +752,40 @@ def collect_macros(text: str, config: Config | None) -> FileMacros:
     return fm
 
 
+# names a kernel build never defines, so #ifdef's on them are decidable in a header alone
+_NEVER_DEFINED = frozenset(
+    "__cplusplus __ASSEMBLY__ __ASSEMBLER__ __GENKSYMS__ __CHECKER__".split()
+)
+
+
 def _file_condition(
     d: str, rest: str, lookup: Callable[[str], Macro | None], config: Config | None
 ) -> bool | None:
-    """True/False when decidable at file level, None when unknown (read both branches)."""
+    """True/False when decidable from the file alone, None when unknown (read both branches):
+    a name the file does not define may come from a header it includes."""
     toks = tokenize(rest)
     if d in ("ifdef", "ifndef"):
         if not toks:
             return None
-        name = toks[0]
-        if name.startswith("CONFIG_") and config is None:
+        val = _known_defined(toks[0], lookup, config)
+        if val is None:
             return None
-        known = lookup(name) is not None
-        return known if d == "ifdef" else not known
-    if config is None and any(t.startswith("CONFIG_") or t in _KCONFIG_TESTS for t in toks):
-        return None
-    if any(is_ident(t) and t != "defined" and lookup(t) is None for t in _strip_defined(toks)):
-        # a name defined in some other header: cannot know here
-        return None if config is None else _safe_eval(toks, lookup)
+        return val if d == "ifdef" else not val
+    for t in toks:
+        if is_ident(t) and t not in ("defined", *_KCONFIG_TESTS):
+            if _known_defined(t, lookup, config) is None:
+                return None
     return _safe_eval(toks, lookup)
 
 
-def _strip_defined(toks: list[str]) -> list[str]:
-    out = []
-    skip = False
-    for k, t in enumerate(toks):
-        if t == "defined":
-            skip = True
-            continue
-        if skip:
-            if t == "(":
-                continue
-            if is_ident(t):
-                skip = toks[k - 1] == "(" if k else False
-                continue
-            if t == ")":
-                skip = False
-                continue
-        out.append(t)
-    return out
+def _known_defined(
+    name: str, lookup: Callable[[str], Macro | None], config: Config | None
+) -> bool | None:
+    if lookup(name) is not None:
+        return True
+    if name in _NEVER_DEFINED or (config is not None and name.startswith("CONFIG_")):
+        return False
+    return None
 
 
 def _safe_eval(toks: list[str], lookup: Callable[[str], Macro | None]) -> bool | None:
