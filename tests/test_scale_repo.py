@@ -146,11 +146,9 @@ def test_each_member_change_is_made_by_its_commit(small):
 
 def test_same_arguments_give_the_same_commit_ids(small, tmp_path):
     repo, _, _ = small
+    # A second process (with another str hash seed) must reproduce every ref exactly.
     build(tmp_path / "again", "--bare")
     assert git(tmp_path / "again", "show-ref") == git(repo, "show-ref")
-    other = tmp_path / "other"
-    build(other, "--bare", "--seed", "2")
-    assert git(other, "rev-parse", "master") != git(repo, "rev-parse", "master")
 
 
 def test_each_change_first_appears_at_its_tag(small):
