@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -43,6 +44,7 @@ class Context:
     first_parent: bool
     follow: bool
     rename_threshold: float
+    stats: bool = False
 
 
 def common_options(f: Callable) -> Callable:
@@ -69,6 +71,7 @@ def common_options(f: Callable) -> Callable:
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
         click.option("--format", "fmt", type=click.Choice(["text", "json", "md"]), default="text", show_default=True),
         click.option("-q", "--quiet", is_flag=True, help="No progress or warnings on stderr."),
+        click.option("--stats", is_flag=True, help="Print work counters and time on stderr."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -95,7 +98,7 @@ def _make_context(kw: dict) -> Context:
     kw.pop("defines", None)
     select = {k: kw.pop(k) for k in ("tags", "include_rc", "versions", "tag_regex", "revs")}
     return Context(repo, cache, read, kw.pop("fmt"), quiet, select, kw.pop("first_parent"),
-                   kw.pop("follow"), kw.pop("rename_threshold"))
+                   kw.pop("follow"), kw.pop("rename_threshold"), kw.pop("stats"))
 
 
 def command(f: Callable) -> Callable:
@@ -153,14 +156,21 @@ class Progress:
 def _history(ctx: Context, name: str) -> tuple[History, Builder]:
     from srcdiff.versions import select_versions
 
-    versions = select_versions(ctx.repo, **ctx.select)
+    versions = select_versions(ctx.repo, **ctx.select, cache=ctx.cache)
     opts = Options(name=name, read=ctx.read, first_parent=ctx.first_parent, follow=ctx.follow,
                    rename_threshold=ctx.rename_threshold)
     progress = Progress(ctx.quiet)
+    t0 = time.perf_counter()
     try:
         history, builder = build_history(ctx.repo, versions, opts, ctx.cache, progress)
     finally:
         progress.close()
+    if ctx.stats:
+        changed = sum(1 for _a, _b, d in history.graph.edges(data=True) if d["changes"])
+        click.echo(f"srcdiff: stats: versions={len(versions.versions)} "
+                   f"edges={history.graph.number_of_edges()} changed_edges={changed} "
+                   f"parsed={builder.reader.parsed} git_commands={ctx.repo.commands} "
+                   f"seconds={time.perf_counter() - t0:.3f}", err=True)
     return history, builder
 
 

@@ -43,6 +43,7 @@ _SAFE_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_OPTIONAL_LOCKS": "0",
     "GIT_NO_LAZY_FETCH": "1",
+    "GIT_NO_REPLACE_OBJECTS": "1",
     "GIT_EXTERNAL_DIFF": "",
     "GIT_CONFIG_NOSYSTEM": "1",
     "LC_ALL": "C",
@@ -97,6 +98,7 @@ class GitRepo:
         self.git_dir = Path(self.repo.git_dir)
         self.path = Path(self.repo.working_tree_dir or self.repo.git_dir)
         self._commits: dict[str, CommitInfo] = {}
+        self.commands = 0  # git processes started (the persistent cat-file ones excepted)
         try:
             self._run("rev-parse", "--git-dir")
         except SrcdiffError as exc:
@@ -106,6 +108,7 @@ class GitRepo:
 
     def _run(self, *args: str, input: bytes | None = None, ok_codes: tuple[int, ...] = (0,)) -> bytes:
         """Run one git command in this repository and return its stdout."""
+        self.commands += 1
         env = os.environ.copy()
         env.update(safe_git_env())
         proc = subprocess.run(

@@ -76,6 +76,27 @@ class Options:
     rename_threshold: float = DEFAULT_RENAME_THRESHOLD
 
 
+def change_to_cache(c: Change) -> dict:
+    """A Change as plain JSON (for the cache), commits included."""
+    return {
+        "kind": c.kind, "field": c.field, "note": c.note,
+        "old": None if c.old is None else c.old.to_json(),
+        "new": None if c.new is None else c.new.to_json(),
+        "commits": [[x.sha, list(x.parents), x.author, x.email, x.date, x.subject] for x in c.commits],
+        "names": [c.old_name, c.new_name, c.old_path, c.new_path],
+    }
+
+
+def change_from_cache(d: dict) -> Change:
+    return Change(
+        d["kind"], d["field"],
+        None if d["old"] is None else Field.from_json(d["old"]),
+        None if d["new"] is None else Field.from_json(d["new"]),
+        tuple(CommitInfo(x[0], tuple(x[1]), *x[2:]) for x in d["commits"]),
+        d["note"], *d["names"],
+    )
+
+
 def field_map(sdef: StructDef | None) -> dict[str, Field]:
     """Members by name, anonymous aggregates flattened (what layouts compare on)."""
     if sdef is None:
@@ -157,7 +178,9 @@ class Builder:
         self.progress = progress or (lambda what, done, total: None)
         self.warnings: list[str] = opts.read.warnings
         self._shallow = set(repo.shallow_boundary())
-        self._traces: dict[tuple, list[Change]] = {}
+        self._traces: dict[str, object] = {}
+        # What history is visible is part of every attribution key: a shallow clone may see less.
+        self._hfp = self.reader._fp + "|" + (hash_paths(sorted(self._shallow)) if self._shallow else "full")
 
     # -- locate the struct at every version ------------------------------------------
 
@@ -177,8 +200,8 @@ class Builder:
         edges = [(a, b) for a, b in vs.graph.edges]
         edges.sort(key=lambda e: order[e[1]])
         for i, (a, b) in enumerate(edges):
-            changes = self._edge(vs.by_tag(a), vs.by_tag(b), found[a], found[b], g)
-            g.edges[a, b]["changes"] = changes
+            g.edges[a, b]["changes"] = self._edge_cached(vs.by_tag(a), vs.by_tag(b), found[a],
+                                                         found[b], g)
             self.progress("attribute", i + 1, len(edges))
         self.cache.flush()
         return History(self.opts.name, vs, g, self.warnings)
@@ -276,6 +299,31 @@ class Builder:
 
     # -- changes on one edge ----------------------------------------------------------
 
+    def _edge_cached(self, a: Version, b: Version, fa: Found, fb: Found, g: nx.DiGraph
+                     ) -> list[Change]:
+        """_edge, remembered by everything that determines it (commits, blobs, options)."""
+        if fa.sdef is None and fb.sdef is None:
+            return []
+        o = self.opts
+        key = "|".join(map(str, (a.commit, b.commit, fa.name, fa.path, fa.blob, fb.name, fb.path,
+                                 fb.blob, self._hfp, o.first_parent, o.rename_threshold)))
+        hit = self.cache.get("edge", key)
+        if hit is not None:
+            changes = [change_from_cache(c) for c in hit["changes"]]
+            g.nodes[b.tag]["notes"].extend(changes[i] for i in hit["notes"])
+            if hit["before"]:
+                g.nodes[a.tag]["before"] = tuple(hit["before"])
+            return changes
+        notes_before = len(g.nodes[b.tag]["notes"])
+        changes = self._edge(a, b, fa, fb, g)
+        new_notes = g.nodes[b.tag]["notes"][notes_before:]
+        self.cache.put("edge", key, {
+            "changes": [change_to_cache(c) for c in changes],
+            "notes": [i for i, c in enumerate(changes) if any(c is n for n in new_notes)],
+            "before": g.nodes[a.tag]["before"],
+        })
+        return changes
+
     def _edge(self, a: Version, b: Version, fa: Found, fb: Found, g: nx.DiGraph) -> list[Change]:
         changes: list[Change] = []
         ident_a = (fa.name, fa.path) if fa.sdef is not None else None
@@ -339,7 +387,7 @@ class Builder:
         paths = sorted({p for _n, p in idents if p})
         if not paths:
             return []
-        key = f"{a.commit if a else '-'}|{b.commit}|{int(self.opts.first_parent)}|{'|'.join(paths)}"
+        key = f"{a.commit if a else '-'}|{b.commit}|{int(self.opts.first_parent)}|{self._hfp}|{'|'.join(paths)}"
         hit = self.cache.get("touch", key)
         if hit is None:
             hit = self.repo.commits_touching(b.commit, a.commit if a else None, paths,
@@ -389,9 +437,15 @@ class Builder:
         return self._find_commit(commits, idents, lambda s: (s is not None) == present)
 
     def _trace_cached(self, a: Version, b: Version, fa: Found) -> list[Change]:
-        key = (a.tag, b.tag, fa.name, fa.path)
+        key = f"fwd|{a.commit}|{b.commit}|{fa.name}|{fa.path}|{self._hfp}|{self.opts.rename_threshold}"
         if key not in self._traces:
-            self._traces[key] = self._trace(a, b, fa)
+            hit = self.cache.get("trace", key)
+            if hit is None:
+                events = self._trace(a, b, fa)
+                self.cache.put("trace", key, [change_to_cache(c) for c in events])
+            else:
+                events = [change_from_cache(c) for c in hit]
+            self._traces[key] = events
         return self._traces[key]
 
     def _trace(self, a: Version, b: Version, fa: Found) -> list[Change]:
@@ -467,9 +521,17 @@ class Builder:
         return self._counterpart(sha, parent, changed, before, old_name)
 
     def _trace_back_cached(self, a: Version, b: Version, fb: Found):
-        key = ("back", a.tag, b.tag, fb.name, fb.path)
+        key = f"back|{a.commit}|{b.commit}|{fb.name}|{fb.path}|{self._hfp}|{self.opts.rename_threshold}"
         if key not in self._traces:
-            self._traces[key] = self._trace_back(a, b, fb)
+            hit = self.cache.get("trace", key)
+            if hit is None:
+                events, pred = self._trace_back(a, b, fb)
+                self.cache.put("trace", key, {"events": [change_to_cache(c) for c in events],
+                                              "pred": pred})
+            else:
+                events = [change_from_cache(c) for c in hit["events"]]
+                pred = tuple(hit["pred"]) if hit["pred"] else None
+            self._traces[key] = (events, pred)
         return self._traces[key]
 
     def _trace_back(self, a: Version, b: Version, fb: Found

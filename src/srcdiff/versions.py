@@ -122,6 +122,7 @@ def select_versions(
     versions: str | None = None,
     tag_regex: str | None = None,
     revs: str | None = None,
+    cache=None,
 ) -> VersionSet:
     """The versions to examine, in version order, with their DAG.
 
@@ -171,7 +172,7 @@ def select_versions(
             )
         what = f"matching {tags!r}" if tags else "that look like releases"
         raise SrcdiffError(f"no tags {what} (try --tags PATTERN, --tag-regex or --revs)")
-    return VersionSet(chosen, _version_graph(repo, chosen))
+    return VersionSet(chosen, _version_graph(repo, chosen, cache))
 
 
 def _explicit_revs(repo: GitRepo, revs: list[str]) -> VersionSet:
@@ -195,7 +196,7 @@ def _unknown_tag_message(name: str, known: list[str]) -> str:
     return f"unknown revision or tag: {name}{hint}"
 
 
-def _version_graph(repo: GitRepo, chosen: list[Version]) -> nx.DiGraph:
+def _version_graph(repo: GitRepo, chosen: list[Version], cache=None) -> nx.DiGraph:
     """Edge from each version's nearest tagged ancestor to it (one history walk)."""
     g = nx.DiGraph()
     order = {v.tag: i for i, v in enumerate(chosen)}
@@ -216,12 +217,19 @@ def _version_graph(repo: GitRepo, chosen: list[Version]) -> nx.DiGraph:
     args = ["log", "--simplify-by-decoration", "--format=%H %P"]
     args += [f"--decorate-refs=refs/tags/{v.tag}" for v in chosen]
     args += sorted(by_commit)
-    out = repo.run_text(*args)
-    parents: dict[str, list[str]] = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if parts:
-            parents[parts[0]] = parts[1:]
+    import hashlib
+
+    key = hashlib.sha1("\n".join(sorted(f"{v.tag} {v.commit}" for v in chosen)).encode()).hexdigest()
+    parents = cache.get("tagdag", key) if cache is not None else None
+    if parents is None:
+        out = repo.run_text(*args)
+        parents = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if parts:
+                parents[parts[0]] = parts[1:]
+        if cache is not None:
+            cache.put("tagdag", key, parents)
 
     def tagged_ancestors(sha: str) -> set[str]:
         # Nearest tagged commits behind SHA, looking through untagged merge joints.
