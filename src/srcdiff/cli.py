@@ -306,6 +306,7 @@ def cache_clear(cache_dir: Path | None) -> None:
     c.close()
     click.echo(f"cleared {c.path}")
 
+import srcdiff.cli_report  # noqa: F401,E402
 
 if __name__ == "__main__":  # pragma: no cover
     main()

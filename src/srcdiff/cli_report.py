@@ -1,0 +1,141 @@
+"""cli_report: the ``srcdiff report`` and ``srcdiff graph`` commands (click).
+
+They take the common options except ``--format`` (each has its own formats) and, for
+``report``, a repeatable ``--config`` that also accepts ``NAME=FILE[@ARCH]``.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from srcdiff import render
+from srcdiff.cli import Context, _finish, _history, _make_context, common_options, main
+from srcdiff.errors import SrcdiffError
+
+
+def _own_command(formats: list[str], default: str, own_config: bool = False) -> Callable:
+    """Like cli.command, but with FORMATS for --format (and, with OWN_CONFIG, a repeatable
+    --config): the common options minus the ones these commands define themselves."""
+
+    def deco(f: Callable) -> Callable:
+        @functools.wraps(f)
+        def wrapper(**kw):
+            out_format = kw.pop("out_format")
+            kw["fmt"] = "json" if out_format == "json" else "text"
+            configs: list[str] = list(kw.pop("config_values", ()) or ())
+            ctx = None
+            try:
+                if own_config:
+                    from srcdiff.report import parse_config_spec
+
+                    specs = [(v, parse_config_spec(v)) for v in configs]
+                    plain = [v for v, s in specs if s is None]
+                    if len(plain) > 1:
+                        raise SrcdiffError("--config FILE given twice; name them: --config NAME=FILE")
+                    kw["config_file"] = Path(plain[0]) if plain else None
+                    kw["config_specs"] = [s for _v, s in specs if s is not None]
+                ctx = _make_context(kw)
+                code = f(ctx, out_format=out_format, **kw)
+            except SrcdiffError as exc:
+                click.echo(f"srcdiff: error: {render.clean(str(exc))}", err=True)
+                sys.exit(exc.exit_code)
+            except BrokenPipeError:
+                sys.exit(0)
+            finally:
+                if ctx is not None:
+                    ctx.cache.close()
+            sys.exit(code or 0)
+
+        wrapper = common_options(wrapper)
+        drop = {"fmt", "config_file"} if own_config else {"fmt"}
+        wrapper.__click_params__ = [p for p in wrapper.__click_params__ if p.name not in drop]
+        wrapper = click.option("--format", "out_format", type=click.Choice(formats), default=default,
+                               show_default=True, help="Output format.")(wrapper)
+        if own_config:
+            wrapper = click.option(
+                "--config", "config_values", multiple=True, metavar="[NAME=]FILE[@ARCH]",
+                help="A kernel .config. Plain FILE: read every release as the compiler would "
+                     "(like other commands). NAME=FILE, repeatable: add a configuration group "
+                     "comparing each named config with the first at --at (optionally on "
+                     "arch ARCH, default --arch).")(wrapper)
+        return wrapper
+
+    return deco
+
+
+def _write(output: Path | None, text: str) -> None:
+    """TEXT to OUTPUT (written whole, then renamed into place) or to stdout."""
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SrcdiffError(f"{output}: cannot write: {exc.strerror or exc}") from None
+
+
+_OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                       help="Write to this file instead of stdout.")
+
+
+@main.command("report")
+@click.argument("struct")
+@click.option("--at", "at_rev", metavar="REV",
+              help="Release of the configuration group (default: newest where the struct is).")
+@click.option("--commit-url", metavar="TEMPLATE",
+              help="Link commits: URL with {sha}, e.g. https://git.kernel.org/.../commit/?id={sha}.")
+@click.option("--short", "short_", is_flag=True, help="Text/md: no definitions, one line a release.")
+@_OUTPUT
+@_own_command(["text", "md", "html", "json"], "text", own_config=True)
+def report_cmd(ctx: Context, struct: str, at_rev: str | None, commit_url: str | None,
+               short_: bool, output: Path | None, out_format: str, config_specs: list) -> int:
+    """The seed's view: every release's definition or "Absent", each consecutive pair with
+    its changes and their commits, and named configurations compared at one release."""
+    from srcdiff.report import build_report, config_group, report_json, report_md, report_text
+
+    history, _b = _history(ctx, struct)
+    group = None
+    if config_specs:
+        group = config_group(ctx.repo, ctx.cache, history, config_specs, ctx.read, at_rev)
+    elif at_rev is not None:
+        raise SrcdiffError("--at applies to the configuration group: give --config NAME=FILE")
+    rep = build_report(history, group)
+    if out_format == "json":
+        text = render.dumps(report_json(rep))
+    elif out_format == "md":
+        text = report_md(rep, commit_url, definitions=not short_)
+    elif out_format == "html":
+        from srcdiff.html import report_html
+
+        text = report_html(rep, commit_url)
+    else:
+        text = report_text(rep, definitions=not short_)
+    _write(output, text)
+    return _finish(ctx, history.warnings)
+
+
+@main.command("graph")
+@click.argument("struct")
+@_OUTPUT
+@_own_command(["dot", "graphml", "json"], "dot")
+def graph_cmd(ctx: Context, struct: str, output: Path | None, out_format: str) -> int:
+    """The history graph (versions and the changes on each edge) as dot, GraphML or JSON."""
+    from srcdiff.graph_export import to_dot, to_graphml, to_json
+
+    history, _b = _history(ctx, struct)
+    if out_format == "json":
+        text = render.dumps(to_json(history))
+    elif out_format == "graphml":
+        text = to_graphml(history)
+    else:
+        text = to_dot(history)
+    _write(output, text)
+    return _finish(ctx, history.warnings)
