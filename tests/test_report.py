@@ -251,3 +251,15 @@ def test_graph_exports_parse_and_carry_the_changes(tmp_path, demo_repo, srcdiff)
     assert re.search(r'"v5\.4" -> "v5\.8" \[label="5 added", style=solid', dot)
     assert re.search(r'"v5\.4" -> "v5\.4\.1" \[label="", style=dashed', dot)
     assert len(re.findall(r"^\s+\"[^\"]+\" -> ", dot, re.MULTILINE)) == len(tags) - 1
+
+
+def test_lifetimes_mark_guarded_members(demo_repo, srcdiff):
+    d = srcdiff("report", "pci_dev", "--repo", str(demo_repo), "--format", "json").json()
+    life = {row["member"]: row for row in d["lifetimes"]}
+    assert life["msi_list"]["guards"] == ["CONFIG_PCI_MSI"]
+    assert life["msi_unused"]["guards"] == ["!CONFIG_PCI_MSI"]
+    assert life["ltr_path"]["states"]["v4.10"] == "added" and life["bus"]["guards"] == []
+    page = srcdiff("report", "pci_dev", "--repo", str(demo_repo), "--format", "html").out
+    row = page.split('data-member="msi_list"')[1].split("</g>")[0]
+    assert row.count('class="guard-mark"') == len(d["versions"])  # guarded at every release
+    assert "[if CONFIG_PCI_MSI]" in row

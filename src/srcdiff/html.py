@@ -92,7 +92,7 @@ def report_html(rep: Report, commit_template: str | None = None) -> str:
 
 # -- version graph ----------------------------------------------------------------------
 
-_GX, _GY, _NW, _NH = 68, 46, 58, 24  # column step, row step, node width and height
+_GX, _GY, _NW, _NH = 62, 46, 52, 24  # column step, row step, node width and height
 
 
 def graph_layout(history: History) -> dict[str, tuple[int, int]]:

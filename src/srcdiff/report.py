@@ -406,6 +406,7 @@ def report_json(rep: Report) -> dict:
         } for p in rep.pairs],
         "lifetimes": [{
             "member": k, "states": dict(zip(tags, (c.state for c in rows[k]))),
+            "guards": sorted({c.field.guard for c in rows[k] if c.field is not None and c.field.guard}),
         } for k in keys],
         "configs": None,
         "warnings": rep.warnings,
