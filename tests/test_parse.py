@@ -397,3 +397,27 @@ def test_format_decl_round_trips_canonical_types(ctype, name, decl):
     assert format_decl(ctype, name) == decl
     sd = fields(f"struct s {{ {decl}; }};")
     assert sd.fields[0].type == ctype
+
+
+FAST_CASES = [
+    "int a", "unsigned long flags", "long unsigned int x", "const char *const *names",
+    "struct page *p, **pp", "u32 a, b : __sd_d0, *c", "foo_t *x[__sd_d0][__sd_d1]",
+    "volatile unsigned short v", "signed char c", "char *restrict r", "int : __sd_d0",
+    "struct x y[]", "enum e f", "long long int ll", "unsigned u", "foo_t const *c",
+]
+
+
+@pytest.mark.parametrize("decl", FAST_CASES)
+def test_fast_path_agrees_with_pycparser(decl):
+    from srcdiff.parse import _fast_decl, _parse_decl
+    from srcdiff.preprocess import tokenize
+
+    toks = tokenize(decl)
+    fast = _fast_decl(toks)
+    if fast is not None:
+        assert fast == _parse_decl(toks)
+
+
+def test_array_of_function_pointers_type():
+    sd = fields("struct s { int (*ops[4])(int); };")
+    assert sd.fields[0].type == "int (*[4])(int)"

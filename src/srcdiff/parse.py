@@ -458,9 +458,6 @@ def _member_step(
     try:
         decls = _declarators(texts, ctx)
     except _Fail as e:
-        if head_macro:
-            out.append(_unparsed(original, f"unknown macro {t0}", line, guard, ctx))
-            return None
         try:
             exp = expand(texts, ctx.env.lookup)
         except ValueError:
@@ -469,7 +466,8 @@ def _member_step(
             ctx.budget -= len(exp)
             out.extend(_members([(t, line, g) for t in exp], parent, ctx, depth + 1))
             return None
-        out.append(_unparsed(original, e.reason, line, guard, ctx))
+        reason = f"unknown macro {t0}" if head_macro else e.reason
+        out.append(_unparsed(original, reason, line, guard, ctx))
         return None
     out.extend(Field(nm, ty, bits, guard, line) for nm, ty, bits in decls)
     return None
@@ -561,6 +559,7 @@ _PH_RE = re.compile(r"__sd_([dt])(\d+)")
 def _declarators(texts: list[str], ctx: _Ctx) -> list[tuple[str | None, str, int | str | None]]:
     """(name, canonical type, bits) for each declarator of one member declaration."""
     toks, dims, typeofs = _placeholders(texts)
+    toks, fname = _anonymise(toks)
     key = " ".join(toks)
     res = _decl_cache.get(key)
     if res is None:
@@ -579,6 +578,8 @@ def _declarators(texts: list[str], ctx: _Ctx) -> list[tuple[str | None, str, int
 
     out: list[tuple[str | None, str, int | str | None]] = []
     for name, tmpl, bits in res:
+        if name == "__sd_n":
+            name = fname
         ty = _PH_RE.sub(sub, tmpl) if "__sd_" in tmpl else tmpl
         b: int | str | None = None
         if bits is not None:
@@ -588,6 +589,40 @@ def _declarators(texts: list[str], ctx: _Ctx) -> list[tuple[str | None, str, int
                 b = int(b)
         out.append((name, ty, b))
     return out
+
+
+_NOT_PARAM_NAME_BEFORE = frozenset(("struct", "union", "enum", "(", ",")) | _QUALS
+
+
+def _anonymise(toks: list[str]) -> tuple[list[str], str | None]:
+    """Function-pointer member name -> __sd_n and parameter names -> __sd_p, so that members
+    of the same shape share one pycparser parse (parameter names are not part of the type)."""
+    if "(" not in toks:
+        return toks, None
+    out = list(toks)
+    fname = None
+    n = len(out)
+    for i in range(n - 3):
+        if out[i] == "(" and out[i + 1] == "*" and is_ident(out[i + 2]) and out[i + 3] == ")":
+            if fname is None and out[i + 2] not in _KEYWORDS:
+                fname = out[i + 2]
+                out[i + 2] = "__sd_n"
+            break
+    if fname is None:
+        return toks, None
+    depth = 0
+    for i in range(i + 4, n):
+        t = out[i]
+        if t == "(":
+            depth += 1
+        elif t == ")":
+            depth -= 1
+        elif (depth >= 1 and is_ident(t) and t not in _KEYWORDS and i + 1 < n
+              and out[i + 1] in (",", ")", "[") and i > 0
+              and (out[i - 1] == "*" or (is_ident(out[i - 1])
+                                         and out[i - 1] not in _NOT_PARAM_NAME_BEFORE))):
+            out[i] = "__sd_p"
+    return out, fname
 
 
 def _dim_text(toks: list[str], ctx: _Ctx) -> str:
