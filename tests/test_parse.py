@@ -421,3 +421,11 @@ def test_fast_path_agrees_with_pycparser(decl):
 def test_array_of_function_pointers_type():
     sd = fields("struct s { int (*ops[4])(int); };")
     assert sd.fields[0].type == "int (*[4])(int)"
+
+
+def test_unknown_word_before_a_type_is_not_taken_for_a_typedef():
+    sd = fields("struct s { MYSTERY void *stack; randomized_struct_fields_start int a; };")
+    assert sd.fields[0].unparsed == "MYSTERY void * stack" and sd.fields[0].type == "?"
+    assert (sd.fields[1].name, sd.fields[1].type) == ("a", "int")
+    sd = fields("#define MYSTERY\nstruct s { MYSTERY void *stack; };")
+    assert (sd.fields[0].name, sd.fields[0].type) == ("stack", "void *")

@@ -306,6 +306,7 @@ __must_check __latent_entropy __maybe_unused __always_unused __used __deprecated
 __nonstring __attribute_const__ __ro_after_init __visible __aligned_largest __extension__
 __user_ptr __force_data __tagged __exclusive_cache_line __rcu_ptr __noinit __initdata
 __noreturn __cold __pure __weak __init __exit __always_inline __noinline __ref __refdata
+randomized_struct_fields_start randomized_struct_fields_end
 """.split())
 _ANNOTATION_CALLS = frozenset("""
 __attribute__ __attribute __aligned __counted_by __counted_by_le __counted_by_be __sized_by
@@ -715,6 +716,8 @@ def _decl_scan(toks: list[str], i: int, end: int, stubs: set[str]) -> None:
                 i += 1
             continue
         if is_ident(t) and not seen:
+            if i + 1 < end and (toks[i + 1] in _BASIC or toks[i + 1] in ("struct", "union")):
+                stubs.add("__sd_bad")  # an unknown word before a type: a macro, not a typedef
             stubs.add(t)
             seen = True
             i += 1
@@ -842,6 +845,8 @@ def _is_basic_word(w: str) -> bool:
 def _parse_decl(toks: list[str]) -> tuple[tuple[str | None, str, str | None], ...] | str:
     """Parse one member declaration; a string is the reason it could not be parsed."""
     stubs = _type_idents(toks)
+    if "__sd_bad" in stubs:
+        return "unknown word before the type"
     src = "".join(f"typedef int {s};" for s in sorted(stubs))
     src += "struct __sd_s {" + " ".join(toks) + ";};"
     try:
