@@ -179,6 +179,7 @@ class Builder:
         self.warnings: list[str] = opts.read.warnings
         self._shallow = set(repo.shallow_boundary())
         self._traces: dict[str, object] = {}
+        self._states: dict[tuple, StructDef | None] = {}
         # What history is visible is part of every attribution key: a shallow clone may see less.
         self._hfp = self.reader._fp + "|" + (hash_paths(sorted(self._shallow)) if self._shallow else "full")
 
@@ -188,17 +189,17 @@ class Builder:
         vs = self.versions
         order = {v.tag: i for i, v in enumerate(vs.versions)}
         topo = list(nx.lexicographical_topological_sort(vs.graph, key=order.__getitem__))
-        names: dict[str, str] = {}  # --follow: names the struct had before a rename
-        for _ in range(8):  # each round can only extend NAMES further back
-            g, found = self._locate_all(topo, names)
-            if not self.opts.follow or not self._follow_back(topo, g, found, names):
-                break
-        for w in self._located_warnings(topo, g, found):
-            self.warnings.append(w)
+        found = self._locate_all(topo)
+        g = nx.DiGraph()
+        for tag in topo:
+            f = found[tag]
+            g.add_node(tag, version=vs.by_tag(tag), sdef=f.sdef, name=f.name, path=f.path,
+                       blob=f.blob, notes=[], before=None,
+                       date=self.repo.commit_info(vs.by_tag(tag).commit).date)
+        self.warnings.extend(self._located_warnings(topo, found))
         for a, b in vs.graph.edges:
             g.add_edge(a, b, changes=[])
-        edges = [(a, b) for a, b in vs.graph.edges]
-        edges.sort(key=lambda e: order[e[1]])
+        edges = sorted(vs.graph.edges, key=lambda e: (order[e[1]], order[e[0]]))
         for i, (a, b) in enumerate(edges):
             g.edges[a, b]["changes"] = self._edge_cached(vs.by_tag(a), vs.by_tag(b), found[a],
                                                          found[b], g)
@@ -206,53 +207,117 @@ class Builder:
         self.cache.flush()
         return History(self.opts.name, vs, g, self.warnings)
 
-    def _locate_all(self, topo: list[str], names: dict[str, str]) -> tuple[nx.DiGraph, dict[str, Found]]:
-        """The struct at every version: under NAMES[tag] if set, else the name it had at the
-        parent (--follow) or the name asked for."""
+    # Locating works outwards from anchors: versions where a search of the whole tree found
+    # the struct. From there each step to a neighbouring version costs a blob lookup, and a
+    # path-limited commit walk when the struct left its file; whole trees are never searched
+    # again. The price, documented in the README: a struct deleted and later re-created in a
+    # different file is found only on the side of the nearest anchor.
+    def _locate_all(self, topo: list[str]) -> dict[str, Found]:
         vs = self.versions
-        g = nx.DiGraph()
-        found: dict[str, Found] = {}
-        for i, tag in enumerate(topo):
-            v = vs.by_tag(tag)
-            parent = vs.parent(tag)
-            name = names.get(tag, self.opts.name)
-            if self.opts.follow and parent is not None and tag not in names:
-                name = g.nodes[parent]["name"]
-            pf = found.get(parent) if parent else None
-            pv = vs.by_tag(parent) if parent else None
-            f = self._locate(v, name, pf, pv)
-            if self.opts.follow and f.sdef is None and pf is not None and pf.sdef is not None:
-                # --follow: continue under the name the struct was renamed to on this edge.
-                renames = [c for c in self._trace_cached(pv, v, pf) if c.kind == RENAMED]
-                if renames:
-                    name = renames[-1].new_name
-                    f = self._locate(v, name, Found(name, renames[-1].new_path, None, None), pv)
-            found[tag] = f
-            g.add_node(tag, version=v, sdef=f.sdef, name=name, path=f.path, blob=f.blob,
-                       notes=[], before=None, date=self.repo.commit_info(v.commit).date)
-            self.progress("locate", i + 1, len(topo))
-        return g, found
+        name = self.opts.name
+        pinned = self.opts.read.pinned_path
+        if pinned:
+            out = {}
+            for i, tag in enumerate(topo):
+                blob, sdef = self.reader.at(vs.by_tag(tag).commit, pinned, name)
+                out[tag] = Found(name, pinned if sdef else None, blob, sdef)
+                self.progress("locate", i + 1, len(topo))
+            return out
+        newest = vs.versions[-1].tag
+        probes = [newest, vs.versions[0].tag]
+        n = len(vs.versions)
+        probes += [vs.versions[(k * n) // 7].tag for k in range(1, 7)]
+        anchors: list[tuple[str, Found]] = []
+        for k, tag in enumerate(dict.fromkeys(probes)):
+            if anchors and k >= 2:
+                break  # newest and oldest are always searched; the others only if both fail
+            f = self._search(vs.by_tag(tag), name, None, None)
+            if f.sdef is not None:
+                anchors.append((tag, f))
+        absent = {t: Found(name, None, None, None) for t in topo}
+        if not anchors:
+            return absent
+        best = dict(absent)
+        done = 0
+        for tag, f in anchors:
+            for t, ft in self._spread(tag, f).items():
+                if best[t].sdef is None and (ft.sdef is not None or best[t].path is None):
+                    best[t] = ft
+            done += 1
+            self.progress("locate", done, len(anchors))
+        return best
 
-    def _follow_back(self, topo: list[str], g: nx.DiGraph, found: dict[str, Found],
-                     names: dict[str, str]) -> bool:
-        """--follow backwards: where the struct appears by a rename, name the older versions
-        by the old name. True when NAMES changed."""
+    def _spread(self, start: str, f0: Found) -> dict[str, Found]:
+        """The struct at every version, stepping along version-graph edges from START."""
         vs = self.versions
-        changed = False
-        for tag in topo:
-            parent = vs.parent(tag)
-            if parent is None or found[tag].sdef is None or found[parent].sdef is not None:
-                continue
-            _events, pred = self._trace_back_cached(vs.by_tag(parent), vs.by_tag(tag), found[tag])
-            if pred is None or pred[0] == found[parent].name:
-                continue
-            for t in nx.ancestors(vs.graph, parent) | {parent}:
-                if t not in names:
-                    names[t] = pred[0]
-                    changed = True
-        return changed
+        order = {v.tag: i for i, v in enumerate(vs.versions)}
+        out = {start: f0}
+        known: dict[str, list[tuple[str, str]]] = {start: [(f0.name, f0.path)]}
+        queue = [start]
+        while queue:
+            x = queue.pop(0)
+            nbrs = [(y, True) for y in vs.graph.successors(x)] + \
+                   [(y, False) for y in vs.graph.predecessors(x)]
+            for y, forward in sorted(nbrs, key=lambda t: order[t[0]]):
+                if y in out:
+                    continue
+                vx, vy = vs.by_tag(x), vs.by_tag(y)
+                if forward:
+                    fy, ky = self._step_forward(vx, vy, out[x], known[x])
+                else:
+                    fy, ky = self._step_back(vx, vy, out[x], known[x])
+                out[y], known[y] = fy, ky
+                queue.append(y)
+        return out
 
-    def _located_warnings(self, topo, g, found) -> list[str]:
+    def _recheck(self, v: Version, idents: list[tuple[str, str]]) -> Found | None:
+        for n, p in idents:
+            blob, sdef = self.reader.at(v.commit, p, n)
+            if sdef is not None:
+                return Found(n, p, blob, sdef)
+        return None
+
+    def _step_forward(self, x: Version, y: Version, fx: Found, kx: list[tuple[str, str]]):
+        if fx.sdef is None:
+            hit = self._recheck(y, kx)
+            return (hit, [(hit.name, hit.path)]) if hit else (Found(fx.name, None, None, None), kx)
+        blob = self.repo.blob_id(y.commit, fx.path)
+        if blob is not None:
+            sdef = fx.sdef if blob == fx.blob else self.reader.in_blob(blob, fx.name, fx.path, y.commit)
+            if sdef is not None:
+                return Found(fx.name, fx.path, blob, sdef), [(fx.name, fx.path)]
+        name, path = fx.name, fx.path
+        seen = [(name, path)]
+        for ev in self._trace_cached(x, y, fx):
+            if ev.kind == RENAMED and not self.opts.follow:
+                break
+            name, path = ev.new_name, ev.new_path
+            seen.append((name, path))
+        hit = self._recheck(y, [(name, path)]) if (name, path) != (fx.name, fx.path) else None
+        if hit is not None:
+            return hit, [(hit.name, hit.path)]
+        return Found(fx.name, None, None, None), [i for i in seen if i[0] == fx.name] or kx
+
+    def _step_back(self, x: Version, y: Version, fx: Found, kx: list[tuple[str, str]]):
+        """From child X to its parent Y."""
+        if fx.sdef is None:
+            hit = self._recheck(y, kx)
+            return (hit, [(hit.name, hit.path)]) if hit else (Found(fx.name, None, None, None), kx)
+        blob = self.repo.blob_id(y.commit, fx.path)
+        if blob is not None:
+            sdef = fx.sdef if blob == fx.blob else self.reader.in_blob(blob, fx.name, fx.path, y.commit)
+            if sdef is not None:
+                return Found(fx.name, fx.path, blob, sdef), [(fx.name, fx.path)]
+        events, pred = self._trace_back_cached(y, x, fx)
+        if pred is not None and (pred[0] == fx.name or self.opts.follow):
+            hit = self._recheck(y, [pred])
+            if hit is not None:
+                return hit, [(hit.name, hit.path)]
+        seen = [(fx.name, fx.path)] + [(e.old_name, e.old_path) for e in events
+                                       if e.old_name == fx.name]
+        return Found(fx.name, None, None, None), seen
+
+    def _located_warnings(self, topo, found) -> list[str]:
         out = []
         for tag in topo:
             f = found[tag]
@@ -261,29 +326,6 @@ class Builder:
             for w in (f.sdef.warnings if f.sdef else ()):
                 out.append(f"{tag}: {w}")
         return out
-
-    def _locate(self, v: Version, name: str, prev: Found | None, prev_v: Version | None) -> Found:
-        pinned = self.opts.read.pinned_path
-        if pinned:
-            blob, sdef = self.reader.at(v.commit, pinned, name)
-            return Found(name, pinned if sdef else None, blob, sdef)
-        if prev is None or prev_v is None:
-            return self._search(v, name, None, None)
-        if prev.path is not None and prev.name == name:
-            blob = self.repo.blob_id(v.commit, prev.path)
-            if blob is not None and blob == prev.blob:
-                return Found(name, prev.path, blob, prev.sdef)
-            if blob is not None:
-                sdef = self.reader.in_blob(blob, name, prev.path, v.commit)
-                if sdef is not None:
-                    return Found(name, prev.path, blob, sdef)
-        # Gone from where it was, or absent before: only changed files can now define it.
-        key = f"{prev_v.commit}|{v.commit}"
-        changed = self.cache.get("changed", key)
-        if changed is None:
-            changed = self.repo.changed_paths(prev_v.commit, v.commit)
-            self.cache.put("changed", key, changed)
-        return self._search(v, name, changed, prev.path)
 
     def _search(self, v: Version, name: str, paths: list[str] | None, prefer: str | None) -> Found:
         key = f"{v.commit}|{name}|{self.reader._fp}|{'all' if paths is None else hash_paths(paths)}"
@@ -375,6 +417,12 @@ class Builder:
         return changes
 
     def _state_at(self, sha: str, idents: list[tuple[str, str]]) -> StructDef | None:
+        key = (sha, tuple(idents))
+        if key not in self._states:
+            self._states[key] = self._state_at_uncached(sha, idents)
+        return self._states[key]
+
+    def _state_at_uncached(self, sha: str, idents: list[tuple[str, str]]) -> StructDef | None:
         for name, path in idents:
             if path is None:
                 continue

@@ -7,13 +7,15 @@ the files that changed.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from srcdiff.cache import Cache
 from srcdiff.gitrepo import GitRepo
-from srcdiff.model import StructDef
+from srcdiff.model import Field, StructDef
 from srcdiff.parse import PARSER_VERSION, read_struct
+from srcdiff.parse import _scan as scan  # comment-stripped text + definitions, memoized
 from srcdiff.preprocess import Config
 
 SOURCE_SUFFIXES = (".h", ".c", ".hh", ".hpp", ".cc", ".cpp", ".inc")
@@ -77,19 +79,42 @@ class StructReader:
             if sdef is not None and sdef.path != path:
                 sdef = _with_path(sdef, path)
         else:
-            data = self.repo.read_blob(blob)
-            sdef = read_struct(
-                data,
-                name,
-                path=path,
-                kind=self.opts.kind,
-                config=self.opts.config,
-                include_reader=lambda p, _rev=rev: self.repo.read_file(_rev, p),
-                arch=self.opts.arch,
-            )
-            self.parsed += 1
+            sdef = self._read(self.repo.read_blob(blob), name, path, rev)
             self.cache.put("struct", ckey, "absent" if sdef is None else sdef.to_json())
         self._mem[key] = sdef
+        return sdef
+
+    def _read(self, data: bytes, name: str, path: str, rev: str) -> StructDef | None:
+        """Parse NAME out of DATA, once per distinct definition text: most commits that touch a
+        header change something else in it, so the struct's text (plus the file's directives,
+        which can change its meaning) repeats across many blobs."""
+        clean, defs = scan(data)
+        cands = [d for d in defs if d.name == name and (self.opts.kind in (None, d.kind))]
+        if not cands:
+            return None
+        h = hashlib.sha1(f"{self._fp}|{name}|{path}".encode())
+        for d in cands:
+            h.update(clean[d.start : d.end].encode("utf-8", "surrogatepass") + b"\0")
+        for line in clean.splitlines():
+            if line.lstrip().startswith("#"):
+                h.update(line.encode("utf-8", "surrogatepass") + b"\n")
+        bkey = h.hexdigest()
+        hit = self.cache.get("body", bkey)
+        if hit is not None:
+            cached = StructDef.from_json(hit)
+            return _rebase(cached, cands[0].line - (cached.line or 0), path)
+        sdef = read_struct(
+            data,
+            name,
+            path=path,
+            kind=self.opts.kind,
+            config=self.opts.config,
+            include_reader=lambda p, _rev=rev: self.repo.read_file(_rev, p),
+            arch=self.opts.arch,
+        )
+        self.parsed += 1
+        if sdef is not None:
+            self.cache.put("body", bkey, sdef.to_json())
         return sdef
 
     def at(self, rev: str, path: str, name: str) -> tuple[str | None, StructDef | None]:
@@ -122,6 +147,19 @@ def _path_rank(path: str, prefer: str | None) -> tuple:
     # The file seen last, then headers, then the public include/ tree, then shorter paths.
     return (path != prefer, not path.endswith((".h", ".hh", ".hpp")), not path.startswith("include/"),
             path.count("/"), path)
+
+
+def _rebase(sdef: StructDef, delta: int, path: str) -> StructDef:
+    """SDEF moved DELTA lines down (same text found at another place of a file)."""
+    if delta == 0:
+        return _with_path(sdef, path)
+
+    def shift(fields: tuple[Field, ...]) -> tuple[Field, ...]:
+        return tuple(replace(f, line=None if f.line is None else f.line + delta,
+                             fields=shift(f.fields)) for f in fields)
+
+    return StructDef(sdef.name, sdef.kind, shift(sdef.fields), path,
+                     None if sdef.line is None else sdef.line + delta, sdef.warnings)
 
 
 def _with_path(sdef: StructDef, path: str) -> StructDef:
