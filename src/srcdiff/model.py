@@ -141,9 +141,11 @@ def format_decl(ctype: str, name: str | None, bits: int | str | None = None) -> 
     """
     nm = name or ""
     if "(*" in ctype:
-        i = ctype.index("(*")
-        j = ctype.index(")", i)
-        decl = ctype[:j] + nm + ctype[j:]
+        # The name goes right after the stars: int (*name)(int), int (*name[4])(int).
+        k = ctype.index("(*") + 1
+        while k < len(ctype) and ctype[k] in "* ":
+            k += 1
+        decl = ctype[:k] + nm + ctype[k:]
     elif "[" in ctype:
         i = ctype.index("[")
         base = ctype[:i].rstrip()
