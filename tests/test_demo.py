@@ -215,3 +215,16 @@ def test_errors_are_one_line_with_exit_2(demo_repo, tmp_path, srcdiff):
         assert res.code == 2, args
         assert res.err.count("\n") == 1 and expect in res.err, res.err
         assert "Traceback" not in res.err and res.out == ""
+
+
+def test_changelog_range_and_absence_reason(demo_repo, srcdiff):
+    res = srcdiff("changelog", "vfio_pci_device", "--repo", str(demo_repo), "--since", "v5.4",
+                  "--until", "v5.15")
+    heads = re.findall(r"^## (v[\d.]+)", res.out, re.M)
+    assert heads[0] == "v5.15" and heads[-1] == "v5.4"
+    assert "struct absent: renamed to vfio\\_pci\\_core\\_device" in res.out
+    data = srcdiff("changelog", "vfio_pci_device", "--repo", str(demo_repo), "--since", "v5.4",
+                   "--until", "v5.15", "--format", "json").json()
+    assert data["versions"][0]["tag"] == "v5.4" and data["versions"][-1]["tag"] == "v5.15"
+    bad = srcdiff("changelog", "vfio_pci_device", "--repo", str(demo_repo), "--since", "v5.5")
+    assert bad.code == 2 and "v5.5" in bad.err

@@ -254,7 +254,14 @@ def changelog_cmd(ctx: Context, struct: str, since: str | None, until: str | Non
         if t is not None and t not in tags:
             raise SrcdiffError(f"--since/--until: {t} is not one of the examined versions")
     if ctx.fmt == "json":
-        click.echo(render.dumps(render.log_json(history)))
+        data = render.log_json(history)
+        order = [v.tag for v in history.ordered()]
+        lo = order.index(since) if since else 0
+        hi = order.index(until) if until else len(order) - 1
+        keep = set(order[lo : hi + 1])
+        data["versions"] = [v for v in data["versions"] if v["tag"] in keep]
+        data["changes"] = [c for c in data["changes"] if c["to"] in keep]
+        click.echo(render.dumps(data))
     else:
         click.echo(render.changelog_md(history, since, until), nl=False)
     return _finish(ctx, history.warnings)

@@ -218,7 +218,7 @@ def blame_text(name: str, tag: str, lines: list[BlameLine]) -> str:
 
 
 def changelog_md(history: History, since: str | None = None, until: str | None = None) -> str:
-    out = [f"# Changelog of struct `{md(history.name)}`", ""]
+    out = [f"# Changelog of struct {_code(history.name)}", ""]
     order = [v.tag for v in history.ordered()]
     lo = order.index(since) if since in order else 0
     hi = order.index(until) if until in order else len(order) - 1
@@ -237,6 +237,8 @@ def changelog_md(history: History, since: str | None = None, until: str | None =
             for ch in changes:
                 counts[ch.kind] = counts.get(ch.kind, 0) + 1
             summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+        if not present and (why := absent_note(history, v.tag)):
+            summary = f"absent: {why}" if summary == "absent" else f"{summary}; struct absent: {why}"
         out.append(f"## {md(v.tag)}{date}")
         out.append("")
         out.append(f"_{md(summary)}_" + (f" (since {md(parent)})" if parent else ""))
@@ -251,13 +253,22 @@ def changelog_md(history: History, since: str | None = None, until: str | None =
     return "\n".join(out).rstrip() + "\n"
 
 
+def _code(text: str | None) -> str:
+    """TEXT as inline Markdown code, whatever backticks it holds."""
+    t = clean(text)
+    fence = "``" if "`" in t else "`"
+    pad = " " if t.startswith("`") or t.endswith("`") else ""
+    return f"{fence}{pad}{t}{pad}{fence}"
+
+
 def _md_change(ch: Change) -> str:
     if ch.kind == ADDED:
-        return f"Added `{clean(ch.new.decl)}`" + (f" (if `{ch.new.guard}`)" if ch.new.guard else "")
+        return f"Added {_code(ch.new.decl)}" + (f" (if {_code(ch.new.guard)})" if ch.new.guard else "")
     if ch.kind == REMOVED:
-        return f"Removed `{clean(ch.old.decl)}`"
+        return f"Removed {_code(ch.old.decl)}"
     if ch.kind == RETYPED:
-        return f"Changed `{ch.field}` from `{clean(ch.old.decl)}` to `{clean(ch.new.decl)}`"
+        return f"Changed {_code(ch.field)} from {_code(ch.old.decl)} to {_code(ch.new.decl)}"
     if ch.kind == GUARD:
-        return f"Guard of `{ch.field}` now `{ch.new.guard or 'none'}` (was `{ch.old.guard or 'none'}`)"
+        return (f"Guard of {_code(ch.field)} now {_code(ch.new.guard or 'none')}"
+                f" (was {_code(ch.old.guard or 'none')})")
     return md(change_text(ch))
