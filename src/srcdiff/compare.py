@@ -34,7 +34,7 @@ def _find(b: Builder, v: Version, name: str, prefer: Found | None = None) -> Fou
         blob, sdef = b.reader.at(v.commit, prefer.path, name)
         if sdef is not None:
             return Found(name, prefer.path, blob, sdef)
-    return b._search(v, name, None, None)
+    return b._search(v, name)
 
 
 def struct_at(repo: GitRepo, cache: Cache, name: str, rev: str, read: ReadOptions) -> tuple[str, Found]:

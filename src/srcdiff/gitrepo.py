@@ -196,16 +196,29 @@ class GitRepo:
         out = self._run("diff-tree", "-r", "-z", "--no-renames", "--name-only", old, new)
         return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
-    def grep_files(self, pattern: str, rev: str, paths: list[str] | None = None) -> list[str]:
-        """Files at REV whose content matches the extended regex PATTERN (git grep -l)."""
-        base = ["grep", "-l", "-I", "-E", "--no-color", "--no-textconv", "-e", pattern, rev, "--"]
+    def grep_files(self, pattern: str, rev: str, paths: list[str] | None = None,
+                   globs: tuple[str, ...] = ("*.h", "*.c")) -> list[str]:
+        """Files at REV whose content matches the extended regex PATTERN (git grep -l), among
+        PATHS, or among the files matching GLOBS when PATHS is None."""
         if paths is None:
-            out = self._run(*base, "*.h", "*.c", ok_codes=(0, 1))
-            return _grep_names(out, rev)
+            return self.grep_revs(pattern, [rev], globs)[rev]
+        base = ["grep", "-l", "-I", "-E", "--no-color", "--no-textconv", "-e", pattern, rev, "--"]
         found: list[str] = []
         for i in range(0, len(paths), 2000):  # keep command lines well under ARG_MAX
             out = self._run(*base, *(":(literal)" + p for p in paths[i : i + 2000]), ok_codes=(0, 1))
             found += _grep_names(out, rev)
+        return found
+
+    def grep_revs(self, pattern: str, revs: list[str], globs: tuple[str, ...]) -> dict[str, list[str]]:
+        """For each of REVS (commit ids), the files matching GLOBS whose content matches PATTERN;
+        one git process for all of them."""
+        out = self._run("grep", "-l", "-I", "-E", "--no-color", "--no-textconv", "-e", pattern,
+                        *revs, "--", *globs, ok_codes=(0, 1))
+        found: dict[str, list[str]] = {r: [] for r in revs}
+        for line in out.decode("utf-8", "surrogateescape").splitlines():
+            rev, sep, path = line.partition(":")
+            if sep and rev in found:
+                found[rev].append(path)
         return found
 
 

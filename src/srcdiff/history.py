@@ -15,7 +15,7 @@ import networkx as nx
 from srcdiff.cache import Cache
 from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import CommitInfo, GitRepo
-from srcdiff.locate import Found, ReadOptions, StructReader
+from srcdiff.locate import HEADER_GLOBS, SOURCE_GLOBS, Found, ReadOptions, StructReader
 from srcdiff.model import Field, StructDef
 from srcdiff.versions import Version, VersionSet
 
@@ -185,7 +185,55 @@ class Builder:
 
     # -- locate the struct at every version ------------------------------------------
 
+    def _history_key(self) -> str:
+        o = self.opts
+        parts = [o.name, self._hfp, str(o.read.pinned_path), str(o.first_parent), str(o.follow),
+                 str(o.rename_threshold)]
+        parts += [f"{v.tag}={v.commit}" for v in self.versions.versions]
+        parts += [f"{a}>{b}" for a, b in sorted(self.versions.graph.edges)]
+        return hash_paths(parts)
+
     def build(self) -> History:
+        """The whole history; a run that asks exactly what an earlier one asked reads it back."""
+        key = self._history_key()
+        hit = self.cache.get("history", key)
+        if hit is not None:
+            return self._history_from_cache(hit)
+        before = len(self.warnings)
+        h = self._build()
+        data = self._history_to_cache(h)
+        data["warnings"] = h.warnings[before:]
+        self.cache.put("history", key, data)
+        self.cache.flush()
+        return h
+
+    def _history_to_cache(self, h: History) -> dict:
+        nodes = {}
+        for tag, d in h.graph.nodes(data=True):
+            nodes[tag] = {"sdef": d["sdef"].to_json() if d["sdef"] else None, "name": d["name"],
+                          "path": d["path"], "blob": d["blob"], "before": d["before"],
+                          "date": d["date"], "notes": [change_to_cache(c) for c in d["notes"]]}
+        edges = [[a, b, [change_to_cache(c) for c in d["changes"]]]
+                 for a, b, d in h.graph.edges(data=True)]
+        return {"nodes": nodes, "edges": edges, "warnings": h.warnings}
+
+    def _history_from_cache(self, data: dict) -> History:
+        vs = self.versions
+        g = nx.DiGraph()
+        order = {v.tag: i for i, v in enumerate(vs.versions)}
+        for tag in sorted(data["nodes"], key=order.__getitem__):
+            d = data["nodes"][tag]
+            g.add_node(tag, version=vs.by_tag(tag),
+                       sdef=StructDef.from_json(d["sdef"]) if d["sdef"] else None,
+                       name=d["name"], path=d["path"], blob=d["blob"],
+                       before=tuple(d["before"]) if d["before"] else None, date=d["date"],
+                       notes=[change_from_cache(c) for c in d["notes"]])
+        for a, b, changes in data["edges"]:
+            g.add_edge(a, b, changes=[change_from_cache(c) for c in changes])
+        self.warnings.extend(data["warnings"])
+        return History(self.opts.name, vs, g, self.warnings)
+
+    def _build(self) -> History:
         vs = self.versions
         order = {v.tag: i for i, v in enumerate(vs.versions)}
         topo = list(nx.lexicographical_topological_sort(vs.graph, key=order.__getitem__))
@@ -200,6 +248,7 @@ class Builder:
         for a, b in vs.graph.edges:
             g.add_edge(a, b, changes=[])
         edges = sorted(vs.graph.edges, key=lambda e: (order[e[1]], order[e[0]]))
+        self._prefetch_commits(edges, found)
         for i, (a, b) in enumerate(edges):
             g.edges[a, b]["changes"] = self._edge_cached(vs.by_tag(a), vs.by_tag(b), found[a],
                                                          found[b], g)
@@ -227,13 +276,11 @@ class Builder:
         probes = [newest, vs.versions[0].tag]
         n = len(vs.versions)
         probes += [vs.versions[(k * n) // 7].tag for k in range(1, 7)]
-        anchors: list[tuple[str, Found]] = []
-        for k, tag in enumerate(dict.fromkeys(probes)):
-            if anchors and k >= 2:
-                break  # newest and oldest are always searched; the others only if both fail
-            f = self._search(vs.by_tag(tag), name, None, None)
-            if f.sdef is not None:
-                anchors.append((tag, f))
+        probes = list(dict.fromkeys(probes))
+        # Headers of the newest and oldest trees first; then of a few between; then sources.
+        anchors = (self._probe(probes[:2], name, (HEADER_GLOBS,))
+                   or self._probe(probes[2:], name, (HEADER_GLOBS,))
+                   or self._probe(probes, name, (SOURCE_GLOBS,)))
         absent = {t: Found(name, None, None, None) for t in topo}
         if not anchors:
             return absent
@@ -246,6 +293,34 @@ class Builder:
             done += 1
             self.progress("locate", done, len(anchors))
         return best
+
+    def _probe(self, tags: list[str], name: str,
+               kinds: tuple[tuple[str, ...], ...] = (HEADER_GLOBS, SOURCE_GLOBS)
+               ) -> list[tuple[str, Found]]:
+        """(tag, Found) for each of TAGS whose files of KINDS define NAME (one git grep each)."""
+        vs = self.versions
+        result: dict[str, Found] = {}
+        todo = []
+        for t in tags:
+            hit = self.cache.get("located", self._located_key(vs.by_tag(t), name, kinds))
+            if hit is None:
+                todo.append(t)
+            elif hit["path"] is None:
+                result[t] = Found(name, None, None, None)
+            else:
+                blob, sdef = self.reader.at(vs.by_tag(t).commit, hit["path"], name)
+                result[t] = Found(name, hit["path"], blob, sdef, tuple(hit["others"]))
+        if todo:
+            found = self.reader.search_many([vs.by_tag(t).commit for t in todo], name, kinds)
+            for t in todo:
+                f = found[vs.by_tag(t).commit]
+                self.cache.put("located", self._located_key(vs.by_tag(t), name, kinds),
+                               {"path": f.path, "others": list(f.others)})
+                result[t] = f
+        return [(t, result[t]) for t in tags if result[t].sdef is not None]
+
+    def _located_key(self, v: Version, name: str, kinds) -> str:
+        return f"{v.commit}|{name}|{self.reader._fp}|{kinds}"
 
     def _spread(self, start: str, f0: Found) -> dict[str, Found]:
         """The struct at every version, stepping along version-graph edges from START."""
@@ -327,17 +402,10 @@ class Builder:
                 out.append(f"{tag}: {w}")
         return out
 
-    def _search(self, v: Version, name: str, paths: list[str] | None, prefer: str | None) -> Found:
-        key = f"{v.commit}|{name}|{self.reader._fp}|{'all' if paths is None else hash_paths(paths)}"
-        hit = self.cache.get("located", key)
-        if hit is not None:
-            if hit["path"] is None:
-                return Found(name, None, None, None)
-            blob, sdef = self.reader.at(v.commit, hit["path"], name)
-            return Found(name, hit["path"], blob, sdef, tuple(hit["others"]))
-        f = self.reader.search(v.commit, name, paths, prefer)
-        self.cache.put("located", key, {"path": f.path, "others": list(f.others)})
-        return f
+    def _search(self, v: Version, name: str) -> Found:
+        """NAME at V, searching V's whole tree (remembered per commit)."""
+        hit = self._probe([v.tag], name)
+        return hit[0][1] if hit else Found(name, None, None, None)
 
     # -- changes on one edge ----------------------------------------------------------
 
@@ -431,11 +499,39 @@ class Builder:
                 return sdef
         return None
 
+    def _prefetch_commits(self, edges: list[tuple[str, str]], found: dict[str, Found]) -> None:
+        """Start the commit walks of edges whose struct changed in place, several at once
+        (they are separate git processes; the attribution loop then finds them cached)."""
+        vs = self.versions
+        jobs = []
+        for a, b in edges:
+            fa, fb = found[a], found[b]
+            if (fa.sdef is None or fb.sdef is None or (fa.name, fa.path) != (fb.name, fb.path)
+                    or fa.blob == fb.blob or not diff_structs(fa.sdef, fb.sdef)):
+                continue
+            va, vb = vs.by_tag(a), vs.by_tag(b)
+            key = self._touch_key(va, vb, [fa.path])
+            if self.cache.get("touch", key) is None:
+                jobs.append((key, va, vb, fa.path))
+        if len(jobs) < 2:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = [(key, pool.submit(self.repo.commits_touching, vb.commit, va.commit, [path],
+                                         self.opts.first_parent))
+                       for key, va, vb, path in jobs]
+            for key, fut in futures:
+                self.cache.put("touch", key, fut.result())
+
+    def _touch_key(self, a: Version | None, b: Version, paths: list[str]) -> str:
+        return f"{a.commit if a else '-'}|{b.commit}|{int(self.opts.first_parent)}|{self._hfp}|{'|'.join(paths)}"
+
     def _commits(self, a: Version | None, b: Version, idents) -> list[str]:
         paths = sorted({p for _n, p in idents if p})
         if not paths:
             return []
-        key = f"{a.commit if a else '-'}|{b.commit}|{int(self.opts.first_parent)}|{self._hfp}|{'|'.join(paths)}"
+        key = self._touch_key(a, b, paths)
         hit = self.cache.get("touch", key)
         if hit is None:
             hit = self.repo.commits_touching(b.commit, a.commit if a else None, paths,

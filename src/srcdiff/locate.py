@@ -19,6 +19,8 @@ from srcdiff.parse import _scan as scan  # comment-stripped text + definitions, 
 from srcdiff.preprocess import Config
 
 SOURCE_SUFFIXES = (".h", ".c", ".hh", ".hpp", ".cc", ".cpp", ".inc")
+HEADER_GLOBS = ("*.h", "*.hh", "*.hpp")
+SOURCE_GLOBS = ("*.c", "*.cc", "*.cpp", "*.inc")
 
 
 @dataclass(frozen=True)
@@ -125,12 +127,35 @@ class StructReader:
         return blob, self.in_blob(blob, name, path, rev)
 
     def search(self, rev: str, name: str, paths: list[str] | None, prefer: str | None) -> Found:
-        """Find NAME at REV among PATHS (None: the whole tree), preferring PREFER."""
+        """Find NAME at REV among PATHS (None: the whole tree, headers first), preferring PREFER."""
         if paths is not None:
             paths = [p for p in paths if p.endswith(SOURCE_SUFFIXES)]
             if not paths:
                 return Found(name, None, None, None)
-        candidates = self.repo.grep_files(grep_pattern(name), rev, paths)
+            return self.pick(rev, name, self.repo.grep_files(grep_pattern(name), rev, paths), prefer)
+        return self.search_many([rev], name)[rev]
+
+    def search_many(self, revs: list[str], name: str,
+                    kinds: tuple[tuple[str, ...], ...] = (("*.h", "*.hh", "*.hpp"),
+                                                          ("*.c", "*.cc", "*.cpp", "*.inc"))
+                    ) -> dict[str, Found]:
+        """NAME at each of REVS (commit ids), searching whole trees, one git grep per group of
+        KINDS (file globs), stopping at the first group where some revision defines it."""
+        out: dict[str, Found] = {}
+        for globs in kinds:
+            hits = self.repo.grep_revs(grep_pattern(name), list(revs), globs)
+            for rev in revs:
+                f = self.pick(rev, name, hits[rev], None)
+                if f.sdef is not None:
+                    out[rev] = f
+            if out:
+                break
+        for rev in revs:
+            out.setdefault(rev, Found(name, None, None, None))
+        return out
+
+    def pick(self, rev: str, name: str, candidates: list[str], prefer: str | None) -> Found:
+        """The best of the files CANDIDATES that really define NAME at REV."""
         hits: list[tuple[str, str, StructDef]] = []
         for p in candidates:
             blob, sdef = self.at(rev, p, name)

@@ -32,8 +32,15 @@ def md(text: str | None) -> str:
     return re.sub(r"([\\`*_\[\]<|#])", r"\\\1", clean(text)).replace("->", "→")
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False)
+def dumps(obj: Any, pretty: bool | None = None) -> str:
+    """JSON text: indented for a person at a terminal, compact (and ten times faster) in a pipe."""
+    if pretty is None:
+        import sys
+
+        pretty = sys.stdout.isatty()
+    if pretty:
+        return json.dumps(obj, indent=2, ensure_ascii=False)
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def short(c: CommitInfo) -> str:

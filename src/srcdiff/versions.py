@@ -9,7 +9,8 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import networkx as nx
 
@@ -47,16 +48,26 @@ class Version:
 
 @dataclass
 class VersionSet:
-    """Selected versions in version order, and the version DAG over them."""
+    """Selected versions in version order, and the version DAG over them (edges parent ->
+    child, by tag). The DAG may still be computing in the background when this is made."""
 
     versions: list[Version]
-    graph: nx.DiGraph = field(default_factory=nx.DiGraph)  # edge parent -> child (tags)
+    _graph: "nx.DiGraph | Future | None" = None
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        if self._graph is None:
+            self._graph = nx.DiGraph()
+            self._graph.add_nodes_from(v.tag for v in self.versions)
+        elif isinstance(self._graph, Future):
+            self._graph = self._graph.result()
+        return self._graph
 
     def by_tag(self, tag: str) -> Version:
-        for v in self.versions:
-            if v.tag == tag:
-                return v
-        raise KeyError(tag)
+        index = self.__dict__.get("_index")
+        if index is None or len(index) != len(self.versions):
+            index = self.__dict__["_index"] = {v.tag: v for v in self.versions}
+        return index[tag]
 
     def parent(self, tag: str) -> str | None:
         preds = list(self.graph.predecessors(tag))
@@ -172,7 +183,11 @@ def select_versions(
             )
         what = f"matching {tags!r}" if tags else "that look like releases"
         raise SrcdiffError(f"no tags {what} (try --tags PATTERN, --tag-regex or --revs)")
-    return VersionSet(chosen, _version_graph(repo, chosen, cache))
+    # The DAG needs a walk of the whole history: let it run while the caller starts searching.
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(_version_graph, repo, chosen, cache)
+    pool.shutdown(wait=False)
+    return VersionSet(chosen, future)
 
 
 def _explicit_revs(repo: GitRepo, revs: list[str]) -> VersionSet:
