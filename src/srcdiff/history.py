@@ -15,7 +15,9 @@ import networkx as nx
 from srcdiff.cache import Cache
 from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import CommitInfo, GitRepo
-from srcdiff.locate import HEADER_GLOBS, SOURCE_GLOBS, Found, ReadOptions, StructReader
+from srcdiff.locate import (
+    HEADER_GLOBS, SOURCE_GLOBS, SOURCE_SUFFIXES, Found, ReadOptions, StructReader, scan,
+)
 from srcdiff.model import Field, StructDef
 from srcdiff.versions import Version, VersionSet
 
@@ -352,7 +354,9 @@ class Builder:
                 return Found(n, p, blob, sdef)
         return None
 
-    def _step_forward(self, x: Version, y: Version, fx: Found, kx: list[tuple[str, str]]):
+    def _step_near(self, y: Version, fx: Found, kx: list[tuple[str, str]]):
+        """The struct at Y when it is where it was at the neighbour X (or, absent at X, where
+        it was last seen); None when it left that file."""
         if fx.sdef is None:
             hit = self._recheck(y, kx)
             return (hit, [(hit.name, hit.path)]) if hit else (Found(fx.name, None, None, None), kx)
@@ -361,6 +365,13 @@ class Builder:
             sdef = fx.sdef if blob == fx.blob else self.reader.in_blob(blob, fx.name, fx.path, y.commit)
             if sdef is not None:
                 return Found(fx.name, fx.path, blob, sdef), [(fx.name, fx.path)]
+        return None
+
+    def _step_forward(self, x: Version, y: Version, fx: Found, kx: list[tuple[str, str]]):
+        """From X to its child Y."""
+        near = self._step_near(y, fx, kx)
+        if near is not None:
+            return near
         name, path = fx.name, fx.path
         seen = [(name, path)]
         for ev in self._trace_cached(x, y, fx):
@@ -375,14 +386,9 @@ class Builder:
 
     def _step_back(self, x: Version, y: Version, fx: Found, kx: list[tuple[str, str]]):
         """From child X to its parent Y."""
-        if fx.sdef is None:
-            hit = self._recheck(y, kx)
-            return (hit, [(hit.name, hit.path)]) if hit else (Found(fx.name, None, None, None), kx)
-        blob = self.repo.blob_id(y.commit, fx.path)
-        if blob is not None:
-            sdef = fx.sdef if blob == fx.blob else self.reader.in_blob(blob, fx.name, fx.path, y.commit)
-            if sdef is not None:
-                return Found(fx.name, fx.path, blob, sdef), [(fx.name, fx.path)]
+        near = self._step_near(y, fx, kx)
+        if near is not None:
+            return near
         events, pred = self._trace_back_cached(y, x, fx)
         if pred is not None and (pred[0] == fx.name or self.opts.follow):
             hit = self._recheck(y, [pred])
@@ -618,7 +624,7 @@ class Builder:
                                      old_path=path, new_path=moved.path))
                 path, start = moved.path, gone
                 continue
-            best = self._renamed_to(gone, parent, changed, before, name)
+            best = self._counterpart(gone, parent, changed, before, name)
             if best is None:
                 return events
             new_name, new_path = best
@@ -634,22 +640,16 @@ class Builder:
         at OTHER, sharing most of REF's members: the other end of a rename."""
         if ref is None:
             return None
-        from srcdiff.extract import find_definitions
-        from srcdiff.preprocess import decode_source, strip_comments
-
         best: tuple[float, str, str] | None = None
         for p in changed:
-            if not p.endswith((".h", ".c")):
+            if not p.endswith(SOURCE_SUFFIXES):
                 continue
             blob = self.repo.blob_id(look, p)
             if blob is None:
                 continue
             other_data = self.repo.read_file(other, p)
-            other_names = set()
-            if other_data is not None:
-                other_names = {d.name for d in find_definitions(strip_comments(decode_source(other_data)))}
-            text = strip_comments(decode_source(self.repo.read_blob(blob)))
-            for d in find_definitions(text):
+            other_names = {d.name for d in scan(other_data)[1]} if other_data is not None else set()
+            for d in scan(self.repo.read_blob(blob))[1]:
                 if d.name == skip or d.name in other_names:
                     continue
                 cand = self.reader.in_blob(blob, d.name, p, look)
@@ -659,10 +659,6 @@ class Builder:
                 if score >= self.opts.rename_threshold and (best is None or score > best[0]):
                     best = (score, d.name, p)
         return None if best is None else (best[1], best[2])
-
-    def _renamed_to(self, sha: str, parent: str, changed: list[str], before: StructDef | None,
-                    old_name: str) -> tuple[str, str] | None:
-        return self._counterpart(sha, parent, changed, before, old_name)
 
     def _trace_back_cached(self, a: Version, b: Version, fb: Found):
         key = f"back|{a.commit}|{b.commit}|{fb.name}|{fb.path}|{self._hfp}|{self.opts.rename_threshold}"
