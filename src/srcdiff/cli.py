@@ -129,6 +129,7 @@ class Progress:
 
     def __init__(self, quiet: bool):
         self.bar = None
+        self.t0 = time.perf_counter()
         if quiet or not sys.stderr.isatty():
             return
         from rich.console import Console
@@ -140,7 +141,8 @@ class Progress:
         self.tasks: dict[str, int] = {}
 
     def __call__(self, what: str, done: int, total: int) -> None:
-        if self.bar is None:
+        # Quick runs stay silent: the bar appears only once a run has taken a second.
+        if self.bar is None or time.perf_counter() - self.t0 < 1.0:
             return
         if what not in self.tasks:
             if not self.tasks:

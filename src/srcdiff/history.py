@@ -287,13 +287,10 @@ class Builder:
         if not anchors:
             return absent
         best = dict(absent)
-        done = 0
         for tag, f in anchors:
             for t, ft in self._spread(tag, f).items():
                 if best[t].sdef is None and (ft.sdef is not None or best[t].path is None):
                     best[t] = ft
-            done += 1
-            self.progress("locate", done, len(anchors))
         return best
 
     def _probe(self, tags: list[str], name: str,
@@ -345,6 +342,7 @@ class Builder:
                     fy, ky = self._step_back(vx, vy, out[x], known[x])
                 out[y], known[y] = fy, ky
                 queue.append(y)
+                self.progress("locate", len(out), len(vs.versions))
         return out
 
     def _recheck(self, v: Version, idents: list[tuple[str, str]]) -> Found | None:
