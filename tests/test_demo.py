@@ -228,3 +228,16 @@ def test_changelog_range_and_absence_reason(demo_repo, srcdiff):
     assert data["versions"][0]["tag"] == "v5.4" and data["versions"][-1]["tag"] == "v5.15"
     bad = srcdiff("changelog", "vfio_pci_device", "--repo", str(demo_repo), "--since", "v5.5")
     assert bad.code == 2 and "v5.5" in bad.err
+
+
+def test_diff_across_the_rename(demo_repo, srcdiff):
+    plain = srcdiff("diff", "vfio_pci_device", "v5.13", "v5.15", "--repo", str(demo_repo),
+                    "--format", "json").json()["changes"]
+    assert [c["kind"] for c in plain] == ["moved", "renamed", "moved"]
+    assert plain[1]["new_name"] == "vfio_pci_core_device"
+    followed = srcdiff("diff", "vfio_pci_device", "v5.13", "v6.2", "--repo", str(demo_repo),
+                       "--follow", "--format", "json").json()["changes"]
+    kinds = {(c["kind"], c["field"]) for c in followed}
+    assert ("renamed", None) in kinds and ("added", "pm_wake_eventfd_ctx") in kinds
+    assert ("removed", "refcnt") in kinds
+    assert not any(c["kind"] == "removed" and c["field"] == "pdev" for c in followed)

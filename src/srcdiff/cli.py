@@ -237,10 +237,11 @@ def diff_cmd(ctx: Context, struct: str, old: str, new: str) -> int:
     """Members added, removed or retyped between two revisions, with the commits."""
     from srcdiff.compare import diff_revisions
 
-    changes, warnings = diff_revisions(ctx.repo, ctx.cache, struct, old, new, ctx.read,
-                                       first_parent=ctx.first_parent)
+    opts = Options(name=struct, read=ctx.read, first_parent=ctx.first_parent, follow=ctx.follow,
+                   rename_threshold=ctx.rename_threshold)
+    history, changes = diff_revisions(ctx.repo, ctx.cache, opts, old, new)
     _emit(ctx, render.diff_text(struct, old, new, changes), render.diff_json(struct, old, new, changes))
-    return _finish(ctx, warnings)
+    return _finish(ctx, history.warnings)
 
 
 @main.command("changelog")
