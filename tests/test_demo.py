@@ -241,3 +241,22 @@ def test_diff_across_the_rename(demo_repo, srcdiff):
     assert ("renamed", None) in kinds and ("added", "pm_wake_eventfd_ctx") in kinds
     assert ("removed", "refcnt") in kinds
     assert not any(c["kind"] == "removed" and c["field"] == "pdev" for c in followed)
+
+
+def test_versions_lists_the_dag(demo_repo, srcdiff):
+    data = srcdiff("versions", "--repo", str(demo_repo), "--include-rc", "--format", "json").json()
+    parents = {r["tag"]: r["parent"] for r in data["versions"]}
+    assert parents["v5.4.1"] == "v5.4" and parents["v5.8-rc1"] == "v5.4"
+    assert parents["v5.8"] == "v5.8-rc3" and parents["v4.4"] is None
+    assert [r["tag"] for r in data["versions"]].index("v5.8-rc1") < \
+        [r["tag"] for r in data["versions"]].index("v5.8")
+
+
+def test_blame_at_an_older_release(demo_repo, srcdiff):
+    data = srcdiff("blame", "vfio_pci_device", "--repo", str(demo_repo), "--at", "v5.4",
+                   "--format", "json").json()
+    assert data["at"] == "v5.4"
+    names = [f["name"] for f in data["fields"]]
+    assert "vf_token" not in names and "msix" not in names and names[0] == "pdev"
+    res = srcdiff("blame", "vfio_pci_device", "--repo", str(demo_repo), "--at", "v6.8")
+    assert res.code == 2 and "absent" in res.err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import CommitInfo
 from srcdiff.history import ADDED, REMOVED, RENAMED, RETYPED, Builder, Change, History, field_map
 from srcdiff.model import Field
@@ -56,10 +57,21 @@ def _origin(tag: str, ch: Change) -> Origin:
     return Origin(tag, ch.commits[-1] if ch.commits else None, ch.note)
 
 
-def blame(history: History, builder: Builder, include_removed: bool = False) -> tuple[str, list[BlameLine]]:
-    """(tag of the newest definition, one line per member in its order; removed ones after)."""
+def blame(history: History, builder: Builder, include_removed: bool = False,
+          at: str | None = None) -> tuple[str, list[BlameLine]]:
+    """(tag blamed, one line per member of its definition in order; removed ones after).
+
+    AT names the version to blame (default: the newest where the struct is present); raises
+    SrcdiffError when it is not an examined version or the struct is absent there."""
     newest = history.newest_present()
     assert newest is not None  # build_history refuses a struct that is never present
+    if at is not None:
+        tags = [v.tag for v in history.ordered()]
+        if at not in tags:
+            raise SrcdiffError(f"--at {at}: not one of the examined versions ({tags[0]}..{tags[-1]})")
+        if history.sdef(at) is None:
+            raise SrcdiffError(f"--at {at}: struct {history.name} is absent there")
+        newest = history.versions.by_tag(at)
     chain = history.versions.chain(newest.tag)
     current: dict[str, tuple[Origin, Origin | None]] = {}
     removed: list[BlameLine] = []

@@ -216,13 +216,14 @@ def log_cmd(ctx: Context, struct: str, short_: bool) -> int:
 @main.command("blame")
 @click.argument("struct")
 @click.option("--all", "all_", is_flag=True, help="Also members removed since, with the commit that removed them.")
+@click.option("--at", "at", metavar="TAG", help="Blame the definition at this version (default: newest).")
 @command
-def blame_cmd(ctx: Context, struct: str, all_: bool) -> int:
+def blame_cmd(ctx: Context, struct: str, all_: bool, at: str | None) -> int:
     """Per member of the newest definition: the commit and first release that added it."""
     from srcdiff.blame import blame
 
     history, builder = _history(ctx, struct)
-    tag, lines = blame(history, builder, include_removed=all_)
+    tag, lines = blame(history, builder, include_removed=all_, at=at)
     ctx.cache.flush()
     _emit(ctx, render.blame_text(struct, tag, lines), render.blame_json(struct, tag, lines))
     return _finish(ctx, history.warnings)
@@ -283,6 +284,20 @@ def show_cmd(ctx: Context, struct: str, rev: str) -> int:
     assert sdef is not None
     _emit(ctx, render.show_text(sdef, rev, commit), render.show_json(sdef, rev, commit))
     return _finish(ctx, [f"{rev}: {w}" for w in sdef.warnings])
+
+
+@main.command("versions")
+@command
+def versions_cmd(ctx: Context) -> int:
+    """The versions that would be examined, in order, each with its parent in the version DAG."""
+    from srcdiff.versions import select_versions
+
+    vs = select_versions(ctx.repo, **ctx.select, cache=ctx.cache)
+    rows = [{"tag": v.tag, "commit": v.commit, "parent": vs.parent(v.tag), "rc": v.is_rc}
+            for v in vs.versions]
+    text = "\n".join(f"{r['tag']:<16} {r['commit'][:12]}  <- {r['parent'] or '(root)'}" for r in rows)
+    _emit(ctx, text, {"versions": rows})
+    return 0
 
 
 @main.group("cache")

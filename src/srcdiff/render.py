@@ -160,7 +160,14 @@ def log_text(history: History, definitions: bool = True) -> str:
             out.append(f"{v.tag}: absent" + (f" ({note})" if note else ""))
             continue
         n = len(sdef.flat_fields())
-        out.append(f"{v.tag}: {node['name']} in {node['path']}:{sdef.line} ({n} members)")
+        head = f"{v.tag}: {node['name']} in {node['path']}:{sdef.line} ({n} members)"
+        parent = history.versions.parent(v.tag)
+        same = parent is not None and not history.edge_changes(parent, v.tag) and \
+            history.sdef(parent) is not None
+        if definitions and same:
+            out.append(f"{head}, same as {parent}")  # spare the reader a repeated definition
+            continue
+        out.append(head)
         if definitions:
             out.extend("    " + line for line in clean(sdef.render()).splitlines())
     out.append("")
