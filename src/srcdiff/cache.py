@@ -46,7 +46,9 @@ class Cache:
         self.path = Path(directory) / "cache.sqlite"
         try:
             self._db = self._open()
-        except (sqlite3.DatabaseError, OSError) as exc:
+        except OSError as exc:  # no such directory, read-only file system: nothing to rebuild
+            self._warn(f"cannot use cache {self.path} ({exc.strerror or exc}); running without it")
+        except sqlite3.DatabaseError as exc:
             self._warn(f"cache {self.path} is unusable ({exc}); rebuilding it")
             self._db = self._rebuild()
 
