@@ -16,6 +16,7 @@ from pathlib import Path
 import git
 
 from srcdiff.errors import SrcdiffError
+from srcdiff.limits import MAX_COMMIT_MEMO, check_blob_size, max_blob_bytes
 
 # Config forced on every git process: nothing the repository configures may run here
 # (fsmonitor, hooks, pagers, external diff, textconv, credential helpers, lazy fetches).
@@ -97,7 +98,8 @@ class GitRepo:
         self.repo.git.update_environment(**safe_git_env())
         self.git_dir = Path(self.repo.git_dir)
         self.path = Path(self.repo.working_tree_dir or self.repo.git_dir)
-        self._commits: dict[str, CommitInfo] = {}
+        self._commits: dict[str, CommitInfo] = {}  # memo, oldest dropped past MAX_COMMIT_MEMO
+        self._large: dict[str, str] = {}  # blob id -> path, for blobs over the size limit
         self.commands = 0  # git processes started (the persistent cat-file ones excepted)
         try:
             self._run("rev-parse", "--git-dir")
@@ -128,28 +130,44 @@ class GitRepo:
 
     # -- objects -----------------------------------------------------------------
 
-    def _header(self, name: str) -> tuple[str, str] | None:
-        """(object id, type) of an object name such as ``rev:path``, or None when missing."""
+    def _header(self, name: str) -> tuple[str, str, int] | None:
+        """(object id, type, size) of an object name such as ``rev:path``, or None when missing."""
         if "\n" in name:
             return None
         try:
-            sha, kind, _size = self.repo.git.get_object_header(name)
+            sha, kind, size = self.repo.git.get_object_header(name)
         except ValueError:
             return None
-        return _s(sha), _s(kind)
+        return _s(sha), _s(kind), int(size)
 
     def blob_id(self, rev: str, path: str) -> str | None:
-        """Blob id of PATH at REV, or None when the file does not exist there (or is not a blob)."""
+        """Blob id of PATH at REV, or None when the file does not exist there or is not a blob
+        (a submodule is a commit). A symlink is a blob holding the link's text: never followed."""
         h = self._header(f"{rev}:{path}")
-        return h[0] if h is not None and h[1] == "blob" else None
+        if h is None or h[1] != "blob":
+            return None
+        if h[2] > max_blob_bytes() and len(self._large) < 1000:
+            self._large[h[0]] = path  # only to name the file when read_blob refuses it
+        return h[0]
 
     def read_blob(self, sha: str) -> bytes:
+        """Content of blob SHA. Raises BlobTooLarge (a SrcdiffError) over the size limit,
+        checked from the object header before anything is read."""
+        h = self._header(sha)
+        if h is not None:
+            name = self._large.get(h[0])
+            check_blob_size(f"{name} (blob {h[0][:12]})" if name else f"blob {h[0][:12]}", h[2])
         _sha, _kind, _size, data = self.repo.git.get_object_data(sha)
         return data
 
     def read_file(self, rev: str, path: str) -> bytes | None:
-        sha = self.blob_id(rev, path)
-        return None if sha is None else self.read_blob(sha)
+        """Content of PATH at REV; None when it is missing, not a blob, or over the size limit
+        (callers use this for #include's and rename hints, where a file can be done without)."""
+        h = self._header(f"{rev}:{path}")
+        if h is None or h[1] != "blob" or h[2] > max_blob_bytes():
+            return None
+        _sha, _kind, _size, data = self.repo.git.get_object_data(h[0])
+        return data
 
     def resolve(self, rev: str) -> str | None:
         """Commit id REV names, or None."""
@@ -162,6 +180,8 @@ class GitRepo:
         info = self._commits.get(sha)
         if info is None:
             info = _parse_commit(sha, self.read_object_raw(sha))
+            if len(self._commits) >= MAX_COMMIT_MEMO:
+                self._commits.pop(next(iter(self._commits), None), None)  # FIFO; thread-safe
             self._commits[sha] = info
         return info
 
