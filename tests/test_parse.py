@@ -429,3 +429,13 @@ def test_unknown_word_before_a_type_is_not_taken_for_a_typedef():
     assert (sd.fields[1].name, sd.fields[1].type) == ("a", "int")
     sd = fields("#define MYSTERY\nstruct s { MYSTERY void *stack; };")
     assert (sd.fields[0].name, sd.fields[0].type) == ("stack", "void *")
+
+
+def test_scan_gives_stripped_text_and_definitions_memoized():
+    from srcdiff.parse import _scan, scan
+
+    data = b"/* hdr */\nstruct a { int x; };\nunion b { int y; };\n"
+    clean, defs = scan(data)
+    assert "hdr" not in clean and [(d.kind, d.name, d.line) for d in defs] == [
+        ("struct", "a", 2), ("union", "b", 3)]
+    assert scan(bytes(data)) is scan(data) and _scan is scan

@@ -89,7 +89,7 @@ def read_struct(
     it is used, lazily and within ``preprocess.INCLUDE_BUDGET`` reads, to follow #include's to
     the #define's of macros the struct uses (member-producing macros, array sizes).
     """
-    clean, defs = _scan(data)
+    clean, defs = scan(data)
     cands = [d for d in defs if d.name == name and (kind is None or d.kind == kind)]
     if not cands:
         return None
@@ -122,9 +122,12 @@ def canonical_type(node: Any) -> str:
 _scan_cache: dict[bytes, tuple[str, list[Definition]]] = {}
 
 
-def _scan(data: bytes) -> tuple[str, list[Definition]]:
-    """Comment-stripped text and definitions of DATA, memoized (callers read many structs
-    from one file)."""
+def scan(data: bytes) -> tuple[str, list[Definition]]:
+    """(comment-stripped text, every struct/union definition in it) of the header DATA.
+
+    Memoized by content, so callers that read many structs from one file (or ask first which
+    structs a blob defines) pay for decoding and scanning once. Never raises on bad content.
+    """
     key = bytes(data)  # bytes hash is computed once per object and cached by Python
     hit = _scan_cache.get(key)
     if hit is None:
@@ -134,6 +137,9 @@ def _scan(data: bytes) -> tuple[str, list[Definition]]:
             _scan_cache.clear()
         _scan_cache[key] = hit
     return hit
+
+
+_scan = scan  # the name the locate stage imported first
 
 
 class _Ctx:
