@@ -136,6 +136,12 @@ class GitRepo:
             return None
         try:
             sha, kind, size = self.repo.git.get_object_header(name)
+        except UnicodeEncodeError:  # a non-UTF-8 path (surrogate escapes): ask with raw bytes
+            out = self._run("cat-file", "--batch-check",
+                            input=name.encode("utf-8", "surrogateescape") + b"\n").split()
+            if len(out) != 3 or out[1] == b"missing":
+                return None
+            sha, kind, size = out[0].decode(), out[1].decode(), int(out[2])
         except ValueError:
             return None
         return _s(sha), _s(kind), int(size)
@@ -200,16 +206,32 @@ class GitRepo:
 
     def commits_touching(
         self, new: str, old: str | None, paths: list[str], first_parent: bool = False
-    ) -> list[str]:
-        """Commits in OLD..NEW that changed any of PATHS, parents before children."""
-        args = ["rev-list", "--topo-order", "--reverse"]
+    ) -> list[list]:
+        """Commits in OLD..NEW that changed any of PATHS, parents before children, each as
+        ``[sha, parents, {path: [blob in first parent, blob here]}]`` (a deleted or missing
+        file is None; merges carry no blobs). One git process gives what would otherwise be
+        two object look-ups per commit."""
+        args = ["log", "--topo-order", "--reverse", "--no-renames", "--raw", "--no-abbrev", "-z",
+                "--format=%x01%H %P"]
         if first_parent:
             args.append("--first-parent")
         args.append(new)
         if old:
             args.append(f"^{old}")
         args += ["--", *paths]
-        return self.run_text(*args).split()
+        out = self._run(*args).decode("utf-8", "surrogateescape")
+        commits: list[list] = []
+        for chunk in out.split("\x01")[1:]:
+            head, _, rest = chunk.partition("\0")
+            ids = head.split()
+            blobs: dict[str, list] = {}
+            fields = rest.lstrip("\n").split("\0")
+            for meta, path in zip(fields[0::2], fields[1::2]):
+                parts = meta.split()
+                if len(parts) >= 4 and meta.startswith(":"):
+                    blobs[path] = [_blob_or_none(parts[2]), _blob_or_none(parts[3])]
+            commits.append([ids[0], ids[1:], blobs])
+        return commits
 
     def changed_paths(self, old: str, new: str) -> list[str]:
         """Paths that differ between the trees of two commits (no rename detection)."""
@@ -222,7 +244,8 @@ class GitRepo:
         PATHS, or among the files matching GLOBS when PATHS is None."""
         if paths is None:
             return self.grep_revs(pattern, [rev], globs)[rev]
-        base = ["grep", "-l", "-I", "-E", "--no-color", "--no-textconv", "-e", pattern, rev, "--"]
+        base = ["grep", "-l", "-z", "-I", "-E", "--no-color", "--no-textconv", "-e", pattern, rev,
+                "--"]
         found: list[str] = []
         for i in range(0, len(paths), 2000):  # keep command lines well under ARG_MAX
             out = self._run(*base, *(":(literal)" + p for p in paths[i : i + 2000]), ok_codes=(0, 1))
@@ -232,14 +255,19 @@ class GitRepo:
     def grep_revs(self, pattern: str, revs: list[str], globs: tuple[str, ...]) -> dict[str, list[str]]:
         """For each of REVS (commit ids), the files matching GLOBS whose content matches PATTERN;
         one git process for all of them."""
-        out = self._run("grep", "-l", "-I", "-E", "--no-color", "--no-textconv", "-e", pattern,
+        out = self._run("grep", "-l", "-z", "-I", "-E", "--no-color", "--no-textconv", "-e", pattern,
                         *revs, "--", *globs, ok_codes=(0, 1))
         found: dict[str, list[str]] = {r: [] for r in revs}
-        for line in out.decode("utf-8", "surrogateescape").splitlines():
+        # -z: names end in NUL and are not quoted, so odd bytes and newlines in paths survive
+        for line in out.decode("utf-8", "surrogateescape").split("\0"):
             rev, sep, path = line.partition(":")
             if sep and rev in found:
                 found[rev].append(path)
         return found
+
+
+def _blob_or_none(oid: str) -> str | None:
+    return None if oid.strip("0") == "" else oid
 
 
 def _s(x: str | bytes) -> str:
@@ -249,7 +277,9 @@ def _s(x: str | bytes) -> str:
 def _grep_names(out: bytes, rev: str) -> list[str]:
     prefix = rev + ":"
     names = []
-    for line in out.decode("utf-8", "surrogateescape").splitlines():
+    for line in out.decode("utf-8", "surrogateescape").split("\0"):
+        if not line:
+            continue
         names.append(line[len(prefix) :] if line.startswith(prefix) else line)
     return names
 

@@ -1,0 +1,384 @@
+"""Hostile and odd repositories: srcdiff never runs their code, stays within its limits, escapes.
+
+Each test builds its repository in a temporary directory and checks what a user sees: the exit
+status, one clear stderr line, the output, no traceback, no marker file (docs/SAFETY.md).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from srcdiff import limits
+
+ROOT = Path(__file__).resolve().parent.parent
+BOUND = 20  # seconds any single command here may take (generous: CI machines are slow)
+
+
+class Repo:
+    """A repository with deterministic commits, built with the user's git (no protections)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.n = 0
+        path.mkdir(parents=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str, env: dict | None = None) -> str:
+        e = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=str(self.path.parent),
+                 GIT_AUTHOR_NAME="Ann Author", GIT_AUTHOR_EMAIL="ann@example.org",
+                 GIT_COMMITTER_NAME="Ann Author", GIT_COMMITTER_EMAIL="ann@example.org")
+        self.n += 1
+        date = f"2020-01-01T12:{self.n // 60:02d}:{self.n % 60:02d}+00:00"
+        e.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date, **(env or {}))
+        return subprocess.run(["git", "-C", str(self.path), *args], check=True, env=e,
+                              capture_output=True).stdout.decode("utf-8", "replace")
+
+    def write(self, path: str | bytes, data: str | bytes) -> None:
+        f = Path(os.fsdecode(self.path)) / os.fsdecode(path)
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(data.encode() if isinstance(data, str) else data)
+        self.git("add", "--", os.fsdecode(path))
+
+    def commit(self, subject: str, tag: str | None = None, **env: str) -> None:
+        self.git("commit", "-q", "--allow-empty", "-m", subject, env=env)
+        if tag:
+            self.git("tag", tag)
+
+
+def foo_h(members: list[str]) -> str:
+    return "#ifndef FOO_H\n#define FOO_H\nstruct foo {\n" + "".join(f"\t{m}\n" for m in members) \
+        + "};\n#endif\n"
+
+
+def run_cli(*args: str, timeout: float = BOUND, env: dict | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """srcdiff in its own process, killed after TIMEOUT seconds (the test then fails)."""
+    e = dict(os.environ, **(env or {}))
+    code = "from srcdiff.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          errors="surrogateescape", timeout=timeout, env=e, cwd=cwd)
+
+
+def one_error_line(err: str) -> str:
+    """The single stderr line of a failed command (asserting there is exactly one)."""
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("srcdiff: error: "), err
+    return lines[0]
+
+
+# -------------------------------------------------------------------------------------------
+# Repository code never runs
+
+TRAPS = {
+    "core.fsmonitor": "fsmonitor", "core.pager": "pager", "core.editor": "editor",
+    "diff.external": "external", "core.sshCommand": "ssh", "core.askPass": "askpass",
+    "filter.evil.smudge": "smudge", "filter.evil.clean": "clean", "filter.evil.process": "process",
+    "diff.evil.textconv": "textconv", "diff.evil.command": "diffcmd",
+    "credential.helper": "credential", "gpg.program": "gpg", "sequence.editor": "seqeditor",
+    "core.alternateRefsCommand": "altrefs", "uploadpack.packObjectsHook": "packhook",
+}
+HOOKS = ("post-checkout", "pre-commit", "post-commit", "reference-transaction", "post-index-change",
+         "pre-auto-gc", "fsmonitor-watchman")
+
+
+@pytest.fixture
+def evil(tmp_path) -> tuple[Repo, Path]:
+    """A repository whose config, included config, attributes and hooks run scripts that each
+    leave a marker file in MARKERS; the same traps fire under plain git (see the control test)."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+
+    def script(name: str) -> str:
+        p = bin_dir / name
+        p.write_text(f"#!/bin/sh\ntouch '{markers}/{name}'\ncat\n")
+        p.chmod(0o755)
+        return str(p)
+
+    r = Repo(tmp_path / "evil")
+    r.write("include/foo.h", foo_h(["int a;"]))
+    r.write(".gitattributes", "*.h filter=evil diff=evil\n*.c filter=evil diff=evil\n")
+    r.commit("foo: introduce", tag="v1.0")
+    r.write("include/foo.h", foo_h(["int a;", "long b;"]))
+    r.commit("foo: add b", tag="v1.1")
+    r.write("include/foo.h", foo_h(["long b;"]))
+    r.commit("foo: drop a", tag="v1.2")
+    for key, name in TRAPS.items():
+        r.git("config", key, script(name))
+    for key in ("protocol.allow", "protocol.file.allow", "protocol.ext.allow"):
+        r.git("config", key, "always")
+    r.git("config", "remote.origin.url", f"ext::{script('ext-remote')} %S")
+    r.git("config", "filter.evil.required", "true")
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    for h in HOOKS:
+        (hooks / h).symlink_to(script("hook-" + h))
+    r.git("config", "core.hooksPath", str(hooks))
+    for h in HOOKS:  # and the default hooks directory, in case hooksPath is overridden
+        (r.path / ".git" / "hooks" / h).symlink_to(script("githook-" + h))
+    # includeIf pulls in a second config file that arms fsmonitor through another route
+    included = tmp_path / "included.config"
+    included.write_text(f"[core]\n\tfsmonitor = {script('fsmonitor-included')}\n"
+                        f"\tpager = {script('pager-included')}\n")
+    r.git("config", f"includeIf.gitdir:{r.path}/.git.path", str(included))
+    r.git("config", "include.path", str(included))
+    return r, markers
+
+
+def tree_state(root: Path) -> dict[str, tuple[int, int]]:
+    """(mtime in ns, size) of every file and directory under ROOT, .git included."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            st = os.lstat(p)
+            out[os.path.relpath(p, root)] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def test_traps_fire_under_plain_git(evil, tmp_path):
+    """Control: the traps are live, so their absence after srcdiff means something."""
+    r, markers = evil
+    subprocess.run(["git", "-C", str(r.path), "status"], capture_output=True, env=dict(
+        os.environ, HOME=str(tmp_path)))
+    subprocess.run(["git", "-C", str(r.path), "diff", "v1.0", "v1.2"], capture_output=True,
+                   env=dict(os.environ, HOME=str(tmp_path)))
+    (r.path / "include" / "foo.h").unlink()
+    subprocess.run(["git", "-C", str(r.path), "checkout", "--", "include/foo.h"],
+                   capture_output=True, env=dict(os.environ, HOME=str(tmp_path)))
+    subprocess.run(["git", "-C", str(r.path), "checkout", "-q", "-b", "trap"],
+                   capture_output=True, env=dict(os.environ, HOME=str(tmp_path)))
+    fired = {p.name for p in markers.iterdir()}
+    assert "fsmonitor-included" in fired  # includeIf is honoured by git
+    assert {"external", "smudge"} <= fired or {"process"} <= fired
+    assert any(f.startswith(("hook-", "githook-")) for f in fired)
+
+
+COMMANDS = [
+    ["log", "foo"], ["log", "foo", "--format", "json"], ["log", "foo", "--format", "md"],
+    ["blame", "foo", "--all"], ["diff", "foo", "v1.0", "v1.2"], ["changelog", "foo"],
+    ["show", "foo"], ["show", "foo", "--at", "v1.1", "--path", "include/foo.h"],
+    ["report", "foo"], ["report", "foo", "--format", "html"], ["graph", "foo"],
+    ["versions"],
+]
+
+
+def test_no_command_runs_repository_code_or_touches_the_tree(evil, srcdiff, monkeypatch, tmp_path):
+    r, markers = evil
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PAGER", str(tmp_path / "bin" / "pager"))  # a pager from the env, too
+    before = tree_state(r.path)
+    for args in COMMANDS:
+        res = srcdiff(*args, "--repo", str(r.path))
+        assert res.code == 0, (args, res.err)
+        assert res.out.strip(), args
+        assert "Traceback" not in res.err
+        assert sorted(p.name for p in markers.iterdir()) == [], args
+        assert tree_state(r.path) == before, args
+    # and from inside the work tree, without --repo (the repository is discovered)
+    monkeypatch.chdir(r.path / "include")
+    res = srcdiff("blame", "foo")
+    assert res.code == 0, res.err
+    assert sorted(p.name for p in markers.iterdir()) == []
+    assert tree_state(r.path) == before
+
+
+# -------------------------------------------------------------------------------------------
+# Limits
+
+
+def test_limits_agree_with_the_parser():
+    from srcdiff import parse, preprocess
+
+    assert limits.MAX_NESTING == parse._MAX_DEPTH
+    assert limits.MAX_MEMBER_STEPS == parse._MAX_STEPS
+    assert limits.MAX_MACRO_TOKENS == parse._EXPANSION_BUDGET
+    assert limits.MAX_INCLUDE_READS == preprocess.INCLUDE_BUDGET
+    assert limits.MAX_EXPANSION_DEPTH == preprocess._MAX_EXPANSION_DEPTH
+    assert limits.MAX_EXPANSION_TOKENS == preprocess._MAX_EXPANSION_TOKENS
+
+
+def test_limit_helpers(monkeypatch):
+    assert limits.human_size(100 * 1024 * 1024) == "100.0 MiB"
+    monkeypatch.setenv(limits.MAX_BLOB_ENV, "1.5")
+    assert limits.max_blob_bytes() == 1536 * 1024
+    monkeypatch.setenv(limits.MAX_BLOB_ENV, "lots")
+    assert limits.max_blob_bytes() == limits.MAX_BLOB_BYTES
+    assert limits.body_too_long("int a;\n" * 10) is None
+    assert "100,000-line limit" in limits.body_too_long("\n" * limits.MAX_STRUCT_LINES)
+
+
+@pytest.fixture(scope="module")
+def huge(tmp_path_factory) -> Repo:
+    """v1: struct foo in a small header; v2: the same header grown to 100 MiB."""
+    r = Repo(tmp_path_factory.mktemp("huge") / "repo")
+    r.write("include/foo.h", foo_h(["int a;"]))
+    r.commit("foo: small", tag="v1")
+    line = b"#define FILLER_REGISTER_0123456789_MASK 0x0123456789abcdefULL /* filler */\n"
+    filler = line * (100 * 1024 * 1024 // len(line) + 1)
+    r.write("include/foo.h", foo_h(["int a;", "int b;"]).encode() + filler)
+    r.commit("foo: grow the header", tag="v2")
+    return r
+
+
+def test_100mb_header_is_not_read(huge, tmp_path):
+    t0 = time.monotonic()
+    res = run_cli("show", "foo", "--at", "v2", "--repo", str(huge.path), "--no-cache")
+    assert time.monotonic() - t0 < 10
+    assert res.returncode == 2 and res.stdout == ""
+    line = one_error_line(res.stderr)
+    assert "include/foo.h" in line and "100.0 MiB" in line and "32.0 MiB limit" in line
+    assert limits.MAX_BLOB_ENV in line
+    # the version before it is still read, and raising the limit reads the big one
+    res = run_cli("show", "foo", "--at", "v1", "--repo", str(huge.path), "--no-cache")
+    assert res.returncode == 0 and "int a;" in res.stdout
+    res = run_cli("log", "foo", "--repo", str(huge.path), "--no-cache")
+    assert res.returncode != 0 and "100.0 MiB" in one_error_line(res.stderr)
+
+
+def test_blob_limit_can_be_raised(tmp_path):
+    r = Repo(tmp_path / "r")
+    r.write("include/foo.h", foo_h(["int a;", "int b;"]) + "/* pad */\n" * 120_000)
+    r.commit("foo", tag="v1")
+    small = run_cli("show", "foo", "--repo", str(r.path), "--no-cache",
+                    env={limits.MAX_BLOB_ENV: "1"})
+    assert small.returncode == 2 and "1.0 MiB limit" in one_error_line(small.stderr)
+    big = run_cli("show", "foo", "--repo", str(r.path), "--no-cache",
+                  env={limits.MAX_BLOB_ENV: "4"})
+    assert big.returncode == 0 and "int b;" in big.stdout
+
+
+def test_10000_nested_braces_in_bounded_time(tmp_path):
+    r = Repo(tmp_path / "r")
+    body = "struct {\n" * 10_000 + "int x;\n" + "};\n" * 10_000
+    r.write("include/foo.h", "struct foo {\n\tint a;\n" + body + "};\n")
+    r.commit("deep", tag="v1")
+    try:
+        res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", "--format", "json",
+                      timeout=6)
+    except subprocess.TimeoutExpired:
+        pytest.xfail("extract.find_definitions is quadratic in nesting (notes/hostile-needs.md)")
+    assert res.returncode == 1, res.stderr
+    assert "nested" in res.stderr and "Traceback" not in res.stderr
+    fields = __import__("json").loads(res.stdout)["fields"]
+    assert fields[0]["name"] == "a"
+
+
+def test_million_line_struct_in_bounded_time(tmp_path):
+    r = Repo(tmp_path / "r")
+    members = "".join(f"\tint m{i};\n" for i in range(1_000_000))
+    r.write("include/foo.h", "struct foo {\n" + members + "};\n")
+    r.commit("wide", tag="v1")
+    try:
+        res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", timeout=6)
+    except subprocess.TimeoutExpired:
+        pytest.xfail("parse.py has no struct-size limit yet (notes/hostile-needs.md)")
+    assert res.returncode == 1, res.stderr
+    assert "100,000-line limit" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_binary_file_named_h(tmp_path, srcdiff):
+    r = Repo(tmp_path / "r")
+    junk = bytes(range(256)) * 64
+    r.write("include/blob.h", junk + b"struct foo { int hidden; };\n" + junk)
+    r.write("include/foo.h", foo_h(["int a;"]))
+    r.commit("add a binary .h", tag="v1")
+    res = srcdiff("show", "foo", "--repo", str(r.path), "--format", "json")
+    assert res.code == 0, res.err
+    assert res.json()["path"] == "include/foo.h"  # git grep -I skips binary files
+    pinned = srcdiff("show", "foo", "--repo", str(r.path), "--path", "include/blob.h")
+    assert pinned.code == 2 and "not defined" in one_error_line(pinned.err)
+
+
+def test_symlinked_header_is_not_followed(tmp_path, srcdiff):
+    outside = tmp_path / "outside.h"
+    outside.write_text(foo_h(["int secret_outside;"]))
+    r = Repo(tmp_path / "r")
+    r.write("include/real.h", foo_h(["int a;"]))
+    (r.path / "include" / "escape.h").symlink_to(outside)
+    (r.path / "include" / "alias.h").symlink_to("real.h")
+    (r.path / "include" / "etc.h").symlink_to("/etc/passwd")
+    r.git("add", "include")
+    r.commit("links", tag="v1")
+    res = srcdiff("show", "foo", "--repo", str(r.path), "--format", "json")
+    assert res.code == 0, res.err
+    assert res.json()["path"] == "include/real.h"
+    assert "secret_outside" not in res.out
+    for link in ("include/escape.h", "include/etc.h"):
+        res = srcdiff("show", "foo", "--repo", str(r.path), "--path", link)
+        assert res.code == 2 and "secret_outside" not in res.out + res.err
+        assert "not defined" in one_error_line(res.err)
+
+
+def test_submodule_is_skipped(tmp_path, srcdiff):
+    r = Repo(tmp_path / "r")
+    r.write("include/foo.h", foo_h(["int a;"]))
+    r.write(".gitmodules", '[submodule "sub"]\n\tpath = sub\n\turl = ext::sh -c touch% /tmp/x\n')
+    r.commit("one", tag="v1")
+    head = r.git("rev-parse", "HEAD").strip()
+    r.git("update-index", "--add", "--cacheinfo", f"160000,{head},sub")
+    r.git("update-index", "--add", "--cacheinfo", f"160000,{head},include/sub.h")
+    r.write("include/foo.h", foo_h(["int a;", "int b;"]))
+    r.commit("two", tag="v2")
+    res = srcdiff("log", "foo", "--repo", str(r.path), "--format", "json")
+    assert res.code == 0, res.err
+    assert [c["field"] for c in res.json()["changes"]] == ["b"]
+    res = srcdiff("show", "foo", "--repo", str(r.path), "--path", "include/sub.h")
+    assert res.code == 2 and "not defined" in one_error_line(res.err)
+
+
+@pytest.mark.xfail(strict=True, reason="locate.StructReader._read encodes the path strictly "
+                   "(notes/hostile-needs.md)")
+def test_non_utf8_paths_and_contents(tmp_path):
+    r = Repo(tmp_path / "r")
+    path = b"include/caf\xe9.h"
+    text = foo_h(["int a; /* r\xe9sum\xe9 */", "char na\xefve_pad;"]).encode("latin-1")
+    r.write(path, text)
+    r.commit("latin-1 header", tag="v1")
+    r.write(path, text.replace(b"int a;", b"int a; long b;"))
+    r.commit("add b \xe9", tag="v2")
+    for fmt in ("text", "json", "md"):
+        res = run_cli("log", "foo", "--repo", str(r.path), "--format", fmt, "--no-cache")
+        assert "Traceback" not in res.stderr, res.stderr
+        assert res.returncode in (0, 1), res.stderr
+        assert "caf" in res.stdout and "long b" in res.stdout.replace("long  b", "long b")
+    res = run_cli("blame", "foo", "--repo", str(r.path), "--format", "json", "--no-cache")
+    data = __import__("json").loads(res.stdout)
+    assert {f["name"] for f in data["fields"]} >= {"a", "b"}
+
+
+# -------------------------------------------------------------------------------------------
+# Escapes in text output
+
+EVIL_SUBJECT = "foo: add b \x1b[2J\x1b]0;pwned\x07 \x1b[31mred\x1b[0m\rover\x08\x00"
+EVIL_AUTHOR = "Mallory \x1b[5mblink\x1b[0m\x9b31m"
+
+
+def test_control_characters_in_commits_are_escaped(tmp_path, srcdiff):
+    r = Repo(tmp_path / "r")
+    r.write("include/foo.h", foo_h(["int a;"]))
+    r.commit("foo: introduce", tag="v1")
+    r.write("include/foo.h", foo_h(["int a;", "long b;"]))
+    msg = tmp_path / "msg"
+    msg.write_bytes(EVIL_SUBJECT.replace("\x00", "").encode() + b"\n")
+    r.git("commit", "-q", "-F", str(msg), env={"GIT_AUTHOR_NAME": EVIL_AUTHOR})
+    r.git("tag", "v2")
+    for args in (["log", "foo"], ["log", "foo", "--format", "md"], ["blame", "foo"],
+                 ["diff", "foo", "v1", "v2"], ["changelog", "foo"], ["report", "foo"],
+                 ["report", "foo", "--format", "md"], ["graph", "foo"], ["show", "foo"]):
+        res = srcdiff(*args, "--repo", str(r.path))
+        assert res.code == 0, (args, res.err)
+        for bad in ("\x1b", "\x07", "\r", "\x08", "\x9b"):
+            assert bad not in res.out, (args, bad)
+            assert bad not in res.err, (args, bad)
+        if args[0] in ("log", "blame", "diff", "changelog", "report"):
+            assert "x1b" in res.out and "red" in res.out, args
