@@ -138,3 +138,29 @@ def test_file_conditionals_pick_branch_for_defines():
     env = MacroEnv(text, "x.h", None, None, "x86")
     assert env.lookup("G").body == ("2",)
     assert env.lookup("H") is None
+
+
+def test_includes_are_read_once_per_file_and_config_names_never_follow_them():
+    reads = []
+    files = {"include/linux/a.h": b"#define A 1\n#define CONFIG_FAKE 1\n"}
+
+    def reader(p):
+        reads.append(p)
+        return files.get(p)
+
+    text = "#include <linux/a.h>\n"
+    first = MacroEnv(text, "drivers/x.h", None, reader, "x86")
+    first.define(parse_define("ONLY_HERE 3"))
+    assert first.lookup("A").body == ("1",) and first.lookup("ONLY_HERE").body == ("3",)
+    n = len(reads)
+    second = MacroEnv(text, "drivers/x.h", None, reader, "x86")
+    assert second.lookup("A").body == ("1",) and second.lookup("ONLY_HERE") is None
+    assert len(reads) == n  # the second read of the same file reuses what the first read
+    # without a config the tree may define a CONFIG_ name; with one, the config decides alone
+    assert second.lookup("CONFIG_FAKE").body == ("1",)
+    cfg = Config.from_defines(["CONFIG_B=y"])
+    reads.clear()
+    env = MacroEnv(text, "drivers/x.h", cfg, reader, "x86")
+    assert env.lookup("CONFIG_B").body == ("1",)
+    assert env.lookup("CONFIG_FAKE") is None and reads == []
+    assert cfg.fingerprint() == Config.from_defines(["CONFIG_B=y"]).fingerprint()

@@ -198,11 +198,23 @@ class Config:
 
     def fingerprint(self) -> str:
         """Stable hash of the settings, for cache keys."""
-        h = hashlib.sha256(repr((self.values, self.defines)).encode())
-        return h.hexdigest()[:16]
+        fp = self.__dict__.get("_fingerprint")
+        if fp is None:
+            fp = hashlib.sha256(repr((self.values, self.defines)).encode()).hexdigest()[:16]
+            # memoized on the instance: a kernel config is thousands of lines, asked per file
+            object.__setattr__(self, "_fingerprint", fp)
+        return fp
 
     def macros(self) -> dict[str, Macro]:
-        """The #define's the compiler sees: =y gives X 1, =m gives X_MODULE 1, =n nothing."""
+        """The #define's the compiler sees: =y gives X 1, =m gives X_MODULE 1, =n nothing.
+        The same dict on every call: callers must not change it."""
+        out = self.__dict__.get("_macros")
+        if out is None:
+            out = self._macros()
+            object.__setattr__(self, "_macros", out)
+        return out
+
+    def _macros(self) -> dict[str, Macro]:
         out: dict[str, Macro] = {}
         for name, val in self.values:
             if val == "y":
@@ -823,66 +835,49 @@ def include_candidates(name: str, quoted: bool, from_path: str, arch: str) -> li
     return [p for p in out if not p.startswith("../")]
 
 
-class MacroEnv:
-    """Macro definitions visible from one file: its own, then (lazily) its includes, then
-    the config, then the built-in table. ``lookup`` follows includes only on a miss."""
+class _Scope:
+    """What one file sees through its #include's, shared by every read of that file (same
+    text, path, config, reader and arch): include files are read and merged once, not once
+    per struct. Reading stays lazy and breadth first, so a lookup answers exactly what a
+    fresh walk would."""
 
     def __init__(
-        self,
-        text: str,
-        path: str,
-        config: Config | None,
-        include_reader: Callable[[str], bytes | None] | None,
-        arch: str,
-        builtins: dict[str, Macro] | None = None,
+        self, text: str, path: str, config: Config | None,
+        reader: Callable[[str], bytes | None] | None, arch: str, builtins: dict[str, Macro],
     ):
         fm = collect_macros(text, config)
-        self.local: dict[str, Macro] = {}
         self.defines: dict[str, Macro] = dict(fm.defines)
         self.config_macros = config.macros() if config else {}
-        self.builtins = builtins or {}
-        self.reader = include_reader
+        self.builtins = builtins
+        self.reader = reader
         self.config = config
         # a header under arch/X/ is only ever compiled for X
-        am = re.match(r"arch/([^/]+)/", path)
+        am = _ARCH_PATH_RE.match(path)
         self.arch = am.group(1) if am else arch
-        self.queue: deque[tuple[str, str, bool]] = deque(
-            (path, n, q) for n, q in fm.includes
-        )
+        self.queue: deque[tuple[str, str, bool]] = deque((path, n, q) for n, q in fm.includes)
         self.seen: set[str] = {path}
         self.files_read = 0
         self.misses: set[str] = set()
-
-    def define(self, m: Macro) -> None:
-        """A #define met inside the struct body itself."""
-        self.local[m.name] = m
-
-    def undef(self, name: str) -> None:
-        self.local[name] = Macro(name, None, ("__sd_undefined",))
+        self.answers: dict[str, Macro | None] = {}
 
     def lookup(self, name: str) -> Macro | None:
-        m = self.local.get(name)
-        if m is not None:
-            return None if m.body == ("__sd_undefined",) else m
+        hit = self.answers.get(name, _UNSET)
+        if hit is not _UNSET:
+            return hit  # type: ignore[return-value]
         m = self.defines.get(name) or self.config_macros.get(name)
-        if m is not None:
-            return m
-        if name in self.misses:
-            return _PREDEFINED.get(name) or self.builtins.get(name)
-        while self.queue and self.files_read < INCLUDE_BUDGET:
-            self._read_next()
-            m = self.defines.get(name)
-            if m is not None:
-                return m
-        self.misses.add(name)
-        return _PREDEFINED.get(name) or self.builtins.get(name)
-
-    def lookup_local(self, name: str) -> Macro | None:
-        """Like lookup, but never reads another file (for #if's in the body)."""
-        m = self.local.get(name)
-        if m is not None:
-            return None if m.body == ("__sd_undefined",) else m
-        return self.defines.get(name) or self.config_macros.get(name) or _PREDEFINED.get(name)
+        if m is None and not (self.config is not None and name.startswith("CONFIG_")):
+            # with a config a CONFIG_ name is decided by the config alone: absent is not set
+            while self.queue and self.files_read < INCLUDE_BUDGET:
+                self._read_next()
+                m = self.defines.get(name)
+                if m is not None:
+                    break
+        if m is None:
+            m = _PREDEFINED.get(name) or self.builtins.get(name)
+        # later reads only add names (first definition wins) and a miss has emptied the
+        # queue or the budget, so an answer never changes
+        self.answers[name] = m
+        return m
 
     def _read_next(self) -> None:
         from_path, name, quoted = self.queue.popleft()
@@ -902,7 +897,77 @@ class MacroEnv:
                 continue
             self.seen.add(cand)
             fm = _macros_of_bytes(data, self.config)
+            d = self.defines
             for k, v in fm.defines.items():
-                self.defines.setdefault(k, v)
+                if k not in d:
+                    d[k] = v
             self.queue.extend((cand, n, q) for n, q in fm.includes)
             return
+
+
+_UNSET = object()
+_ARCH_PATH_RE = re.compile(r"arch/([^/]+)/")
+_scopes: dict[tuple[object, ...], _Scope] = {}
+
+
+def _scope_for(
+    text: str, path: str, config: Config | None,
+    reader: Callable[[str], bytes | None] | None, arch: str, builtins: dict[str, Macro],
+) -> _Scope:
+    key = (text, path, config.fingerprint() if config else "", reader, arch, id(builtins))
+    sc = _scopes.get(key)
+    if sc is None:
+        if len(_scopes) >= 16:
+            _scopes.clear()  # keys hold readers (and their repositories): keep few
+        sc = _scopes[key] = _Scope(text, path, config, reader, arch, builtins)
+    return sc
+
+
+_NO_BUILTINS: dict[str, Macro] = {}
+
+
+class MacroEnv:
+    """Macro definitions visible from one file: its own, then (lazily) its includes, then
+    the config, then the built-in table. ``lookup`` follows includes only on a miss.
+    #define's met in a struct body (``define``/``undef``) stay in this env alone."""
+
+    def __init__(
+        self,
+        text: str,
+        path: str,
+        config: Config | None,
+        include_reader: Callable[[str], bytes | None] | None,
+        arch: str,
+        builtins: dict[str, Macro] | None = None,
+    ):
+        self.scope = _scope_for(
+            text, path, config, include_reader, arch, builtins if builtins else _NO_BUILTINS
+        )
+        self.local: dict[str, Macro] = {}
+        self.config = config
+
+    @property
+    def files_read(self) -> int:
+        return self.scope.files_read
+
+    def define(self, m: Macro) -> None:
+        """A #define met inside the struct body itself."""
+        self.local[m.name] = m
+
+    def undef(self, name: str) -> None:
+        self.local[name] = Macro(name, None, ("__sd_undefined",))
+
+    def lookup(self, name: str) -> Macro | None:
+        if self.local:
+            m = self.local.get(name)
+            if m is not None:
+                return None if m.body == ("__sd_undefined",) else m
+        return self.scope.lookup(name)
+
+    def lookup_local(self, name: str) -> Macro | None:
+        """Like lookup, but never reads another file (for #if's in the body)."""
+        m = self.local.get(name)
+        if m is not None:
+            return None if m.body == ("__sd_undefined",) else m
+        sc = self.scope
+        return sc.defines.get(name) or sc.config_macros.get(name) or _PREDEFINED.get(name)
