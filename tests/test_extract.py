@@ -34,6 +34,20 @@ def test_find_definitions():
     assert "inner_named" in TEXT[a:b] and TEXT[d.start:].startswith("union bpf_attr")
 
 
+def test_typedef_names_of_tagged_aggregates_are_listed_on_request():
+    text = strip_comments(TEXT + "typedef union u { int s; } __packed u_t, *u_p;\n"
+                          "typedef struct same { int t; } same;\n")
+    defs = find_definitions(text, aliases=True)
+    got = [(d.kind, d.name, d.line, d.typedef, d.tag) for d in defs]
+    assert got[-5:] == [
+        ("struct", "tagged", 12, False, None), ("struct", "tagged_t", 12, True, "tagged"),
+        ("union", "u", 14, False, None), ("union", "u_t", 14, True, "u"),
+        ("struct", "same", 15, False, None),
+    ]
+    assert defs[-4].body_span(text) == defs[-5].body_span(text)
+    assert "tagged_t" not in [d.name for d in find_definitions(text)]
+
+
 def test_defines_struct_has_no_false_negatives():
     data = TEXT.encode()
     for d in find_definitions(TEXT):

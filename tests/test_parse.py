@@ -439,3 +439,13 @@ def test_scan_gives_stripped_text_and_definitions_memoized():
     assert "hdr" not in clean and [(d.kind, d.name, d.line) for d in defs] == [
         ("struct", "a", 2), ("union", "b", 3)]
     assert scan(bytes(data)) is scan(data) and _scan is scan
+
+
+def test_typedef_name_of_a_tagged_struct():
+    src = b"struct y { int a; };\ntypedef struct x {\n\tint y;\n\tlong z;\n} x_t;\n"
+    sd = fields(src, "x_t")
+    assert (sd.name, sd.kind, sd.line) == ("x_t", "struct", 2)
+    assert named(sd) == [("y", "int"), ("z", "long")]
+    assert fields(src, "x").name == "x"
+    assert read_struct(src, "x_t", kind="union") is None
+    assert read_struct(b"struct x { int y; };\nx_t v;", "x_t") is None

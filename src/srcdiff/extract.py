@@ -1,7 +1,7 @@
 """extract: find struct/union definitions in a header's text, without parsing C.
 
 Regex scanning plus brace matching; a definition is ``struct|union [attrs] NAME [attrs] {``
-or ``typedef struct|union {...} NAME;`` (the typedef name of an anonymous aggregate).
+or ``typedef struct|union [TAG] {...} NAME;`` (NAME the typedef name of the aggregate).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 class Definition:
     """One definition: ``start`` is the offset of the ``struct``/``union`` keyword, ``end`` the
     offset just past the closing brace; ``line`` is the 1-based line of ``start``.
-    ``typedef`` is True when NAME is the typedef name of an anonymous aggregate."""
+    ``typedef`` is True when NAME is a typedef name; ``tag`` is then the aggregate's own tag
+    (None for an anonymous one), and the same body is also listed under the tag."""
 
     kind: str
     name: str
@@ -22,6 +23,7 @@ class Definition:
     start: int
     end: int
     typedef: bool = False
+    tag: str | None = None
 
     def body_span(self, text: str) -> tuple[int, int]:
         """(offset after ``{``, offset of ``}``) of the body in TEXT."""
@@ -68,9 +70,13 @@ def _match_brace(text: str, i: int) -> int:
 _BRACE_RE = re.compile(r"""[{}]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'""")
 
 
-def find_definitions(text: str) -> list[Definition]:
+def find_definitions(text: str, *, aliases: bool = False) -> list[Definition]:
     """Every struct/union definition (and typedef'd anonymous one) in comment-stripped TEXT,
-    nested ones included, in order of appearance."""
+    nested ones included, in order of appearance.
+
+    aliases: also list ``typedef struct TAG {...} NAME;`` under NAME (``typedef=True``,
+    ``tag="TAG"``) right after its entry under TAG; off, each body is listed once.
+    """
     out: list[Definition] = []
     line, counted = 1, 0
     for m in _KEYWORD_RE.finditer(text):
@@ -90,18 +96,29 @@ def find_definitions(text: str) -> list[Definition]:
             continue
         is_typedef = False
         if name is None:
-            if not _TYPEDEF_BEFORE_RE.search(text, max(0, m.start() - 64), m.start()):
+            name = _typedef_name(text, m.start(), end)
+            if name is None:
                 continue
-            j = _skip_attrs(text, end)
-            tm = re.match(r"\s*([A-Za-z_]\w*)\s*[;,\[]", text[j : j + 200])
-            if not tm:
-                continue
-            name = tm.group(1)
             is_typedef = True
         line += text.count("\n", counted, m.start())
         counted = m.start()
         out.append(Definition(kind, name, line, m.start(), end, is_typedef))
+        if aliases and not is_typedef:
+            alias = _typedef_name(text, m.start(), end)
+            if alias is not None and alias != name:
+                out.append(Definition(kind, alias, line, m.start(), end, True, name))
     return out
+
+
+_TYPEDEF_NAME_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*[;,\[]")
+
+
+def _typedef_name(text: str, start: int, end: int) -> str | None:
+    """NAME of ``typedef struct ... {...} NAME;`` for the aggregate at START..END, or None."""
+    if not _TYPEDEF_BEFORE_RE.search(text, max(0, start - 64), start):
+        return None
+    tm = _TYPEDEF_NAME_RE.match(text, _skip_attrs(text, end))
+    return tm.group(1) if tm else None
 
 
 def defines_struct(data: bytes, name: str) -> bool:

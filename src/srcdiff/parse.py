@@ -80,7 +80,7 @@ def read_struct(
     include_reader: Callable[[str], bytes | None] | None = None,
     arch: str = "x86",
 ) -> StructDef | None:
-    """Definition of struct/union NAME (or typedef NAME of an anonymous struct/union) in DATA.
+    """Definition of struct/union NAME (or of typedef NAME of a struct/union) in DATA.
 
     kind: "struct", "union" or None (any). Returns None when DATA does not define it (forward
     declarations and uses are not definitions). Never raises on bad content: problems become
@@ -123,7 +123,8 @@ _scan_cache: dict[bytes, tuple[str, list[Definition]]] = {}
 
 
 def scan(data: bytes) -> tuple[str, list[Definition]]:
-    """(comment-stripped text, every struct/union definition in it) of the header DATA.
+    """(comment-stripped text, every struct/union definition in it) of the header DATA;
+    ``typedef struct TAG {...} NAME;`` is listed under TAG and under NAME (``Definition.tag``).
 
     Memoized by content, so callers that read many structs from one file (or ask first which
     structs a blob defines) pay for decoding and scanning once. Never raises on bad content.
@@ -132,7 +133,7 @@ def scan(data: bytes) -> tuple[str, list[Definition]]:
     hit = _scan_cache.get(key)
     if hit is None:
         clean = strip_comments(decode_source(data))
-        hit = (clean, find_definitions(clean))
+        hit = (clean, find_definitions(clean, aliases=True))
         if len(_scan_cache) > 64:
             _scan_cache.clear()
         _scan_cache[key] = hit
