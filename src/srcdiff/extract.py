@@ -48,23 +48,18 @@ def _skip_attrs(text: str, i: int) -> int:
         i = m.end()
 
 
-def _match_brace(text: str, i: int) -> int:
-    """Offset just past the '}' matching the '{' at I, or -1."""
-    depth = 0
-    n = len(text)
-    while i < n:
-        j = _BRACE_RE.search(text, i)
-        if not j:
-            return -1
-        c = j.group(0)
-        i = j.end()
+def _brace_pairs(text: str) -> dict[int, int]:
+    """Offset of each '{' -> offset just past its matching '}' (strings skipped), one pass:
+    matching from every keyword instead is quadratic in the nesting depth."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _BRACE_RE.finditer(text):
+        c = m.group(0)
         if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
+            stack.append(m.start())
+        elif c == "}" and stack:
+            pairs[stack.pop()] = m.end()
+    return pairs
 
 
 _BRACE_RE = re.compile(r"""[{}]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'""")
@@ -79,6 +74,7 @@ def find_definitions(text: str, *, aliases: bool = False) -> list[Definition]:
     """
     out: list[Definition] = []
     line, counted = 1, 0
+    pairs: dict[int, int] | None = None
     for m in _KEYWORD_RE.finditer(text):
         kind = m.group(1)
         i = _skip_attrs(text, m.end())
@@ -91,7 +87,11 @@ def find_definitions(text: str, *, aliases: bool = False) -> list[Definition]:
             i += 1
         if i >= len(text) or text[i] != "{":
             continue
-        end = _match_brace(text, i)
+        if name is None and not _TYPEDEF_BEFORE_RE.search(text, max(0, m.start() - 64), m.start()):
+            continue  # an anonymous aggregate that is not typedef'd has no name to find
+        if pairs is None:
+            pairs = _brace_pairs(text)
+        end = pairs.get(i, -1)
         if end < 0:
             continue
         is_typedef = False
