@@ -19,7 +19,9 @@ import click
 from srcdiff.cache import Cache, default_cache_dir
 from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import GitRepo
-from srcdiff.history import DEFAULT_RENAME_THRESHOLD, Builder, History, Options, build_history
+from srcdiff.history import (
+    DEFAULT_RENAME_THRESHOLD, Builder, History, Options, build_history, is_complete,
+)
 from srcdiff.locate import ReadOptions
 from srcdiff import render
 
@@ -176,12 +178,11 @@ def _history(ctx: Context, name: str) -> tuple[History, Builder]:
     return history, builder
 
 
-def _finish(ctx: Context, warnings: list[str]) -> int:
+def _finish(ctx: Context, warnings: list[str], incomplete: bool) -> int:
     """Print warnings; exit status 1 when some version was read incompletely."""
     if not ctx.quiet:
         for w in dict.fromkeys(warnings):
             _warn(w)
-    incomplete = any("unparsed" in w or "cannot parse" in w or ": error" in w for w in warnings)
     return EXIT_INCOMPLETE if incomplete else 0
 
 
@@ -210,7 +211,7 @@ def log_cmd(ctx: Context, struct: str, short_: bool) -> int:
     else:
         _emit(ctx, render.log_text(history, definitions=not short_) if ctx.fmt == "text" else None,
               render.log_json(history) if ctx.fmt == "json" else None)
-    return _finish(ctx, history.warnings)
+    return _finish(ctx, history.warnings, history.incomplete)
 
 
 @main.command("blame")
@@ -226,7 +227,7 @@ def blame_cmd(ctx: Context, struct: str, all_: bool, at: str | None) -> int:
     tag, lines = blame(history, builder, include_removed=all_, at=at)
     ctx.cache.flush()
     _emit(ctx, render.blame_text(struct, tag, lines), render.blame_json(struct, tag, lines))
-    return _finish(ctx, history.warnings)
+    return _finish(ctx, history.warnings, history.incomplete)
 
 
 @main.command("diff")
@@ -242,7 +243,7 @@ def diff_cmd(ctx: Context, struct: str, old: str, new: str) -> int:
                    rename_threshold=ctx.rename_threshold)
     history, changes = diff_revisions(ctx.repo, ctx.cache, opts, old, new)
     _emit(ctx, render.diff_text(struct, old, new, changes), render.diff_json(struct, old, new, changes))
-    return _finish(ctx, history.warnings)
+    return _finish(ctx, history.warnings, history.incomplete)
 
 
 @main.command("changelog")
@@ -268,7 +269,7 @@ def changelog_cmd(ctx: Context, struct: str, since: str | None, until: str | Non
         click.echo(render.dumps(data))
     else:
         click.echo(render.changelog_md(history, since, until), nl=False)
-    return _finish(ctx, history.warnings)
+    return _finish(ctx, history.warnings, history.incomplete)
 
 
 @main.command("show")
@@ -283,7 +284,7 @@ def show_cmd(ctx: Context, struct: str, rev: str) -> int:
     sdef = found.sdef
     assert sdef is not None
     _emit(ctx, render.show_text(sdef, rev, commit), render.show_json(sdef, rev, commit))
-    return _finish(ctx, [f"{rev}: {w}" for w in sdef.warnings])
+    return _finish(ctx, [f"{rev}: {w}" for w in sdef.warnings], not is_complete(sdef))
 
 
 @main.command("versions")

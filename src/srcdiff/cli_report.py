@@ -119,7 +119,7 @@ def report_cmd(ctx: Context, struct: str, at_rev: str | None, commit_url: str | 
     else:
         text = report_text(rep, definitions=not short_)
     _write(output, text)
-    return _finish(ctx, history.warnings)
+    return _finish(ctx, history.warnings, history.incomplete)
 
 
 @main.command("graph")
@@ -138,4 +138,4 @@ def graph_cmd(ctx: Context, struct: str, output: Path | None, out_format: str) -
     else:
         text = to_dot(history)
     _write(output, text)
-    return _finish(ctx, history.warnings)
+    return _finish(ctx, history.warnings, history.incomplete)

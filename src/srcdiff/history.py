@@ -131,6 +131,14 @@ def diff_structs(a: StructDef | None, b: StructDef | None) -> list[Change]:
     return out
 
 
+def is_complete(sdef: StructDef) -> bool:
+    """No warning and no unparsed member anywhere in SDEF."""
+    def ok(fields) -> bool:
+        return all(f.unparsed is None and ok(f.fields) for f in fields)
+
+    return not sdef.warnings and ok(sdef.fields)
+
+
 def similarity(a: StructDef, b: StructDef) -> float:
     """Share of members two definitions have in common (by name), 0..1."""
     na, nb = set(field_map(a)), set(field_map(b))
@@ -147,6 +155,12 @@ class History:
     versions: VersionSet
     graph: nx.DiGraph
     warnings: list[str]
+
+    @property
+    def incomplete(self) -> bool:
+        """True when some version's definition could not be read completely."""
+        return any(d["sdef"] is not None and not is_complete(d["sdef"])
+                   for _t, d in self.graph.nodes(data=True))
 
     def node(self, tag: str) -> dict:
         return self.graph.nodes[tag]
@@ -182,6 +196,8 @@ class Builder:
         self._shallow = set(repo.shallow_boundary())
         self._traces: dict[str, object] = {}
         self._states: dict[tuple, StructDef | None] = {}
+        self._blobs: dict[tuple[str, str], str | None] = {}  # (commit, path) -> blob id
+        self._parents_of: dict[str, tuple[str, ...]] = {}
         # What history is visible is part of every attribution key: a shallow clone may see less.
         self._hfp = self.reader._fp + "|" + (hash_paths(sorted(self._shallow)) if self._shallow else "full")
 
@@ -498,10 +514,33 @@ class Builder:
         for name, path in idents:
             if path is None:
                 continue
-            _blob, sdef = self.reader.at(sha, path, name)
+            key = (sha, path)
+            if key in self._blobs:  # known from a commit walk: no object look-up needed
+                blob = self._blobs[key]
+                sdef = None if blob is None else self.reader.in_blob(blob, name, path, sha)
+            else:
+                _blob, sdef = self.reader.at(sha, path, name)
             if sdef is not None:
                 return sdef
         return None
+
+    def _walk(self, new: str, old: str | None, paths: list[str], first_parent: bool) -> list[str]:
+        """Commit ids of OLD..NEW touching PATHS (parents first), remembering their blobs."""
+        return self._learn(self.repo.commits_touching(new, old, paths, first_parent), paths)
+
+    def _learn(self, walked: list[list], paths: list[str]) -> list[str]:
+        for sha, parents, blobs in walked:
+            self._parents_of[sha] = tuple(parents)
+            if not blobs:
+                continue  # a merge: its blobs are looked up when needed
+            for p in paths:
+                before, after = blobs.get(p, (Ellipsis, Ellipsis))
+                if after is Ellipsis:
+                    continue  # this path did not change here (another of PATHS did)
+                self._blobs[(sha, p)] = after
+                if parents:
+                    self._blobs[(parents[0], p)] = before
+        return [w[0] for w in walked]
 
     def _prefetch_commits(self, edges: list[tuple[str, str]], found: dict[str, Found]) -> None:
         """Start the commit walks of edges whose struct changed in place, several at once
@@ -522,11 +561,13 @@ class Builder:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=4) as pool:
-            futures = [(key, pool.submit(self.repo.commits_touching, vb.commit, va.commit, [path],
-                                         self.opts.first_parent))
+            futures = [(key, path, pool.submit(self.repo.commits_touching, vb.commit, va.commit,
+                                               [path], self.opts.first_parent))
                        for key, va, vb, path in jobs]
-            for key, fut in futures:
-                self.cache.put("touch", key, fut.result())
+            for key, path, fut in futures:
+                walked = fut.result()
+                self._learn(walked, [path])
+                self.cache.put("touch", key, walked)
 
     def _touch_key(self, a: Version | None, b: Version, paths: list[str]) -> str:
         return f"{a.commit if a else '-'}|{b.commit}|{int(self.opts.first_parent)}|{self._hfp}|{'|'.join(paths)}"
@@ -541,10 +582,12 @@ class Builder:
             hit = self.repo.commits_touching(b.commit, a.commit if a else None, paths,
                                              self.opts.first_parent)
             self.cache.put("touch", key, hit)
-        return hit
+        return self._learn(hit, paths)
 
     def _parents(self, sha: str) -> tuple[str, ...]:
-        parents = self.repo.commit_info(sha).parents
+        parents = self._parents_of.get(sha)
+        if parents is None:
+            parents = self.repo.commit_info(sha).parents
         return parents[:1] if self.opts.first_parent else parents
 
     def _find_commit(self, commits: list[str], idents, wanted: Callable[[StructDef | None], bool]
@@ -553,6 +596,9 @@ class Builder:
         for sha in reversed(commits):
             if not wanted(self._state_at(sha, idents)):
                 continue
+            if sha in self._shallow:
+                # Its parents are not in this clone: it may only have inherited the state.
+                return (), "history is cut here (shallow clone); the commit is not in this clone"
             parents = self._parents(sha)
             if not parents:
                 return (self.repo.commit_info(sha),), None
@@ -602,7 +648,7 @@ class Builder:
         start = a.commit
         events: list[Change] = []
         for _ in range(20):  # bounded: a struct rarely moves more than a few times per release
-            commits = self.repo.commits_touching(b.commit, start, [path], first_parent=False)
+            commits = self._walk(b.commit, start, [path], first_parent=False)
             gone = None
             for sha in commits:
                 if self._state_at(sha, [(name, path)]) is None:
@@ -682,7 +728,7 @@ class Builder:
         for _ in range(20):
             if self.reader.at(a.commit, path, name)[1] is not None:
                 return events, (name, path)
-            commits = self.repo.commits_touching(end, a.commit, [path], first_parent=False)
+            commits = self._walk(end, a.commit, [path], first_parent=False)
             appear = None
             for sha in reversed(commits):
                 if self._state_at(sha, [(name, path)]) is None:

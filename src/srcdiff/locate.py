@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from srcdiff.cache import Cache
 from srcdiff.gitrepo import GitRepo
+from srcdiff.limits import BlobTooLarge
 from srcdiff.model import Field, StructDef
 from srcdiff.parse import PARSER_VERSION, read_struct
 from srcdiff.parse import _scan as scan  # comment-stripped text + definitions, memoized
@@ -81,7 +82,15 @@ class StructReader:
             if sdef is not None and sdef.path != path:
                 sdef = _with_path(sdef, path)
         else:
-            sdef = self._read(self.repo.read_blob(blob), name, path, rev)
+            try:
+                data = self.repo.read_blob(blob)
+            except BlobTooLarge as exc:  # a per-version problem; not cached: the limit can be raised
+                sdef = StructDef(name, self.opts.kind or "struct",
+                                 (Field(None, "?", unparsed=f"<{exc.size} bytes not read>"),),
+                                 path, None, (f"{path}: {exc}",))
+                self._mem[key] = sdef
+                return sdef
+            sdef = self._read(data, name, path, rev)
             self.cache.put("struct", ckey, "absent" if sdef is None else sdef.to_json())
         self._mem[key] = sdef
         return sdef
@@ -94,7 +103,7 @@ class StructReader:
         cands = [d for d in defs if d.name == name and (self.opts.kind in (None, d.kind))]
         if not cands:
             return None
-        h = hashlib.sha1(f"{self._fp}|{name}|{path}".encode())
+        h = hashlib.sha1(f"{self._fp}|{name}|{path}".encode("utf-8", "surrogateescape"))
         for d in cands:
             h.update(clean[d.start : d.end].encode("utf-8", "surrogatepass") + b"\0")
         for line in clean.splitlines():
