@@ -234,15 +234,21 @@ def test_100mb_header_is_not_read(huge, tmp_path):
     t0 = time.monotonic()
     res = run_cli("show", "foo", "--at", "v2", "--repo", str(huge.path), "--no-cache")
     assert time.monotonic() - t0 < 10
-    assert res.returncode == 2 and res.stdout == ""
-    line = one_error_line(res.stderr)
+    # a per-version problem: the version is shown unread, with one warning; exit 1 (incomplete)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.splitlines()) == 1, res.stderr
+    line = res.stderr.splitlines()[0]
+    assert line.startswith("srcdiff: warning: ")
     assert "include/foo.h" in line and "100.0 MiB" in line and "32.0 MiB limit" in line
     assert limits.MAX_BLOB_ENV in line
+    assert "bytes not read" in res.stdout
     # the version before it is still read, and raising the limit reads the big one
     res = run_cli("show", "foo", "--at", "v1", "--repo", str(huge.path), "--no-cache")
     assert res.returncode == 0 and "int a;" in res.stdout
-    res = run_cli("log", "foo", "--repo", str(huge.path), "--no-cache")
-    assert res.returncode != 0 and "100.0 MiB" in one_error_line(res.stderr)
+    res = run_cli("log", "foo", "--repo", str(huge.path), "--no-cache", "--format", "json")
+    assert res.returncode == 1 and "100.0 MiB" in res.stderr and "Traceback" not in res.stderr
+    versions = __import__("json").loads(res.stdout)["versions"]
+    assert [f["name"] for f in versions[0]["fields"]] == ["a"]
 
 
 def test_blob_limit_can_be_raised(tmp_path):
@@ -251,7 +257,7 @@ def test_blob_limit_can_be_raised(tmp_path):
     r.commit("foo", tag="v1")
     small = run_cli("show", "foo", "--repo", str(r.path), "--no-cache",
                     env={limits.MAX_BLOB_ENV: "1"})
-    assert small.returncode == 2 and "1.0 MiB limit" in one_error_line(small.stderr)
+    assert small.returncode == 1 and "1.0 MiB limit" in small.stderr
     big = run_cli("show", "foo", "--repo", str(r.path), "--no-cache",
                   env={limits.MAX_BLOB_ENV: "4"})
     assert big.returncode == 0 and "int b;" in big.stdout
@@ -262,11 +268,8 @@ def test_10000_nested_braces_in_bounded_time(tmp_path):
     body = "struct {\n" * 10_000 + "int x;\n" + "};\n" * 10_000
     r.write("include/foo.h", "struct foo {\n\tint a;\n" + body + "};\n")
     r.commit("deep", tag="v1")
-    try:
-        res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", "--format", "json",
-                      timeout=6)
-    except subprocess.TimeoutExpired:
-        pytest.xfail("extract.find_definitions is quadratic in nesting (notes/hostile-needs.md)")
+    res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", "--format", "json",
+                  timeout=5)  # raises TimeoutExpired (a failure) past the bound
     assert res.returncode == 1, res.stderr
     assert "nested" in res.stderr and "Traceback" not in res.stderr
     fields = __import__("json").loads(res.stdout)["fields"]
@@ -279,7 +282,7 @@ def test_million_line_struct_in_bounded_time(tmp_path):
     r.write("include/foo.h", "struct foo {\n" + members + "};\n")
     r.commit("wide", tag="v1")
     try:
-        res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", timeout=6)
+        res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", timeout=5)
     except subprocess.TimeoutExpired:
         pytest.xfail("parse.py has no struct-size limit yet (notes/hostile-needs.md)")
     assert res.returncode == 1, res.stderr
@@ -336,12 +339,10 @@ def test_submodule_is_skipped(tmp_path, srcdiff):
     assert res.code == 2 and "not defined" in one_error_line(res.err)
 
 
-@pytest.mark.xfail(strict=True, reason="locate.StructReader._read encodes the path strictly "
-                   "(notes/hostile-needs.md)")
 def test_non_utf8_paths_and_contents(tmp_path):
     r = Repo(tmp_path / "r")
     path = b"include/caf\xe9.h"
-    text = foo_h(["int a; /* r\xe9sum\xe9 */", "char na\xefve_pad;"]).encode("latin-1")
+    text = foo_h(["int a; /* r\xe9sum\xe9 */", "char pad; // na\xefve"]).encode("latin-1")
     r.write(path, text)
     r.commit("latin-1 header", tag="v1")
     r.write(path, text.replace(b"int a;", b"int a; long b;"))
@@ -349,11 +350,14 @@ def test_non_utf8_paths_and_contents(tmp_path):
     for fmt in ("text", "json", "md"):
         res = run_cli("log", "foo", "--repo", str(r.path), "--format", fmt, "--no-cache")
         assert "Traceback" not in res.stderr, res.stderr
-        assert res.returncode in (0, 1), res.stderr
-        assert "caf" in res.stdout and "long b" in res.stdout.replace("long  b", "long b")
+        assert res.returncode == 0 and res.stderr == "", res.stderr
+        assert ("caf" in res.stdout or fmt == "md") and ("long b" in res.stdout or fmt == "json")
     res = run_cli("blame", "foo", "--repo", str(r.path), "--format", "json", "--no-cache")
     data = __import__("json").loads(res.stdout)
-    assert {f["name"] for f in data["fields"]} >= {"a", "b"}
+    assert res.returncode == 0
+    assert {f["name"] for f in data["fields"]} == {"a", "b", "pad"}
+    b = next(f for f in data["fields"] if f["name"] == "b")
+    assert b["introduced"]["tag"] == "v2" and b["introduced"]["subject"].startswith("add b")
 
 
 # -------------------------------------------------------------------------------------------
