@@ -6,7 +6,6 @@ with a clean run: same output, no error, at most one warning (docs/SAFETY.md).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
