@@ -34,7 +34,8 @@ def cmd(repo: Path, cache: Path) -> list[str]:
 
 
 def run(repo: Path, cache: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd(repo, cache), capture_output=True, text=True, timeout=60)
+    return subprocess.run(cmd(repo, cache), capture_output=True, text=True, timeout=60,
+                          check=False)
 
 
 @pytest.fixture(scope="module")
