@@ -62,7 +62,8 @@ def run_cli(*args: str, timeout: float = BOUND, env: dict | None = None,
     e = dict(os.environ, **(env or {}))
     code = "from srcdiff.cli import main; main()"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          errors="surrogateescape", timeout=timeout, env=e, cwd=cwd)
+                          errors="surrogateescape", timeout=timeout, env=e, cwd=cwd,
+                          check=False)
 
 
 def one_error_line(err: str) -> str:
@@ -148,15 +149,17 @@ def tree_state(root: Path) -> dict[str, tuple[int, int]]:
 def test_traps_fire_under_plain_git(evil, tmp_path):
     """Control: the traps are live, so their absence after srcdiff means something."""
     r, markers = evil
-    subprocess.run(["git", "-C", str(r.path), "status"], capture_output=True, env=dict(
-        os.environ, HOME=str(tmp_path)))
-    subprocess.run(["git", "-C", str(r.path), "diff", "v1.0", "v1.2"], capture_output=True,
-                   env=dict(os.environ, HOME=str(tmp_path)))
+    plain = dict(os.environ, HOME=str(tmp_path))
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(r.path), *args], capture_output=True, check=False,
+                       env=plain)
+
+    git("status")
+    git("diff", "v1.0", "v1.2")
     (r.path / "include" / "foo.h").unlink()
-    subprocess.run(["git", "-C", str(r.path), "checkout", "--", "include/foo.h"],
-                   capture_output=True, env=dict(os.environ, HOME=str(tmp_path)))
-    subprocess.run(["git", "-C", str(r.path), "checkout", "-q", "-b", "trap"],
-                   capture_output=True, env=dict(os.environ, HOME=str(tmp_path)))
+    git("checkout", "--", "include/foo.h")
+    git("checkout", "-q", "-b", "trap")
     fired = {p.name for p in markers.iterdir()}
     assert "fsmonitor-included" in fired  # includeIf is honoured by git
     assert {"external", "smudge"} <= fired or {"process"} <= fired
