@@ -164,3 +164,16 @@ def test_includes_are_read_once_per_file_and_config_names_never_follow_them():
     assert env.lookup("CONFIG_B").body == ("1",)
     assert env.lookup("CONFIG_FAKE") is None and reads == []
     assert cfg.fingerprint() == Config.from_defines(["CONFIG_B=y"]).fingerprint()
+
+
+def test_collect_macros_reads_directives_only_at_the_start_of_logical_lines():
+    from srcdiff.preprocess import collect_macros
+
+    text = ("#define STR(x) \\\n  #x \\\n  y\nint v = 1; \\\n#define NOT_ONE 1\n"
+            "  #  define  SPACED 2\n#define BROKEN(a\n#define BROKEN 3\n#define LAST 4\\")
+    fm = collect_macros(text, None)
+    assert fm.macro("STR") == parse_define("STR(x) #x y")
+    assert fm.macro("NOT_ONE") is None
+    assert fm.macro("SPACED").body == ("2",)
+    assert fm.macro("BROKEN").body == ("3",)  # the malformed first one defines nothing
+    assert fm.macro("LAST").body == ("4",)

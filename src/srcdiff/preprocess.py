@@ -689,10 +689,46 @@ _INCLUDE_RE = re.compile(r'\s*[<"]([^>"]+)[>"]')
 
 @dataclass(frozen=True)
 class FileMacros:
-    """What one file contributes: its #define's (first one wins) and its #include's."""
+    """What one file contributes: its #define's (first one wins) and its #include's.
 
-    defines: dict[str, Macro]
+    A define is kept as the text after its name's ``#define`` until first asked for
+    (``macro``): a header defines hundreds of names and a struct needs a few."""
+
+    defines: dict[str, Macro | str]
     includes: tuple[tuple[str, bool], ...]  # (name, quoted)
+
+    def macro(self, name: str) -> Macro | None:
+        """The #define of NAME in this file, or None."""
+        return _resolve(self.defines, name)
+
+
+def _resolve(defines: dict[str, Macro | str], name: str) -> Macro | None:
+    v = defines.get(name)
+    if v is None or v.__class__ is Macro:
+        return v  # type: ignore[return-value]
+    m = parse_define(v)  # type: ignore[arg-type]
+    defines[name] = m  # type: ignore[assignment]
+    return m
+
+
+# a directive starts a logical line: not after a backslash-newline
+_DIRECTIVE_LINE_RE = re.compile(
+    r"(?<!\\\n)^[^\S\n]*#[^\S\n]*([A-Za-z_]+)[^\S\n]*((?:[^\\\n]|\\[\s\S])*)", re.M
+)
+_DEFINE_NAME_RE = re.compile(r"\s*([A-Za-z_]\w*)(\()?")
+
+
+def _directives(text: str) -> list[tuple[str, str]]:
+    """(directive, rest of its logical line) for each directive line of TEXT, in order."""
+    if "#" not in text:
+        return []
+    out = []
+    for m in _DIRECTIVE_LINE_RE.finditer(text):
+        rest = m.group(2)
+        if "\\\n" in rest:
+            rest = rest.replace("\\\n", " ")
+        out.append((m.group(1), rest))
+    return out
 
 
 _file_cache: dict[tuple[str, str], FileMacros] = {}  # keyed by the text itself: str hashes are cached
@@ -713,22 +749,16 @@ def collect_macros(text: str, config: Config | None) -> FileMacros:
     if hit is not None:
         return hit
     cfg = config.macros() if config else {}
-    defines: dict[str, Macro] = {}
+    defines: dict[str, Macro | str] = {}
     includes: list[tuple[str, bool]] = []
 
     def lookup(name: str) -> Macro | None:
-        return defines.get(name) or cfg.get(name) or _PREDEFINED.get(name)
+        return _resolve(defines, name) or cfg.get(name) or _PREDEFINED.get(name)
 
     # stack of (parent active, this branch active, some branch taken or unknown-taken)
     stack: list[list[bool]] = []
     active = True
-    for _line, s in logical_lines(text):
-        if "#" not in s:
-            continue
-        m = _DIRECTIVE_RE.match(s)
-        if not m:
-            continue
-        d, rest = m.group(1), m.group(2)
+    for d, rest in _directives(text):
         if d in ("if", "ifdef", "ifndef"):
             val = _file_condition(d, rest, lookup, config) if active else False
             stack.append([active, val is not False, val is True])
@@ -748,9 +778,12 @@ def collect_macros(text: str, config: Config | None) -> FileMacros:
         elif not active:
             continue
         elif d == "define":
-            mac = parse_define(rest)
-            if mac is not None and mac.name not in defines:
-                defines[mac.name] = mac
+            dm = _DEFINE_NAME_RE.match(rest)
+            # a function-like define without ')' is malformed and defines nothing
+            if dm and dm.group(1) not in defines and (
+                not dm.group(2) or ")" in rest[dm.end():]
+            ):
+                defines[dm.group(1)] = rest
         elif d == "undef" and config is not None:
             defines.pop(rest.strip(), None)
         elif d == "include":
@@ -846,7 +879,7 @@ class _Scope:
         reader: Callable[[str], bytes | None] | None, arch: str, builtins: dict[str, Macro],
     ):
         fm = collect_macros(text, config)
-        self.defines: dict[str, Macro] = dict(fm.defines)
+        self.defines: dict[str, Macro | str] = dict(fm.defines)
         self.config_macros = config.macros() if config else {}
         self.builtins = builtins
         self.reader = reader
@@ -864,12 +897,12 @@ class _Scope:
         hit = self.answers.get(name, _UNSET)
         if hit is not _UNSET:
             return hit  # type: ignore[return-value]
-        m = self.defines.get(name) or self.config_macros.get(name)
+        m = _resolve(self.defines, name) or self.config_macros.get(name)
         if m is None and not (self.config is not None and name.startswith("CONFIG_")):
             # with a config a CONFIG_ name is decided by the config alone: absent is not set
             while self.queue and self.files_read < INCLUDE_BUDGET:
                 self._read_next()
-                m = self.defines.get(name)
+                m = _resolve(self.defines, name)
                 if m is not None:
                     break
         if m is None:
@@ -970,4 +1003,4 @@ class MacroEnv:
         if m is not None:
             return None if m.body == ("__sd_undefined",) else m
         sc = self.scope
-        return sc.defines.get(name) or sc.config_macros.get(name) or _PREDEFINED.get(name)
+        return _resolve(sc.defines, name) or sc.config_macros.get(name) or _PREDEFINED.get(name)
