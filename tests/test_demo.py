@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import git
 
 SEED = Path(__file__).parent / "data" / "vfio_pci_device-depsurf.txt"
@@ -18,7 +17,7 @@ def seed_definitions() -> dict[str, list[str]]:
     """Member declarations per release in DepSurf's view (the compiler's), normalised."""
     text = SEED.read_text()
     out: dict[str, list[str]] = {}
-    for m in re.finditer(r"^(\d+\.\d+): ✅struct vfio_pci_device \{\n(.*?)\n\};", text, re.S | re.M):
+    for m in re.finditer(r"^(\d+\.\d+): ✅struct vfio_pci_device \{\n(.*?)\n\};", text, re.DOTALL | re.MULTILINE):
         out.setdefault(m.group(1), [_norm(line.rstrip(";")) for line in m.group(2).splitlines()])
     return out
 
@@ -125,7 +124,7 @@ def test_diff_lists_exactly_the_five_added_members(demo_repo, srcdiff):
 def test_changelog_is_markdown_newest_first(demo_repo, srcdiff):
     res = srcdiff("changelog", "vfio_pci_device", "--repo", str(demo_repo))
     assert res.code == 0
-    heads = re.findall(r"^## (v[\d.]+)", res.out, re.M)
+    heads = re.findall(r"^## (v[\d.]+)", res.out, re.MULTILINE)
     assert heads[0] == "v6.8" and heads[-1] == "v4.4"
     v58 = res.out.split("## v5.8")[1].split("## ")[0]
     assert "Added `struct vfio_pci_vf_token *vf_token`" in v58
@@ -220,7 +219,7 @@ def test_errors_are_one_line_with_exit_2(demo_repo, tmp_path, srcdiff):
 def test_changelog_range_and_absence_reason(demo_repo, srcdiff):
     res = srcdiff("changelog", "vfio_pci_device", "--repo", str(demo_repo), "--since", "v5.4",
                   "--until", "v5.15")
-    heads = re.findall(r"^## (v[\d.]+)", res.out, re.M)
+    heads = re.findall(r"^## (v[\d.]+)", res.out, re.MULTILINE)
     assert heads[0] == "v5.15" and heads[-1] == "v5.4"
     assert "struct absent: renamed to vfio\\_pci\\_core\\_device" in res.out
     data = srcdiff("changelog", "vfio_pci_device", "--repo", str(demo_repo), "--since", "v5.4",

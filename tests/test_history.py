@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git
-
 HEADER = """/* SPDX-License-Identifier: GPL-2.0 */
 #ifndef _FOO_H
 #define _FOO_H

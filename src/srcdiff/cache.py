@@ -11,7 +11,6 @@ import os
 import sqlite3
 import sys
 import threading
-import warnings
 from pathlib import Path
 from typing import Any
 

@@ -10,20 +10,25 @@ import functools
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import click
 
+from srcdiff import render
 from srcdiff.cache import Cache, default_cache_dir
 from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import GitRepo
 from srcdiff.history import (
-    DEFAULT_RENAME_THRESHOLD, Builder, History, Options, build_history, is_complete,
+    DEFAULT_RENAME_THRESHOLD,
+    Builder,
+    History,
+    Options,
+    build_history,
+    is_complete,
 )
 from srcdiff.locate import ReadOptions
-from srcdiff import render
 
 EXIT_INCOMPLETE = 1
 EXIT_ERROR = 2
@@ -103,25 +108,31 @@ def _make_context(kw: dict) -> Context:
                    kw.pop("follow"), kw.pop("rename_threshold"), kw.pop("stats"))
 
 
+def run_guarded(make_context: Callable[[], Context], call: Callable[[Context], int]) -> None:
+    """Build the Context and run CALL on it; a SrcdiffError becomes one line on stderr and its
+    exit status, and the cache is always closed (pending writes land whole or not at all)."""
+    ctx = None
+    try:
+        ctx = make_context()
+        code = call(ctx)
+    except SrcdiffError as exc:
+        click.echo(f"srcdiff: error: {render.clean(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    finally:
+        if ctx is not None:
+            ctx.cache.close()
+    sys.exit(code or 0)
+
+
 def command(f: Callable) -> Callable:
-    """Wrap a command: build the Context, turn SrcdiffError into one line and exit 2."""
+    """Wrap a command: the common options, then run_guarded."""
 
     @common_options
     @functools.wraps(f)
     def wrapper(**kw):
-        ctx = None
-        try:
-            ctx = _make_context(kw)
-            code = f(ctx, **kw)
-        except SrcdiffError as exc:
-            click.echo(f"srcdiff: error: {render.clean(str(exc))}", err=True)
-            sys.exit(exc.exit_code)
-        except BrokenPipeError:
-            sys.exit(0)
-        finally:
-            if ctx is not None:
-                ctx.cache.close()
-        sys.exit(code or 0)
+        run_guarded(lambda: _make_context(kw), lambda ctx: f(ctx, **kw))
 
     return wrapper
 
@@ -135,7 +146,8 @@ class Progress:
         if quiet or not sys.stderr.isatty():
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as RP, TextColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+        from rich.progress import Progress as RP
 
         self.bar = RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       console=Console(stderr=True, no_color="NO_COLOR" in os.environ),
@@ -332,7 +344,7 @@ def cache_clear(cache_dir: Path | None) -> None:
     c.close()
     click.echo(f"cleared {c.path}")
 
-import srcdiff.cli_report  # noqa: F401,E402
+import srcdiff.cli_report  # noqa: F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

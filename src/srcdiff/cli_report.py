@@ -7,14 +7,13 @@ They take the common options except ``--format`` (each has its own formats) and,
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from srcdiff import render
-from srcdiff.cli import Context, _finish, _history, _make_context, common_options, main
+from srcdiff.cli import Context, _finish, _history, _make_context, common_options, main, run_guarded
 from srcdiff.errors import SrcdiffError
 
 
@@ -28,8 +27,8 @@ def _own_command(formats: list[str], default: str, own_config: bool = False) -> 
             out_format = kw.pop("out_format")
             kw["fmt"] = "json" if out_format == "json" else "text"
             configs: list[str] = list(kw.pop("config_values", ()) or ())
-            ctx = None
-            try:
+
+            def make_context() -> Context:
                 if own_config:
                     from srcdiff.report import parse_config_spec
 
@@ -39,17 +38,9 @@ def _own_command(formats: list[str], default: str, own_config: bool = False) -> 
                         raise SrcdiffError("--config FILE given twice; name them: --config NAME=FILE")
                     kw["config_file"] = Path(plain[0]) if plain else None
                     kw["config_specs"] = [s for _v, s in specs if s is not None]
-                ctx = _make_context(kw)
-                code = f(ctx, out_format=out_format, **kw)
-            except SrcdiffError as exc:
-                click.echo(f"srcdiff: error: {render.clean(str(exc))}", err=True)
-                sys.exit(exc.exit_code)
-            except BrokenPipeError:
-                sys.exit(0)
-            finally:
-                if ctx is not None:
-                    ctx.cache.close()
-            sys.exit(code or 0)
+                return _make_context(kw)
+
+            run_guarded(make_context, lambda ctx: f(ctx, out_format=out_format, **kw))
 
         wrapper = common_options(wrapper)
         drop = {"fmt", "config_file"} if own_config else {"fmt"}

@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import git
@@ -113,7 +113,7 @@ class GitRepo:
         self.commands += 1
         env = os.environ.copy()
         env.update(safe_git_env())
-        proc = subprocess.run(
+        proc = subprocess.run(  # noqa: PLW1510 - the exit status is checked below
             ["git", "--git-dir", str(self.git_dir), "--no-replace-objects", *args],
             input=input,
             capture_output=True,
@@ -280,7 +280,7 @@ def _grep_names(out: bytes, rev: str) -> list[str]:
     for line in out.decode("utf-8", "surrogateescape").split("\0"):
         if not line:
             continue
-        names.append(line[len(prefix) :] if line.startswith(prefix) else line)
+        names.append(line.removeprefix(prefix))
     return names
 
 
@@ -311,7 +311,7 @@ def _parse_commit(sha: str, raw: bytes) -> CommitInfo:
     return CommitInfo(sha, tuple(parents), author, email, date, subject)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tz(tz: str):
     import datetime as dt
 

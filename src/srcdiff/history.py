@@ -7,8 +7,8 @@ attributed to the commit that made it by replaying the commits in between that t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import networkx as nx
 
@@ -16,7 +16,13 @@ from srcdiff.cache import Cache
 from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import CommitInfo, GitRepo
 from srcdiff.locate import (
-    HEADER_GLOBS, SOURCE_GLOBS, SOURCE_SUFFIXES, Found, ReadOptions, StructReader, scan,
+    HEADER_GLOBS,
+    SOURCE_GLOBS,
+    SOURCE_SUFFIXES,
+    Found,
+    ReadOptions,
+    StructReader,
+    scan,
 )
 from srcdiff.model import Field, StructDef
 from srcdiff.versions import Version, VersionSet

@@ -13,7 +13,16 @@ from typing import Any
 from srcdiff.blame import BlameLine
 from srcdiff.gitrepo import CommitInfo
 from srcdiff.history import (
-    ADDED, GUARD, MOVED, REMOVED, RENAMED, RETYPED, STRUCT_ADDED, STRUCT_REMOVED, Change, History,
+    ADDED,
+    GUARD,
+    MOVED,
+    REMOVED,
+    RENAMED,
+    RETYPED,
+    STRUCT_ADDED,
+    STRUCT_REMOVED,
+    Change,
+    History,
 )
 from srcdiff.model import Field, StructDef
 

@@ -11,6 +11,7 @@ import fnmatch
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 
 import networkx as nx
 
@@ -52,7 +53,7 @@ class VersionSet:
     child, by tag). The DAG may still be computing in the background when this is made."""
 
     versions: list[Version]
-    _graph: "nx.DiGraph | Future | None" = None
+    _graph: nx.DiGraph | Future | None = None
 
     @property
     def graph(self) -> nx.DiGraph:
@@ -200,7 +201,7 @@ def _explicit_revs(repo: GitRepo, revs: list[str]) -> VersionSet:
     g = nx.DiGraph()
     for v in out:
         g.add_node(v.tag)
-    for a, b in zip(out, out[1:]):
+    for a, b in pairwise(out):
         g.add_edge(a.tag, b.tag)
     return VersionSet(out, g)
 
@@ -223,7 +224,7 @@ def _version_graph(repo: GitRepo, chosen: list[Version], cache=None) -> nx.DiGra
     # Several tags on one commit: a chain in version order, the lowest one carries the commit.
     for same in by_commit.values():
         same.sort(key=order.__getitem__)
-        for a, b in zip(same, same[1:]):
+        for a, b in pairwise(same):
             g.add_edge(a, b)
     if len(by_commit) < 2:
         return g
