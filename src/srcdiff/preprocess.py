@@ -711,19 +711,25 @@ def _resolve(defines: dict[str, Macro | str], name: str) -> Macro | None:
     return m
 
 
-# a directive starts a logical line: not after a backslash-newline
-_DIRECTIVE_LINE_RE = re.compile(
-    r"(?<!\\\n)^[^\S\n]*#[^\S\n]*([A-Za-z_]+)[^\S\n]*((?:[^\\\n]|\\[\s\S])*)", re.M
-)
+# a '#', its directive name and the rest of the logical line; whether the '#' starts a
+# logical line is checked after (a regex anchored at line starts is tried at every offset)
+_HASH_RE = re.compile(r"#[^\S\n]*([A-Za-z_]+)[^\S\n]*((?:[^\\\n]|\\[\s\S])*)")
 _DEFINE_NAME_RE = re.compile(r"\s*([A-Za-z_]\w*)(\()?")
 
 
 def _directives(text: str) -> list[tuple[str, str]]:
     """(directive, rest of its logical line) for each directive line of TEXT, in order."""
+    out: list[tuple[str, str]] = []
     if "#" not in text:
-        return []
-    out = []
-    for m in _DIRECTIVE_LINE_RE.finditer(text):
+        return out
+    rfind = text.rfind
+    for m in _HASH_RE.finditer(text):
+        pos = m.start()
+        ls = rfind("\n", 0, pos) + 1
+        if ls < pos and not text[ls:pos].isspace():
+            continue  # not the first thing on its line
+        if ls >= 2 and text[ls - 2] == "\\":
+            continue  # a continuation of the line before
         rest = m.group(2)
         if "\\\n" in rest:
             rest = rest.replace("\\\n", " ")
@@ -791,7 +797,7 @@ def collect_macros(text: str, config: Config | None) -> FileMacros:
             if im:
                 includes.append((im.group(1).strip(), rest.lstrip().startswith('"')))
     fm = FileMacros(defines, tuple(includes))
-    if len(_file_cache) > 4000:
+    if len(_file_cache) > 16000:
         _file_cache.clear()
     _file_cache[key] = fm
     return fm
