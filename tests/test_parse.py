@@ -425,8 +425,10 @@ def test_array_of_function_pointers_type():
 
 def test_unknown_word_before_a_type_is_not_taken_for_a_typedef():
     sd = fields("struct s { MYSTERY void *stack; randomized_struct_fields_start int a; };")
-    assert sd.fields[0].unparsed == "MYSTERY void * stack" and sd.fields[0].type == "?"
-    assert (sd.fields[1].name, sd.fields[1].type) == ("a", "int")
+    # the unknown word is an unparsed entry of its own; the declaration after it is kept
+    assert sd.fields[0].unparsed == "MYSTERY" and sd.fields[0].type == "?"
+    assert [(f.name, f.type) for f in sd.fields[1:]] == [("stack", "void *"), ("a", "int")]
+    assert any("unknown macro MYSTERY" in w for w in sd.warnings)
     sd = fields("#define MYSTERY\nstruct s { MYSTERY void *stack; };")
     assert (sd.fields[0].name, sd.fields[0].type) == ("stack", "void *")
 
@@ -449,3 +451,20 @@ def test_typedef_name_of_a_tagged_struct():
     assert fields(src, "x").name == "x"
     assert read_struct(src, "x_t", kind="union") is None
     assert read_struct(b"struct x { int y; };\nx_t v;", "x_t") is None
+
+
+def test_annotations_the_compiler_ignores_in_declarators():
+    sd = fields("""#define ALIGN8 __attribute__((aligned(8)))
+struct s {
+	efi_status_t (__efiapi *get_time)(int *tm);
+	void (*dbg)(const char *fmt, ...) __printf(1, 2);
+	struct { short itf; int vci; } sap_addr ALIGN8;
+	int z;
+};""")
+    assert named(sd)[:3] == [("get_time", "efi_status_t (*)(int *)"),
+                             ("dbg", "void (*)(const char *, ...)"), ("sap_addr", "struct")]
+    assert named(sd)[-1] == ("z", "int") and sd.warnings == ()
+    # a call-shaped unknown macro is still one unparsed entry, not a made-up member
+    sd = fields("struct s { FOO(bar *baz); UNKNOWN_LIST uint32_t C; int d; };")
+    assert [f.unparsed for f in sd.fields[:2]] == ["FOO(bar * baz)", "UNKNOWN_LIST"]
+    assert [(f.name, f.type) for f in sd.fields[2:]] == [("C", "uint32_t"), ("d", "int")]

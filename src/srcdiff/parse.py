@@ -61,7 +61,7 @@ from srcdiff.preprocess import (
     tokenize,
 )
 
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 _MAX_DEPTH = 24
 _MAX_STEPS = 4096
@@ -318,7 +318,8 @@ randomized_struct_fields_start randomized_struct_fields_end
 _ANNOTATION_CALLS = frozenset("""
 __attribute__ __attribute __aligned __counted_by __counted_by_le __counted_by_be __sized_by
 __sized_by_le __sized_by_be _Alignas alignas __section __guarded_by __pt_guarded_by __alloc_size
-__counted_by_ptr __declspec __releases __acquires __must_hold __cond_acquires
+__counted_by_ptr __declspec __releases __acquires __must_hold __cond_acquires __printf __scanf
+__assume_aligned __diagnose_as
 """.split())
 _SPELLING = {
     "__signed__": "signed", "__signed": "signed", "__volatile__": "volatile",
@@ -474,10 +475,47 @@ def _member_step(
             ctx.budget -= len(exp)
             out.extend(_members([(t, line, g) for t in exp], parent, ctx, depth + 1))
             return None
+        fields = _without_unknown_word(texts, line, guard, ctx)
+        if fields is not None:
+            out.extend(fields)
+            return None
         reason = f"unknown macro {t0}" if head_macro else e.reason
         out.append(_unparsed(original, reason, line, guard, ctx))
         return None
     out.extend(Field(nm, ty, bits, guard, line) for nm, ty, bits in decls)
+    return None
+
+
+def _without_unknown_word(
+    texts: list[str], line: int, guard: str | None, ctx: _Ctx
+) -> list[Field] | None:
+    """Fields of a declaration that parses once one unknown word is taken out, or None.
+
+    ``TYPE (WORD *name)(...)``: WORD is a calling-convention annotation (``__efiapi``) and is
+    dropped. ``WORD TYPE name``: WORD is a macro we cannot see; it becomes an unparsed entry
+    of its own and the declaration after it is kept."""
+    n = len(texts)
+    for i in range(1, n - 3):
+        if (texts[i] == "(" and is_ident(texts[i + 1]) and texts[i + 1] not in _KEYWORDS
+                and texts[i + 2] == "*" and ctx.env.lookup(texts[i + 1]) is None):
+            close = _match(texts, i)
+            if close + 1 < n and texts[close + 1] in ("(", "["):
+                try:
+                    decls = _declarators(texts[: i + 1] + texts[i + 2 :], ctx)
+                except _Fail:
+                    return None
+                return [Field(nm, ty, bits, guard, line) for nm, ty, bits in decls]
+            break
+    t0 = texts[0]
+    if (n > 2 and is_ident(t0) and t0 not in _KEYWORDS and is_ident(texts[1])
+            and ctx.env.lookup(t0) is None):
+        try:
+            decls = _declarators(texts[1:], ctx)
+        except _Fail:
+            return None
+        return [_unparsed(t0, f"unknown macro {t0}", line, guard, ctx)] + [
+            Field(nm, ty, bits, guard, line) for nm, ty, bits in decls
+        ]
     return None
 
 
@@ -536,7 +574,18 @@ def _aggregate(
     try:
         decls = _declarators(texts[:k] + ["__sd_agg"] + rest, ctx)
     except _Fail as e:
-        return [_unparsed(join_tokens(texts), e.reason, line, guard, ctx)]
+        # an attribute macro after the declarator (``} name ALIGN8;``): expand, drop, retry
+        try:
+            exp = expand(rest, ctx.env.lookup)
+        except ValueError:
+            exp = rest
+        exp = [t[0] for t in _strip_annotations([(t, line, g) for t in exp])]
+        try:
+            if exp == rest:
+                raise
+            decls = _declarators(texts[:k] + ["__sd_agg"] + exp, ctx)
+        except _Fail:
+            return [_unparsed(join_tokens(texts), e.reason, line, guard, ctx)]
     return [
         Field(nm, ty.replace("__sd_agg", agg), bits, guard, line, tuple(sub))
         for nm, ty, bits in decls
