@@ -468,3 +468,23 @@ struct s {
     sd = fields("struct s { FOO(bar *baz); UNKNOWN_LIST uint32_t C; int d; };")
     assert [f.unparsed for f in sd.fields[:2]] == ["FOO(bar * baz)", "UNKNOWN_LIST"]
     assert [(f.name, f.type) for f in sd.fields[2:]] == [("C", "uint32_t"), ("d", "int")]
+
+
+def test_member_macro_with_undecidable_alternatives_is_not_silent():
+    src = b"""#include <asm/byteorder.h>
+#ifndef PAIR
+#if defined(__BIG_ENDIAN)
+#define PAIR(a, b) u16 b; u16 a;
+#elif defined(__LITTLE_ENDIAN)
+#define PAIR(a, b) u16 a; u16 b;
+#endif
+#endif
+struct s { PAIR(x, y) PAIR(z, w) };
+"""
+    sd = fields(src, path="t.h")
+    assert len(sd.fields) == 4
+    assert len(sd.warnings) == 1 and "PAIR" in sd.warnings[0] and "t.h:9" in sd.warnings[0]
+    # one definition, or alternatives decided by the file itself: no warning
+    sd = fields(b"#if 1\n#define PAIR(a, b) int a, b;\n#else\n#define PAIR(a, b) int b, a;\n"
+                b"#endif\nstruct s { PAIR(x, y) };")
+    assert [f.name for f in sd.fields] == ["x", "y"] and sd.warnings == ()

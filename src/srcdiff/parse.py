@@ -151,6 +151,7 @@ class _Ctx:
         self.warnings: list[str] = []
         self.dims: dict[tuple[str, ...], str] = {}
         self.budget = _EXPANSION_BUDGET
+        self.ambiguous_warned: set[str] = set()
 
     def warn(self, line: int, reason: str) -> None:
         self.warnings.append(f"{self.path}:{line}: {reason}")
@@ -455,6 +456,10 @@ def _member_step(
     if head_macro:
         m = ctx.env.lookup(t0)
         if m is not None:
+            if t0 not in ctx.ambiguous_warned and ctx.env.ambiguous(t0):
+                ctx.ambiguous_warned.add(t0)
+                ctx.warn(line, f"{t0} is #define'd differently under #if's that cannot be decided"
+                         " here; using the first definition")
             exp = _expand_head(texts, m)
             if exp is None:
                 out.append(_unparsed(original, f"cannot expand {t0}", line, guard, ctx))

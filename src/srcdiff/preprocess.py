@@ -696,6 +696,8 @@ class FileMacros:
 
     defines: dict[str, Macro | str]
     includes: tuple[tuple[str, bool], ...]  # (name, quoted)
+    # names #define'd more than once under #if's this file alone cannot decide
+    ambiguous: frozenset[str] = frozenset()
 
     def macro(self, name: str) -> Macro | None:
         """The #define of NAME in this file, or None."""
@@ -762,18 +764,22 @@ def collect_macros(text: str, config: Config | None) -> FileMacros:
         return _resolve(defines, name) or cfg.get(name) or _PREDEFINED.get(name)
 
     # stack of (parent active, this branch active, some branch taken or unknown-taken)
+    # plus: some condition of this #if chain so far could not be decided
     stack: list[list[bool]] = []
     active = True
+    uncertain: set[str] = set()
+    ambiguous: set[str] = set()
     for d, rest in _directives(text):
         if d in ("if", "ifdef", "ifndef"):
             val = _file_condition(d, rest, lookup, config) if active else False
-            stack.append([active, val is not False, val is True])
+            stack.append([active, val is not False, val is True, val is None])
             active = active and val is not False
         elif d == "elif" and stack:
             fr = stack[-1]
             val = _file_condition("if", rest, lookup, config) if fr[0] and not fr[2] else False
             fr[1] = val is not False
             fr[2] = fr[2] or val is True
+            fr[3] = fr[3] or val is None
             active = fr[0] and fr[1]
         elif d == "else" and stack:
             fr = stack[-1]
@@ -786,17 +792,22 @@ def collect_macros(text: str, config: Config | None) -> FileMacros:
         elif d == "define":
             dm = _DEFINE_NAME_RE.match(rest)
             # a function-like define without ')' is malformed and defines nothing
-            if dm and dm.group(1) not in defines and (
-                not dm.group(2) or ")" in rest[dm.end():]
-            ):
-                defines[dm.group(1)] = rest
+            if dm and (not dm.group(2) or ")" in rest[dm.end():]):
+                name = dm.group(1)
+                undecided = any(fr[3] for fr in stack)
+                if name not in defines:
+                    defines[name] = rest
+                    if undecided:
+                        uncertain.add(name)
+                elif (undecided or name in uncertain) and defines[name] != rest:
+                    ambiguous.add(name)
         elif d == "undef" and config is not None:
             defines.pop(rest.strip(), None)
         elif d == "include":
             im = _INCLUDE_RE.match(rest)
             if im:
                 includes.append((im.group(1).strip(), rest.lstrip().startswith('"')))
-    fm = FileMacros(defines, tuple(includes))
+    fm = FileMacros(defines, tuple(includes), frozenset(ambiguous))
     if len(_file_cache) > 16000:
         _file_cache.clear()
     _file_cache[key] = fm
@@ -898,6 +909,7 @@ class _Scope:
         self.files_read = 0
         self.misses: set[str] = set()
         self.answers: dict[str, Macro | None] = {}
+        self.ambiguous: set[str] = set(fm.ambiguous)
 
     def lookup(self, name: str) -> Macro | None:
         hit = self.answers.get(name, _UNSET)
@@ -941,6 +953,7 @@ class _Scope:
                 if k not in d:
                     d[k] = v
             self.queue.extend((cand, n, q) for n, q in fm.includes)
+            self.ambiguous.update(fm.ambiguous)
             return
 
 
@@ -1002,6 +1015,11 @@ class MacroEnv:
             if m is not None:
                 return None if m.body == ("__sd_undefined",) else m
         return self.scope.lookup(name)
+
+    def ambiguous(self, name: str) -> bool:
+        """Whether NAME has other #define's under #if's that could not be decided (the first
+        one read is used)."""
+        return name not in self.local and name in self.scope.ambiguous
 
     def lookup_local(self, name: str) -> Macro | None:
         """Like lookup, but never reads another file (for #if's in the body)."""
