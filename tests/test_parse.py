@@ -488,3 +488,20 @@ struct s { PAIR(x, y) PAIR(z, w) };
     sd = fields(b"#if 1\n#define PAIR(a, b) int a, b;\n#else\n#define PAIR(a, b) int b, a;\n"
                 b"#endif\nstruct s { PAIR(x, y) };")
     assert [f.name for f in sd.fields] == ["x", "y"] and sd.warnings == ()
+
+
+def test_undef_and_redefine_inside_a_body_count_from_their_line():
+    sd = fields(b"""struct s {
+#define F(n) int n;
+	F(a)
+#undef F
+#define F(n) long n;
+	F(b) F(c)
+#undef F
+#define N 2
+	char d[N];
+#undef N
+	char e[N];
+};""")
+    assert named(sd) == [("a", "int"), ("b", "long"), ("c", "long"), ("d", "char[2]"),
+                         ("e", "char[N]")]

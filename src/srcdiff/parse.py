@@ -149,7 +149,7 @@ class _Ctx:
         self.env = env
         self.config = config
         self.warnings: list[str] = []
-        self.dims: dict[tuple[str, ...], str] = {}
+        self.dims: dict[tuple[tuple[str, ...], int], str] = {}
         self.budget = _EXPANSION_BUDGET
         self.ambiguous_warned: set[str] = set()
 
@@ -232,6 +232,7 @@ class _CondStack:
         return None, term
 
     def directive(self, d: str, rest: str, line: int) -> None:
+        self.ctx.env.line = line  # body #define's before this line count, later ones do not
         if d in ("if", "ifdef", "ifndef"):
             val, term = self._decide(d, rest, line)
             act = self.active and val is not False
@@ -262,8 +263,11 @@ class _CondStack:
             if self.active and d == "define":
                 m = parse_define(rest)
                 if m is not None:
-                    self.ctx.env.define(m)
-            # an #undef in a body is ignored: members are read after the whole body
+                    self.ctx.env.define(m, line)
+            elif self.active and d == "undef":
+                toks = tokenize(rest)
+                if toks and is_ident(toks[0]):
+                    self.ctx.env.undef(toks[0], line)
             return
         self.active = all(fr[3] for fr in self.frames)
         terms: list[str] = []
@@ -425,6 +429,7 @@ def _member_step(
     mt: list[Tok], parent: tuple[str, ...], ctx: _Ctx, depth: int, out: list[Field]
 ) -> list[Tok] | None:
     line, g = mt[0][1], mt[0][2]
+    ctx.env.line = line
     rel = g[len(parent):] if g[: len(parent)] == parent else g
     guard = guard_text(rel) if rel else None
     original = _Text(mt)
@@ -460,12 +465,14 @@ def _member_step(
                 ctx.ambiguous_warned.add(t0)
                 ctx.warn(line, f"{t0} is #define'd differently under #if's that cannot be decided"
                          " here; using the first definition")
-            exp = _expand_head(texts, m)
-            if exp is None:
+            got = _expand_head(texts, m)
+            if got is None:
                 out.append(_unparsed(original, f"cannot expand {t0}", line, guard, ctx))
                 return None
-            ctx.budget -= len(exp)
-            pieces = _split_members([(t, line, g) for t in exp])
+            body, used = got
+            ctx.budget -= len(body)
+            # what follows the macro call keeps its own lines (body #define's count by line)
+            pieces = _split_members([(t, line, g) for t in body] + mt[used:])
             for p in pieces[:-1]:
                 out.extend(_member(p, parent, ctx, depth + 1))
             return pieces[-1] if pieces else None
@@ -534,11 +541,12 @@ class _Text:
         return join_tokens(t[0] for t in self.mt)
 
 
-def _expand_head(texts: list[str], m: Any) -> list[str] | None:
-    """The member with its leading macro replaced by one level of expansion (arguments are
-    left as written, so sizes keep their macro names when they cannot be resolved)."""
+def _expand_head(texts: list[str], m: Any) -> tuple[list[str], int] | None:
+    """One level of expansion of the member's leading macro, and how many tokens the call
+    took (arguments are left as written, so sizes keep their macro names when they cannot
+    be resolved)."""
     if m.params is None:
-        return list(m.body) + texts[1:]
+        return list(m.body), 1
     if len(texts) < 2 or texts[1] != "(":
         return None
     end = _match(texts, 1)
@@ -557,7 +565,7 @@ def _expand_head(texts: list[str], m: Any) -> list[str] | None:
             args[-1].append(t)
     body = _substitute(m, args, _no_macro, frozenset(), 0)
     # a macro made of a reference to itself would loop; the depth bound stops it
-    return body + texts[end + 1 :]
+    return body, end + 1
 
 
 def _aggregate(
@@ -688,7 +696,8 @@ def _anonymise(toks: list[str]) -> tuple[list[str], str | None]:
 
 
 def _dim_text(toks: list[str], ctx: _Ctx) -> str:
-    key = tuple(toks)
+    # with body #define's a size may mean different things on different lines
+    key = (tuple(toks), ctx.env.line if ctx.env.local else 0)
     hit = ctx.dims.get(key)
     if hit is None:
         try:

@@ -995,36 +995,48 @@ class MacroEnv:
         self.scope = _scope_for(
             text, path, config, include_reader, arch, builtins if builtins else _NO_BUILTINS
         )
-        self.local: dict[str, Macro] = {}
+        # body #define/#undef history per name: (line, macro or None for #undef), in order
+        self.local: dict[str, list[tuple[int, Macro | None]]] = {}
         self.config = config
+        # the line being read: a body #define counts from its line on (like cpp)
+        self.line = 1 << 30
 
     @property
     def files_read(self) -> int:
         return self.scope.files_read
 
-    def define(self, m: Macro) -> None:
-        """A #define met inside the struct body itself."""
-        self.local[m.name] = m
+    def define(self, m: Macro, line: int = 0) -> None:
+        """A #define met inside the struct body itself, at LINE."""
+        self.local.setdefault(m.name, []).append((line, m))
 
-    def undef(self, name: str) -> None:
-        self.local[name] = Macro(name, None, ("__sd_undefined",))
+    def undef(self, name: str, line: int = 0) -> None:
+        """An #undef met inside the struct body itself, at LINE."""
+        self.local.setdefault(name, []).append((line, None))
+
+    def _local(self, name: str) -> tuple[bool, Macro | None]:
+        hist = self.local.get(name)
+        if hist:
+            for ln, m in reversed(hist):
+                if ln <= self.line:
+                    return True, m
+        return False, None
 
     def lookup(self, name: str) -> Macro | None:
         if self.local:
-            m = self.local.get(name)
-            if m is not None:
-                return None if m.body == ("__sd_undefined",) else m
+            found, m = self._local(name)
+            if found:
+                return m
         return self.scope.lookup(name)
 
     def ambiguous(self, name: str) -> bool:
         """Whether NAME has other #define's under #if's that could not be decided (the first
         one read is used)."""
-        return name not in self.local and name in self.scope.ambiguous
+        return name in self.scope.ambiguous and not self._local(name)[0]
 
     def lookup_local(self, name: str) -> Macro | None:
         """Like lookup, but never reads another file (for #if's in the body)."""
-        m = self.local.get(name)
-        if m is not None:
-            return None if m.body == ("__sd_undefined",) else m
+        found, m = self._local(name)
+        if found:
+            return m
         sc = self.scope
         return _resolve(sc.defines, name) or sc.config_macros.get(name) or _PREDEFINED.get(name)
