@@ -505,3 +505,12 @@ def test_undef_and_redefine_inside_a_body_count_from_their_line():
 };""")
     assert named(sd) == [("a", "int"), ("b", "long"), ("c", "long"), ("d", "char[2]"),
                          ("e", "char[N]")]
+
+
+def test_overlong_body_is_one_unparsed_entry(monkeypatch):
+    from srcdiff import limits
+
+    monkeypatch.setattr(limits, "MAX_STRUCT_LINES", 3)
+    sd = fields(b"struct s {\n int a;\n int b;\n int c;\n int d;\n};", path="t.h")
+    assert len(sd.fields) == 1 and sd.fields[0].unparsed.startswith("int a;")
+    assert "t.h:1:" in sd.warnings[0] and "limit" in sd.warnings[0]

@@ -41,6 +41,7 @@ from pycparser.c_parser import CParser
 
 from srcdiff.extract import Definition, find_definitions
 from srcdiff.kernel_macros import BUILTIN_MACROS
+from srcdiff.limits import body_too_long
 from srcdiff.model import Field, StructDef
 from srcdiff.preprocess import (
     Config,
@@ -120,6 +121,8 @@ def canonical_type(node: Any) -> str:
 # File level
 
 _scan_cache: dict[bytes, tuple[str, list[Definition]]] = {}
+_SCAN_CACHE_BYTES = 64 << 20  # whole blobs are kept: bound their summed size, not only count
+_scan_cache_size = 0
 
 
 def scan(data: bytes) -> tuple[str, list[Definition]]:
@@ -134,9 +137,12 @@ def scan(data: bytes) -> tuple[str, list[Definition]]:
     if hit is None:
         clean = strip_comments(decode_source(data))
         hit = (clean, find_definitions(clean, aliases=True))
-        if len(_scan_cache) > 64:
+        global _scan_cache_size
+        if len(_scan_cache) > 64 or _scan_cache_size + len(key) > _SCAN_CACHE_BYTES:
             _scan_cache.clear()
+            _scan_cache_size = 0
         _scan_cache[key] = hit
+        _scan_cache_size += len(key)
     return hit
 
 
@@ -167,6 +173,10 @@ def _read(
     if len(cands) > 1:
         d = _choose(clean, cands, ctx)
     a, b = d.body_span(clean)
+    too_long = body_too_long(clean[a:b])
+    if too_long:
+        return StructDef(name, d.kind, (Field(None, "?", line=d.line, unparsed=" ".join(
+            clean[a : a + 2000].split())),), path, d.line, (f"{path}:{d.line}: {too_long}",))
     brace_line = d.line + clean.count("\n", d.start, a)
     toks = _body_tokens(clean[a:b], brace_line, ctx)
     fields = _members(toks, (), ctx, 0)
