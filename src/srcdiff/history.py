@@ -214,7 +214,7 @@ class Builder:
         parts = [o.name, self._hfp, str(o.read.pinned_path), str(o.first_parent), str(o.follow),
                  str(o.rename_threshold)]
         parts += [f"{v.tag}={v.commit}" for v in self.versions.versions]
-        parts += [f"{a}>{b}" for a, b in sorted(self.versions.graph.edges)]
+        parts.append(self.versions.shape_key())
         return hash_paths(parts)
 
     def build(self) -> History:
@@ -260,8 +260,8 @@ class Builder:
     def _build(self) -> History:
         vs = self.versions
         order = {v.tag: i for i, v in enumerate(vs.versions)}
+        found = self._locate_all()
         topo = list(nx.lexicographical_topological_sort(vs.graph, key=order.__getitem__))
-        found = self._locate_all(topo)
         g = nx.DiGraph()
         for tag in topo:
             f = found[tag]
@@ -285,16 +285,16 @@ class Builder:
     # path-limited commit walk when the struct left its file; whole trees are never searched
     # again. The price, documented in the README: a struct deleted and later re-created in a
     # different file is found only on the side of the nearest anchor.
-    def _locate_all(self, topo: list[str]) -> dict[str, Found]:
+    def _locate_all(self) -> dict[str, Found]:
         vs = self.versions
         name = self.opts.name
         pinned = self.opts.read.pinned_path
         if pinned:
             out = {}
-            for i, tag in enumerate(topo):
-                blob, sdef = self.reader.at(vs.by_tag(tag).commit, pinned, name)
-                out[tag] = Found(name, pinned if sdef else None, blob, sdef)
-                self.progress("locate", i + 1, len(topo))
+            for i, v in enumerate(vs.versions):
+                blob, sdef = self.reader.at(v.commit, pinned, name)
+                out[v.tag] = Found(name, pinned if sdef else None, blob, sdef)
+                self.progress("locate", i + 1, len(vs.versions))
             return out
         newest = vs.versions[-1].tag
         probes = [newest, vs.versions[0].tag]
@@ -305,11 +305,14 @@ class Builder:
         anchors = (self._probe(probes[:2], name, (HEADER_GLOBS,))
                    or self._probe(probes[2:], name, (HEADER_GLOBS,))
                    or self._probe(probes, name, (SOURCE_GLOBS,)))
-        absent = {t: Found(name, None, None, None) for t in topo}
+        # Only now is the version DAG needed (its walk ran while the trees were searched).
+        absent = {v.tag: Found(name, None, None, None) for v in vs.versions}
         if not anchors:
             return absent
         best = dict(absent)
         for tag, f in anchors:
+            if best[tag].sdef is not None:
+                continue  # reached from an earlier anchor already: spreading again finds the same
             for t, ft in self._spread(tag, f).items():
                 if best[t].sdef is None and (ft.sdef is not None or best[t].path is None):
                     best[t] = ft

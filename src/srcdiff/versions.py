@@ -64,6 +64,13 @@ class VersionSet:
             self._graph = self._graph.result()
         return self._graph
 
+    def shape_key(self) -> str:
+        """What determines the DAG: 'dag' when it comes from the tags' own ancestry (a function
+        of the tag -> commit map), else its edges as given."""
+        if isinstance(self._graph, Future):
+            return "dag"
+        return ";".join(f"{a}>{b}" for a, b in sorted(self.graph.edges))
+
     def by_tag(self, tag: str) -> Version:
         index = self.__dict__.get("_index")
         if index is None or len(index) != len(self.versions):
