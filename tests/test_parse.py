@@ -514,3 +514,25 @@ def test_overlong_body_is_one_unparsed_entry(monkeypatch):
     sd = fields(b"struct s {\n int a;\n int b;\n int c;\n int d;\n};", path="t.h")
     assert len(sd.fields) == 1 and sd.fields[0].unparsed.startswith("int a;")
     assert "t.h:1:" in sd.warnings[0] and "limit" in sd.warnings[0]
+
+
+def test_file_level_if_is_decided_by_the_included_headers():
+    tree = {"include/asm/byteorder.h": b"#include <linux/le.h>\n",
+            "include/linux/le.h": b"#define __LITTLE_ENDIAN 1234\n#define __LITTLE_ENDIAN_BITFIELD\n"}
+    src = b"""#include <asm/byteorder.h>
+#ifndef PAIR
+#if defined(__BIG_ENDIAN)
+#define PAIR(a, b) u16 b; u16 a;
+#elif defined(__LITTLE_ENDIAN)
+#define PAIR(a, b) u16 a; u16 b;
+#endif
+#endif
+#ifdef __BIG_ENDIAN_BITFIELD
+#define BITS(a, b) u8 b:4, a:4;
+#else
+#define BITS(a, b) u8 a:4, b:4;
+#endif
+struct s { PAIR(x, y) BITS(lo, hi) };
+"""
+    sd = fields(src, path="sound/t.h", include_reader=tree.get)
+    assert [f.name for f in sd.fields] == ["x", "y", "lo", "hi"] and sd.warnings == ()

@@ -698,6 +698,8 @@ class FileMacros:
     includes: tuple[tuple[str, bool], ...]  # (name, quoted)
     # names #define'd more than once under #if's this file alone cannot decide
     ambiguous: frozenset[str] = frozenset()
+    # whether some of those #if's test names the included headers may define
+    includes_decide: bool = False
 
     def macro(self, name: str) -> Macro | None:
         """The #define of NAME in this file, or None."""
@@ -745,41 +747,62 @@ _file_cache: dict[tuple[str, str], FileMacros] = {}  # keyed by the text itself:
 _PREDEFINED = {"__KERNEL__": Macro("__KERNEL__", None, ("1",))}
 
 
-def collect_macros(text: str, config: Config | None) -> FileMacros:
+def collect_macros(
+    text: str, config: Config | None,
+    external: Callable[[str], Macro | None] | None = None,
+) -> FileMacros:
     """The #define's and #include's of a comment-stripped file, conditionals evaluated.
 
     With a config, #if's are evaluated (undefined names are 0). Without one, a condition that
     depends on a CONFIG_ name or on a name the file does not define is unknown, and both
     branches are read (the first #define of a name wins).
+    external(name): the #define of NAME in the headers the file includes; with it, a name
+    found nowhere counts as undefined (as in cpp), except CONFIG_ names without a config and
+    ``__X__`` names (compiler predefines, not modelled). Not memoized then.
     """
     key = (text, config.fingerprint() if config else "")
-    hit = _file_cache.get(key)
-    if hit is not None:
-        return hit
+    if external is None:
+        hit = _file_cache.get(key)
+        if hit is not None:
+            return hit
     cfg = config.macros() if config else {}
     defines: dict[str, Macro | str] = {}
     includes: list[tuple[str, bool]] = []
 
     def lookup(name: str) -> Macro | None:
-        return _resolve(defines, name) or cfg.get(name) or _PREDEFINED.get(name)
+        m = _resolve(defines, name) or cfg.get(name) or _PREDEFINED.get(name)
+        if m is None and external is not None and _decidable_outside(name, config):
+            m = external(name)
+        return m
 
     # stack of (parent active, this branch active, some branch taken or unknown-taken)
     # plus: some condition of this #if chain so far could not be decided
+    # plus: whether the includes could decide one of those conditions
     stack: list[list[bool]] = []
     active = True
     uncertain: set[str] = set()
     ambiguous: set[str] = set()
-    for d, rest in _directives(text):
+    includes_decide = False
+    dirs = _directives(text)
+    for k, (d, rest) in enumerate(dirs):
         if d in ("if", "ifdef", "ifndef"):
-            val = _file_condition(d, rest, lookup, config) if active else False
-            stack.append([active, val is not False, val is True, val is None])
+            val = _file_condition(d, rest, lookup, config, external) if active else False
+            if val is None and d == "ifndef" and k + 1 < len(dirs) and dirs[k + 1][0] == "define":
+                # the include-guard idiom: #ifndef X / #define X
+                guard = rest.split(None, 1)[:1]
+                if guard and dirs[k + 1][1].split(None, 1)[:1] == guard:
+                    val = True
+            outside = val is None and _outside_names(d, rest, lookup, config)
+            stack.append([active, val is not False, val is True, val is None, outside])
             active = active and val is not False
         elif d == "elif" and stack:
             fr = stack[-1]
-            val = _file_condition("if", rest, lookup, config) if fr[0] and not fr[2] else False
+            val = (_file_condition("if", rest, lookup, config, external)
+                   if fr[0] and not fr[2] else False)
             fr[1] = val is not False
             fr[2] = fr[2] or val is True
             fr[3] = fr[3] or val is None
+            fr[4] = fr[4] or (val is None and _outside_names("if", rest, lookup, config))
             active = fr[0] and fr[1]
         elif d == "else" and stack:
             fr = stack[-1]
@@ -801,13 +824,16 @@ def collect_macros(text: str, config: Config | None) -> FileMacros:
                         uncertain.add(name)
                 elif (undecided or name in uncertain) and defines[name] != rest:
                     ambiguous.add(name)
+                    includes_decide = includes_decide or any(fr[4] for fr in stack)
         elif d == "undef" and config is not None:
             defines.pop(rest.strip(), None)
         elif d == "include":
             im = _INCLUDE_RE.match(rest)
             if im:
                 includes.append((im.group(1).strip(), rest.lstrip().startswith('"')))
-    fm = FileMacros(defines, tuple(includes), frozenset(ambiguous))
+    fm = FileMacros(defines, tuple(includes), frozenset(ambiguous), includes_decide)
+    if external is not None:
+        return fm
     if len(_file_cache) > 16000:
         _file_cache.clear()
     _file_cache[key] = fm
@@ -821,7 +847,8 @@ _NEVER_DEFINED = frozenset(
 
 
 def _file_condition(
-    d: str, rest: str, lookup: Callable[[str], Macro | None], config: Config | None
+    d: str, rest: str, lookup: Callable[[str], Macro | None], config: Config | None,
+    external: Callable[[str], Macro | None] | None = None,
 ) -> bool | None:
     """True/False when decidable from the file alone, None when unknown (read both branches):
     a name the file does not define may come from a header it includes."""
@@ -829,24 +856,45 @@ def _file_condition(
     if d in ("ifdef", "ifndef"):
         if not toks:
             return None
-        val = _known_defined(toks[0], lookup, config)
+        val = _known_defined(toks[0], lookup, config, external is not None)
         if val is None:
             return None
         return val if d == "ifdef" else not val
     for t in toks:
         if is_ident(t) and t not in ("defined", *_KCONFIG_TESTS):
-            if _known_defined(t, lookup, config) is None:
+            if _known_defined(t, lookup, config, external is not None) is None:
                 return None
     return _safe_eval(toks, lookup)
 
 
+def _outside_names(
+    d: str, rest: str, lookup: Callable[[str], Macro | None], config: Config | None
+) -> bool:
+    """Whether an undecided condition tests a name the included headers could define."""
+    toks = tokenize(rest)
+    if d in ("ifdef", "ifndef"):
+        toks = toks[:1]
+    return any(is_ident(t) and t not in ("defined", *_KCONFIG_TESTS) and lookup(t) is None
+               and _decidable_outside(t, config) for t in toks)
+
+
+def _decidable_outside(name: str, config: Config | None) -> bool:
+    """Whether the included headers decide NAME (else only a config or the compiler can)."""
+    if name.startswith("CONFIG_"):
+        return False  # the config decides, or nobody does
+    return not (len(name) > 4 and name.startswith("__") and name.endswith("__"))
+
+
 def _known_defined(
-    name: str, lookup: Callable[[str], Macro | None], config: Config | None
+    name: str, lookup: Callable[[str], Macro | None], config: Config | None,
+    includes_seen: bool = False,
 ) -> bool | None:
     if lookup(name) is not None:
         return True
     if name in _NEVER_DEFINED or (config is not None and name.startswith("CONFIG_")):
         return False
+    if includes_seen and _decidable_outside(name, config):
+        return False  # looked up through the includes and found nowhere
     return None
 
 
@@ -910,8 +958,39 @@ class _Scope:
         self.misses: set[str] = set()
         self.answers: dict[str, Macro | None] = {}
         self.ambiguous: set[str] = set(fm.ambiguous)
+        self.inc_defines: dict[str, Macro | str] = {}  # from included files only
+        self.inc_ambiguous: set[str] = set()
+        # alternatives under #if's the file cannot decide: decided with the #define's of the
+        # included headers (e.g. __LITTLE_ENDIAN), as the compiler does, once one is asked for
+        self.undecided: FileMacros | None = fm if fm.includes_decide and reader else None
+        self.text = text
+
+    def _decide_with_includes(self) -> None:
+        fm, self.undecided = self.undecided, None
+        assert fm is not None
+        fm2 = collect_macros(self.text, self.config, self._include_lookup)
+        # a name the includes leave undefined may come from the .c file's includes: then the
+        # first reading (with its warning) is kept, not dropped
+        top = dict(fm.defines)
+        top.update(fm2.defines)
+        for k, v in self.inc_defines.items():
+            if k not in top:
+                top[k] = v
+        self.defines = top
+        self.ambiguous = ((set(fm.ambiguous) - fm2.defines.keys()) | set(fm2.ambiguous)
+                          | self.inc_ambiguous)
+        self.answers.clear()
+
+    def _include_lookup(self, name: str) -> Macro | None:
+        m = _resolve(self.inc_defines, name)
+        while m is None and self.queue and self.files_read < INCLUDE_BUDGET:
+            self._read_next()
+            m = _resolve(self.inc_defines, name)
+        return m
 
     def lookup(self, name: str) -> Macro | None:
+        if self.undecided is not None and name in self.undecided.ambiguous:
+            self._decide_with_includes()
         hit = self.answers.get(name, _UNSET)
         if hit is not _UNSET:
             return hit  # type: ignore[return-value]
@@ -949,11 +1028,15 @@ class _Scope:
             self.seen.add(cand)
             fm = _macros_of_bytes(data, self.config)
             d = self.defines
+            inc = self.inc_defines
             for k, v in fm.defines.items():
                 if k not in d:
                     d[k] = v
+                if k not in inc:
+                    inc[k] = v
             self.queue.extend((cand, n, q) for n, q in fm.includes)
             self.ambiguous.update(fm.ambiguous)
+            self.inc_ambiguous.update(fm.ambiguous)
             return
 
 
