@@ -88,3 +88,49 @@ def test_layout_noise_never_changes_members(body, spaces):
         return [(f.name, f.type, f.bits, f.unparsed is None) for f in sd.flat_fields()]
 
     assert shape(a) == shape(b)
+
+
+_SPECS = st.lists(st.sampled_from(["const", "volatile", "unsigned", "signed", "long", "short",
+                                   "int", "char", "u32", "struct page", "enum e", "foo_t"]),
+                  min_size=1, max_size=4)
+_DECLARATOR = st.tuples(
+    st.lists(st.sampled_from(["*", "* const", "* volatile", "* restrict"]), max_size=3),
+    st.sampled_from(["a", "b", ""]),
+    st.lists(st.sampled_from(["[]", "[__sd_d0]", "[3]"]), max_size=2),
+    st.sampled_from(["", ": __sd_d1", ": 3"]),
+)
+
+
+@given(_SPECS, st.lists(_DECLARATOR, min_size=1, max_size=3))
+def test_fast_path_agrees_with_pycparser(specs, declarators):
+    from srcdiff.parse import _fast_decl, _parse_decl
+    from srcdiff.preprocess import tokenize
+
+    decl = " ".join(specs) + " " + ", ".join(
+        " ".join(stars) + " " + name + "".join(dims) + " " + bits
+        for stars, name, dims, bits in declarators)
+    toks = tokenize(decl)
+    fast = _fast_decl(toks)
+    if fast is not None:
+        assert fast == _parse_decl(toks), decl
+
+
+_PARAM = st.tuples(_SPECS, st.lists(st.sampled_from(["*", "* const"]), max_size=2),
+                   st.sampled_from(["__sd_p", ""]), st.sampled_from(["", "[]", "[__sd_d0]"]))
+
+
+@given(_SPECS, st.lists(st.sampled_from(["*", "* const", "* volatile"]), max_size=2),
+       st.one_of(st.just(["void"]), st.lists(_PARAM, max_size=3)), st.booleans(),
+       st.sampled_from(["", ", x", ", *y[2]", ", (*g)(void)"]))
+def test_fast_path_agrees_with_pycparser_on_function_pointers(ret, stars, params, dots, more):
+    from srcdiff.parse import _fast_decl, _parse_decl
+    from srcdiff.preprocess import tokenize
+
+    if params != ["void"]:
+        params = [" ".join(sp) + " " + " ".join(st_) + " " + nm + dm
+                  for sp, st_, nm, dm in params] + (["..."] if dots and params else [])
+    decl = f"{' '.join(ret)} {' '.join(stars)} (*__sd_n)({', '.join(params)}){more}"
+    toks = tokenize(decl)
+    fast = _fast_decl(toks)
+    if fast is not None:
+        assert fast == _parse_decl(toks), decl

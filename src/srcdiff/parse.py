@@ -834,9 +834,13 @@ def _declarator_scan(toks: list[str], i: int, end: int, stubs: set[str]) -> None
 _STAR_QUALS = frozenset(("const", "volatile", "restrict", "_Atomic"))
 
 
-def _fast_decl(toks: list[str]) -> tuple[tuple[str | None, str, str | None], ...] | None:
-    """The common declarations (specifiers, then ``*``s, a name, sizes, a width) without
-    pycparser; None for anything else. Gives exactly what ``_parse_decl`` would."""
+def _fast_decl(
+    toks: list[str], abstract: bool = False
+) -> tuple[tuple[str | None, str, str | None], ...] | None:
+    """The common declarations (specifiers, then ``*``s, a name, sizes, a width; or a pointer
+    to a function whose parameters are such declarations) without pycparser; None for anything
+    else. Gives exactly what ``_parse_decl`` would. abstract: a declarator may lack a name
+    (parameters)."""
     n = len(toks)
     i = 0
     quals: list[str] = []
@@ -883,6 +887,27 @@ def _fast_decl(toks: list[str]) -> tuple[tuple[str | None, str, str | None], ...
                 sq.append(toks[i])
                 i += 1
             stars.append(s + " ".join(_quals(sq)))
+        star = ""
+        for k, s in enumerate(stars):
+            star += s
+            if len(s) > 1 and k + 1 < len(stars):
+                star += " "
+        if (i + 4 < n and toks[i] == "(" and toks[i + 1] == "*" and is_ident(toks[i + 2])
+                and toks[i + 2] not in _KEYWORDS and toks[i + 3] == ")" and toks[i + 4] == "("):
+            # RET (*name)(PARAMS)
+            close = _match(toks, i + 4)
+            params = _fast_params(toks[i + 5 : close]) if toks[close] == ")" else None
+            if params is None:
+                return None
+            sp = " " if stars and len(stars[-1]) > 1 else ""
+            out.append((toks[i + 2], f"{base} {star}{sp}(*)({params})", None))
+            i = close + 1
+            if i == n:
+                return tuple(out)
+            if toks[i] != ",":
+                return None
+            i += 1
+            continue
         name = None
         if i < n and is_ident(toks[i]) and toks[i] not in _KEYWORDS:
             name = toks[i]
@@ -901,13 +926,8 @@ def _fast_decl(toks: list[str]) -> tuple[tuple[str | None, str, str | None], ...
         if i + 1 < n and toks[i] == ":":
             bits = toks[i + 1]
             i += 2
-        if name is None and (bits is None or stars or dims):
+        if name is None and (bits is None or stars or dims) and not (abstract and bits is None):
             return None
-        star = ""
-        for k, s in enumerate(stars):
-            star += s
-            if len(s) > 1 and k + 1 < len(stars):
-                star += " "
         decl = star + dims
         ty = base if not decl else (base + decl if decl[0] == "[" else f"{base} {decl}")
         out.append((name, ty, bits))
@@ -916,6 +936,28 @@ def _fast_decl(toks: list[str]) -> tuple[tuple[str | None, str, str | None], ...
         if toks[i] != ",":
             return None
         i += 1
+
+
+def _fast_params(toks: list[str]) -> str | None:
+    """Canonical parameter list of simple parameters (see ``_fast_decl``), or None."""
+    if not toks:
+        return ""
+    if "(" in toks:
+        return None
+    out: list[str] = []
+    start = 0
+    for k in range(len(toks) + 1):
+        if k == len(toks) or toks[k] == ",":
+            p = toks[start:k]
+            start = k + 1
+            if p == ["..."]:
+                out.append("...")
+                continue
+            r = _fast_decl(p, abstract=True) if p else None
+            if r is None or len(r) != 1 or r[0][2] is not None:
+                return None
+            out.append(r[0][1])
+    return ", ".join(out)
 
 
 def _is_basic_word(w: str) -> bool:
