@@ -14,16 +14,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from srcdiff import paths
+
 SCHEMA_VERSION = 1
 
 
 def default_cache_dir() -> Path:
     """$SRCDIFF_CACHE_DIR, else $XDG_CACHE_HOME/srcdiff, else ~/.cache/srcdiff."""
-    env = os.environ.get("SRCDIFF_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "srcdiff"
+    return Path(paths.default_cache_dir())
 
 
 class Cache:
@@ -63,11 +61,17 @@ class Cache:
             "CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL,"
             " PRIMARY KEY (ns, k)) WITHOUT ROWID"
         )
+        # Whole outputs of earlier commands (srcdiff.fast), stored raw: read back unparsed.
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS outputs (k TEXT PRIMARY KEY, code INTEGER NOT NULL,"
+            " err TEXT NOT NULL, out TEXT NOT NULL)"
+        )
         row = db.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
         if row is None:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         elif row[0] != str(SCHEMA_VERSION):
             db.execute("DELETE FROM kv")
+            db.execute("DELETE FROM outputs")
             db.execute("UPDATE meta SET v=? WHERE k='schema'", (str(SCHEMA_VERSION),))
         # A torn or foreign file fails here rather than giving wrong answers later.
         check = db.execute("PRAGMA quick_check").fetchone()
@@ -133,6 +137,17 @@ class Cache:
         except sqlite3.DatabaseError as exc:
             self._warn(f"could not write cache {self.path} ({exc}); results are not cached")
 
+    def put_output(self, key: str, code: int, err: str, out: str) -> None:
+        """Keep a command's whole output (one transaction)."""
+        if self._db is None:
+            return
+        try:
+            with self._lock:
+                self._db.execute("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?)",
+                                 (key, code, err, out))
+        except sqlite3.DatabaseError as exc:
+            self._warn(f"could not write cache {self.path} ({exc}); results are not cached")
+
     def close(self) -> None:
         self.flush()
         if self._db is not None:
@@ -146,6 +161,7 @@ class Cache:
             return out
         for ns, n in self._db.execute("SELECT ns, count(*) FROM kv GROUP BY ns"):
             out["entries"][ns] = n
+        out["entries"]["output"] = self._db.execute("SELECT count(*) FROM outputs").fetchone()[0]
         size = 0
         for suffix in ("", "-wal"):
             p = Path(str(self.path) + suffix)
@@ -158,6 +174,7 @@ class Cache:
         if self._db is not None:
             with self._lock:
                 self._db.execute("DELETE FROM kv")
+                self._db.execute("DELETE FROM outputs")
                 self._db.execute("VACUUM")
         self._mem.clear()
         self._pending.clear()

@@ -1,0 +1,71 @@
+"""The result cache behind the srcdiff command: a repeated command is answered without
+loading the pipeline, and anything that could change the answer is noticed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import sys; import srcdiff.fast as f\n"
+    "try:\n    f.main()\n"
+    "except SystemExit as e:\n    code = e.code\n"
+    "sys.stderr.write('\\nLOADED=%s\\n' % ('networkx' in sys.modules))\n"
+    "sys.exit(code)\n"
+)
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    dest = tmp_path / "linux"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_demo_repo.py"), str(dest)],
+                   check=True, capture_output=True)
+    return dest
+
+
+def run(repo: Path, cache: Path, *args: str):
+    env = dict(os.environ, SRCDIFF_CACHE_DIR=str(cache))
+    p = subprocess.run([sys.executable, "-c", PROBE, *args, "--repo", str(repo)],
+                       capture_output=True, text=True, env=env)
+    err, _, loaded = p.stderr.rpartition("\nLOADED=")
+    return p.returncode, p.stdout, err, loaded.strip() == "True"
+
+
+def test_repeated_command_is_answered_from_the_store(repo, tmp_path):
+    cache = tmp_path / "cache"
+    first = run(repo, cache, "log", "vfio_pci_device", "--format", "json")
+    second = run(repo, cache, "log", "vfio_pci_device", "--format", "json")
+    assert first[0] == second[0] == 0
+    assert first[1] == second[1] and first[2] == second[2]
+    assert first[3] is True and second[3] is False  # the pipeline was not even imported
+
+
+def test_a_new_tag_or_an_edited_config_changes_the_answer(repo, tmp_path):
+    cache = tmp_path / "cache"
+    before = run(repo, cache, "versions", "--format", "json")
+    env = dict(os.environ, GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org",
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org")
+    subprocess.run(["git", "-C", str(repo), "tag", "v7.0"], check=True, env=env)
+    after = run(repo, cache, "versions", "--format", "json")
+    assert '"v7.0"' in after[1] and '"v7.0"' not in before[1]
+
+    config = tmp_path / "config"
+    config.write_text("CONFIG_PCI_MSI=y\n")
+    msi = run(repo, cache, "show", "pci_dev", "--at", "v5.8", "--config", str(config))
+    config.write_text("# CONFIG_PCI_MSI is not set\n")
+    nomsi = run(repo, cache, "show", "pci_dev", "--at", "v5.8", "--config", str(config))
+    assert "msi_list" in msi[1] and "msi_list" not in nomsi[1]
+    assert "msi_unused" in nomsi[1]
+
+
+def test_errors_are_not_stored(repo, tmp_path):
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        code, out, err, loaded = run(repo, cache, "blame", "vfio_pci_devic")
+        assert code == 2 and out == "" and "did you mean vfio_pci_device" in err
+        assert loaded is True
