@@ -536,3 +536,18 @@ struct s { PAIR(x, y) BITS(lo, hi) };
 """
     sd = fields(src, path="sound/t.h", include_reader=tree.get)
     assert [f.name for f in sd.fields] == ["x", "y", "lo", "hi"] and sd.warnings == ()
+
+
+def test_randomized_struct_fields_markers_open_no_member():
+    # without the randstruct plugin (the layout BTF shows) the markers expand to nothing
+    sd = fields(b"""struct task_struct {
+	unsigned int __state;
+	randomized_struct_fields_start
+	void *stack;
+	refcount_t usage;
+	randomized_struct_fields_end
+	struct thread_struct thread;
+} __randomize_layout;""", "task_struct")
+    assert named(sd) == [("__state", "unsigned int"), ("stack", "void *"),
+                         ("usage", "refcount_t"), ("thread", "struct thread_struct")]
+    assert sd.warnings == ()

@@ -430,7 +430,7 @@ def _member(mt: list[Tok], parent: tuple[str, ...], ctx: _Ctx, depth: int) -> li
             return out
         rest = _member_step(rest, parent, ctx, depth, out)
     if rest is not None:
-        line, g = rest[0][1], rest[0][2]
+        line = rest[0][1]
         out.append(_unparsed(_Text(rest), "macro expansion does not end", line, None, ctx))
     return out
 
