@@ -12,7 +12,9 @@ for ``asm/`` headers the build would generate, then ``x/y.h`` from the repositor
 Include budget: one ``MacroEnv`` (one ``read_struct`` call) makes at most ``INCLUDE_BUDGET``
 (256) include_reader calls, breadth first (nearest headers first), and only when an identifier needs a
 definition that the file itself does not have. What a file defines is memoized per content hash,
-so repeated calls over the same blobs cost a dictionary lookup per file.
+so repeated calls over the same blobs cost a dictionary lookup per file; the include walk of a
+file is shared by every read with the same text, path, config, arch and include_reader object
+(a reader is assumed to keep returning the same bytes for a path).
 """
 
 from __future__ import annotations
