@@ -16,7 +16,7 @@ from srcdiff.gitrepo import GitRepo
 from srcdiff.limits import BlobTooLarge
 from srcdiff.model import Field, StructDef
 from srcdiff.parse import PARSER_VERSION, read_struct
-from srcdiff.parse import _scan as scan  # comment-stripped text + definitions, memoized
+from srcdiff.parse import scan  # comment-stripped text + definitions, memoized
 from srcdiff.preprocess import Config
 
 SOURCE_SUFFIXES = (".h", ".c", ".hh", ".hpp", ".cc", ".cpp", ".inc")
