@@ -11,6 +11,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,11 @@ SCHEMA_VERSION = 1
 def default_cache_dir() -> Path:
     """$SRCDIFF_CACHE_DIR, else $XDG_CACHE_HOME/srcdiff, else ~/.cache/srcdiff."""
     return Path(paths.default_cache_dir())
+
+
+def _is_busy(exc: Exception) -> bool:
+    msg = str(exc).lower()
+    return "locked" in msg or "busy" in msg
 
 
 class Cache:
@@ -42,12 +48,27 @@ class Cache:
             return
         self.path = Path(directory) / "cache.sqlite"
         try:
-            self._db = self._open()
+            self._db = self._open_patiently()
         except OSError as exc:  # no such directory, read-only file system: nothing to rebuild
             self._warn(f"cannot use cache {self.path} ({exc.strerror or exc}); running without it")
         except sqlite3.DatabaseError as exc:
-            self._warn(f"cache {self.path} is unusable ({exc}); rebuilding it")
-            self._db = self._rebuild()
+            if _is_busy(exc):  # another run holds it for longer than we wait: not damage
+                self._warn(f"cache {self.path} is busy ({exc}); running without it")
+            else:
+                self._warn(f"cache {self.path} is unusable ({exc}); rebuilding it")
+                self._db = self._rebuild()
+
+    def _open_patiently(self) -> sqlite3.Connection:
+        """_open, retried while another process holds the file (creating tables, switching to
+        WAL): a busy database is never mistaken for a damaged one."""
+        for attempt in range(50):
+            try:
+                return self._open()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or attempt == 49:
+                    raise
+                time.sleep(0.1)
+        raise AssertionError("unreachable")
 
     def _open(self) -> sqlite3.Connection:
         assert self.path is not None
@@ -106,6 +127,8 @@ class Cache:
                 return None
             value = json.loads(row[0])
         except (sqlite3.DatabaseError, ValueError) as exc:
+            if _is_busy(exc):
+                return None  # another run is writing: compute this one instead
             self._warn(f"cache {self.path} is damaged ({exc}); rebuilding it")
             with self._lock:
                 self._db = self._rebuild()
