@@ -284,10 +284,7 @@ def test_million_line_struct_in_bounded_time(tmp_path):
     members = "".join(f"\tint m{i};\n" for i in range(1_000_000))
     r.write("include/foo.h", "struct foo {\n" + members + "};\n")
     r.commit("wide", tag="v1")
-    try:
-        res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", timeout=5)
-    except subprocess.TimeoutExpired:
-        pytest.xfail("parse.py has no struct-size limit yet (notes/hostile-needs.md)")
+    res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", timeout=10)
     assert res.returncode == 1, res.stderr
     assert "100,000-line limit" in res.stderr and "Traceback" not in res.stderr
 
