@@ -105,13 +105,23 @@ def change_from_cache(d: dict) -> Change:
     )
 
 
+_field_maps: dict[int, tuple[StructDef, dict[str, Field]]] = {}
+
+
 def field_map(sdef: StructDef | None) -> dict[str, Field]:
-    """Members by name, anonymous aggregates flattened (what layouts compare on)."""
+    """Members by name, anonymous aggregates flattened (what layouts compare on). Do not
+    modify the result: it is shared by every caller asking about the same definition."""
     if sdef is None:
         return {}
+    hit = _field_maps.get(id(sdef))
+    if hit is not None and hit[0] is sdef:
+        return hit[1]
     out: dict[str, Field] = {}
     for f in sdef.flat_fields():
         out.setdefault(f.key(), f)
+    if len(_field_maps) > 100_000:
+        _field_maps.clear()
+    _field_maps[id(sdef)] = (sdef, out)  # holding SDEF keeps its id from being reused
     return out
 
 
