@@ -41,7 +41,7 @@ from pycparser.c_parser import CParser
 
 from srcdiff.extract import Definition, find_definitions
 from srcdiff.kernel_macros import BUILTIN_MACROS
-from srcdiff.limits import body_too_long
+from srcdiff.limits import MAX_MACRO_TOKENS, MAX_MEMBER_STEPS, MAX_NESTING, body_too_long
 from srcdiff.model import Field, StructDef
 from srcdiff.preprocess import (
     Config,
@@ -64,9 +64,10 @@ from srcdiff.preprocess import (
 
 PARSER_VERSION = "2"
 
-_MAX_DEPTH = 24
-_MAX_STEPS = 4096
-_EXPANSION_BUDGET = 200_000  # tokens produced by member macros per struct
+# The bounds live in srcdiff.limits (docs/SAFETY.md); local names kept for readability.
+_MAX_DEPTH = MAX_NESTING
+_MAX_STEPS = MAX_MEMBER_STEPS
+_EXPANSION_BUDGET = MAX_MACRO_TOKENS  # tokens produced by member macros per struct
 
 Tok = tuple[str, int, tuple[str, ...]]  # (text, line, guard terms)
 

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srcdiff.errors import SrcdiffError
+from srcdiff.limits import MAX_EXPANSION_DEPTH, MAX_EXPANSION_TOKENS, MAX_INCLUDE_READS
 
-INCLUDE_BUDGET = 256
-_MAX_EXPANSION_DEPTH = 64
-_MAX_EXPANSION_TOKENS = 20000
+INCLUDE_BUDGET = MAX_INCLUDE_READS  # bounds live in srcdiff.limits
+_MAX_EXPANSION_DEPTH = MAX_EXPANSION_DEPTH
+_MAX_EXPANSION_TOKENS = MAX_EXPANSION_TOKENS
 
 # ---------------------------------------------------------------------------------------------
 # Text
