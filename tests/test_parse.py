@@ -551,3 +551,90 @@ def test_randomized_struct_fields_markers_open_no_member():
     assert named(sd) == [("__state", "unsigned int"), ("stack", "void *"),
                          ("usage", "refcount_t"), ("thread", "struct thread_struct")]
     assert sd.warnings == ()
+
+
+# Object-like macros used as names: the compiler (and BTF) sees the expansion.
+
+_TYPES_H = b"""\
+#ifndef _LINUX_TYPES_H
+#define _LINUX_TYPES_H
+struct callback_head {
+	struct callback_head *next;
+	void (*func)(struct callback_head *head);
+} __attribute__((aligned(sizeof(void *))));
+#define rcu_head callback_head
+#endif
+"""
+
+
+def test_rcu_head_member_is_callback_head_as_the_compiler_sees_it():
+    src = """\
+#include <linux/types.h>
+struct request_queue {
+	void			*queuedata;
+	struct rcu_head		rcu_head;
+	void (*free_fn)(struct rcu_head *);
+	struct {
+		int depth;
+	} rcu_head_stats;
+};
+"""
+    files = {"include/linux/types.h": _TYPES_H}
+    sd = fields(src, "request_queue", path="include/linux/blkdev.h", include_reader=files.get)
+    assert named(sd)[:3] == [
+        ("queuedata", "void *"),
+        ("callback_head", "struct callback_head"),
+        ("free_fn", "void (*)(struct callback_head *)"),
+    ]
+    assert sd.fields[3].name == "rcu_head_stats"  # only whole names are macros
+    assert sd.warnings == ()
+
+
+def test_name_macro_under_config_follows_the_config():
+    src = """\
+#ifdef CONFIG_COMPAT_NAMES
+#define legacy_lock new_lock
+#define legacy_t unsigned int
+#endif
+struct s {
+	int legacy_lock;
+	legacy_t count;
+	struct { int a; } legacy_lock_set;
+};
+"""
+    on = fields(src, config=Config.from_defines(["CONFIG_COMPAT_NAMES=y"]))
+    assert named(on)[:2] == [("new_lock", "int"), ("count", "unsigned int")]
+    off = fields(src, config=Config.from_defines([]))
+    assert named(off)[:2] == [("legacy_lock", "int"), ("count", "legacy_t")]
+    # without a config both branches of an undecided #if are read: the #define counts
+    assert named(fields(src))[0] == ("new_lock", "int")
+
+
+def test_function_like_macro_used_as_a_plain_name_is_not_expanded():
+    src = """\
+#define lock(x) spin_lock(x)
+#define LEN 4
+struct s {
+	int lock;
+	char buf[LEN];
+	unsigned int bits : LEN;
+};
+"""
+    sd = fields(src)
+    assert named(sd) == [("lock", "int"), ("buf", "char[4]"), ("bits", "unsigned int")]
+    assert sd.fields[2].bits == 4
+
+
+def test_tag_and_typedef_name_macros_expand_in_nested_aggregates():
+    src = """\
+#define old_tag new_tag
+#define old_name new_name
+#define PACKED __attribute__((packed))
+struct s {
+	struct old_tag { int a; } old_name;
+	struct old_tag *p PACKED;
+};
+"""
+    sd = fields(src)
+    assert [(f.name, f.type) for f in sd.fields] == [
+        ("new_name", "struct new_tag"), ("p", "struct new_tag *")]

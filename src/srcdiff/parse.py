@@ -62,7 +62,7 @@ from srcdiff.preprocess import (
     tokenize,
 )
 
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 
 # The bounds live in srcdiff.limits (docs/SAFETY.md); local names kept for readability.
 _MAX_DEPTH = MAX_NESTING
@@ -487,6 +487,12 @@ def _member_step(
             for p in pieces[:-1]:
                 out.extend(_member(p, parent, ctx, depth + 1))
             return pieces[-1] if pieces else None
+    named = _expand_names(texts, ctx)
+    if named is not texts:
+        # an expansion may bring annotations (``#define PACKED __attribute__((packed))``)
+        texts = [t[0] for t in _strip_annotations([(x, line, g) for x in named])]
+        if not texts:
+            return None
     try:
         decls = _declarators(texts, ctx)
     except _Fail as e:
@@ -542,6 +548,52 @@ def _without_unknown_word(
     return None
 
 
+_NO_EXPAND = frozenset(("[", "typeof"))
+
+
+def _expand_names(texts: list[str], ctx: _Ctx) -> list[str]:
+    """TEXTS with object-like macros used as names (member names, tags, typedef names)
+    expanded as cpp would (``#define rcu_head callback_head``). Sizes in ``[]`` and
+    ``typeof(...)`` are left as written (they are evaluated or kept on purpose); a
+    function-like macro without ``(`` is not a call, so it stays."""
+    out: list[str] | None = None
+    n = len(texts)
+    i = 0
+    while i < n:
+        t = texts[i]
+        if t == ":":
+            break  # a bit-field width is a size: evaluated, or kept as written
+        if t in _NO_EXPAND:
+            j = i + 1 if t == "typeof" and i + 1 < n and texts[i + 1] == "(" else i
+            if texts[j] in ("[", "("):
+                end = _match(texts, j) + 1
+                if out is not None:
+                    out.extend(texts[i:end])
+                i = end
+                continue
+        if is_ident(t) and t not in _KEYWORDS and not t.startswith("__sd_"):
+            m = ctx.env.lookup(t)
+            if m is not None and m.params is None:
+                try:
+                    exp = expand([t], ctx.env.lookup)
+                except ValueError:
+                    exp = [t]
+                if exp != [t]:
+                    if out is None:
+                        out = list(texts[:i])
+                    ctx.budget -= len(exp)
+                    out.extend(exp)
+                    i += 1
+                    continue
+        if out is not None:
+            out.append(t)
+        i += 1
+    if out is None:
+        return texts
+    out.extend(texts[i:])
+    return out
+
+
 class _Text:
     """The member's source text, joined only when needed (for unparsed entries)."""
 
@@ -585,8 +637,11 @@ def _aggregate(
 ) -> list[Field]:
     kind = texts[k]
     close = _match(texts, j)
+    if tag:
+        exp_tag = _expand_names([tag], ctx)
+        tag = exp_tag[0] if len(exp_tag) == 1 and is_ident(exp_tag[0]) else tag
     agg = kind + (f" {tag}" if tag else "")
-    rest = texts[close + 1 :]
+    rest = _expand_names(texts[close + 1 :], ctx)
     sub: list[Field] = []
     if kind != "enum":
         sub = _members(mt[j + 1 : close], g, ctx, depth + 1)
