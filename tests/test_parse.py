@@ -638,3 +638,31 @@ struct s {
     sd = fields(src)
     assert [(f.name, f.type) for f in sd.fields] == [
         ("new_name", "struct new_tag"), ("p", "struct new_tag *")]
+
+
+def test_member_list_macro_in_front_of_a_declaration():
+    src = """\
+#define STATE_COMMON \\
+	void *next; \\
+	u8 descriptor_type;
+struct s {
+	STATE_COMMON union acpi_operand_object *object;
+};
+"""
+    sd = fields(src)
+    assert named(sd) == [("next", "void *"), ("descriptor_type", "u8"),
+                         ("object", "union acpi_operand_object *")]
+    assert sd.warnings == ()
+
+
+def test_accessor_macro_defined_after_the_struct_leaves_the_name_alone():
+    src = """\
+struct psc {
+	union { u8 buffer_8; u16 buffer_16; } buffer;
+	u8 txdata;
+};
+#define txdata buffer.buffer_8
+"""
+    sd = fields(src, "psc")
+    assert [(f.name, f.type) for f in sd.fields] == [("buffer", "union"), ("txdata", "u8")]
+    assert not any(f.unparsed for f in sd.flat_fields())

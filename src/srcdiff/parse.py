@@ -488,10 +488,23 @@ def _member_step(
                 out.extend(_member(p, parent, ctx, depth + 1))
             return pieces[-1] if pieces else None
     named = _expand_names(texts, ctx)
+    if named is not texts and ";" in named:
+        # an object-like macro that lays out members (``ACPI_STATE_COMMON u32 index;``)
+        out.extend(_members([(t, line, g) for t in named], parent, ctx, depth + 1))
+        return None
     if named is not texts:
         # an expansion may bring annotations (``#define PACKED __attribute__((packed))``)
-        texts = [t[0] for t in _strip_annotations([(x, line, g) for x in named])]
-        if not texts:
+        named = [t[0] for t in _strip_annotations([(x, line, g) for x in named])]
+        if not named:
+            return None
+        try:
+            decls = _declarators(named, ctx)
+        except _Fail:
+            # an accessor #define'd after the struct (``#define txdata buffer.txdata``):
+            # cpp would not see it here, and we do not track where #define's stand
+            decls = None
+        if decls is not None:
+            out.extend(Field(nm, ty, bits, guard, line) for nm, ty, bits in decls)
             return None
     try:
         decls = _declarators(texts, ctx)
