@@ -17,6 +17,7 @@ from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import CommitInfo, GitRepo
 from srcdiff.locate import (
     HEADER_GLOBS,
+    INCLUDE_GLOBS,
     SOURCE_GLOBS,
     SOURCE_SUFFIXES,
     Found,
@@ -312,8 +313,9 @@ class Builder:
         probes += [vs.versions[(k * n) // 7].tag for k in range(1, 7)]
         probes = list(dict.fromkeys(probes))
         # Headers of the newest and oldest trees first; then of a few between; then sources.
-        anchors = (self._probe(probes[:2], name, (HEADER_GLOBS,))
-                   or self._probe(probes[2:], name, (HEADER_GLOBS,))
+        headers = (INCLUDE_GLOBS, HEADER_GLOBS)
+        anchors = (self._probe(probes[:2], name, headers)
+                   or self._probe(probes[2:], name, headers)
                    or self._probe(probes, name, (SOURCE_GLOBS,)))
         # Only now is the version DAG needed (its walk ran while the trees were searched).
         absent = {v.tag: Found(name, None, None, None) for v in vs.versions}
@@ -329,7 +331,7 @@ class Builder:
         return best
 
     def _probe(self, tags: list[str], name: str,
-               kinds: tuple[tuple[str, ...], ...] = (HEADER_GLOBS, SOURCE_GLOBS)
+               kinds: tuple[tuple[str, ...], ...] = (INCLUDE_GLOBS, HEADER_GLOBS, SOURCE_GLOBS)
                ) -> list[tuple[str, Found]]:
         """(tag, Found) for each of TAGS whose files of KINDS define NAME (one git grep each)."""
         vs = self.versions

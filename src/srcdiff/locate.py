@@ -20,7 +20,10 @@ from srcdiff.parse import scan  # comment-stripped text + definitions, memoized
 from srcdiff.preprocess import Config
 
 SOURCE_SUFFIXES = (".h", ".c", ".hh", ".hpp", ".cc", ".cpp", ".inc")
-HEADER_GLOBS = ("*.h", "*.hh", "*.hpp")
+# Where whole-tree searches look, in order: public headers first (most structs people ask
+# about live there, and it is a fraction of a kernel tree), then other headers, then sources.
+INCLUDE_GLOBS = ("include/*.h",)
+HEADER_GLOBS = ("*.h", "*.hh", "*.hpp", ":(exclude)include/*.h")
 SOURCE_GLOBS = ("*.c", "*.cc", "*.cpp", "*.inc")
 
 
@@ -145,14 +148,13 @@ class StructReader:
         return self.search_many([rev], name)[rev]
 
     def search_many(self, revs: list[str], name: str,
-                    kinds: tuple[tuple[str, ...], ...] = (("*.h", "*.hh", "*.hpp"),
-                                                          ("*.c", "*.cc", "*.cpp", "*.inc"))
+                    kinds: tuple[tuple[str, ...], ...] = (INCLUDE_GLOBS, HEADER_GLOBS, SOURCE_GLOBS)
                     ) -> dict[str, Found]:
         """NAME at each of REVS (commit ids), searching whole trees, one git grep per group of
         KINDS (file globs), stopping at the first group where some revision defines it."""
         out: dict[str, Found] = {}
         for globs in kinds:
-            hits = self.repo.grep_revs(grep_pattern(name), list(revs), globs)
+            hits = self.repo.grep_revs(grep_pattern(name), list(revs), globs, word=name)
             for rev in revs:
                 f = self.pick(rev, name, hits[rev], None)
                 if f.sdef is not None:
