@@ -23,6 +23,12 @@ Canonical type spelling (``Field.type``), produced by ``canonical_type``:
   ``Field.fields``; a named one ``struct { ... } foo;`` has type ``struct`` (``struct bar`` when
   tagged) and its members too; an enum declared in place is ``enum`` / ``enum tag``.
 
+Names (``Field.name``, tags and typedef names in ``Field.type``) are what the compiler sees:
+object-like macros are expanded (``#define rcu_head callback_head`` makes ``struct rcu_head
+rcu_head;`` the member ``callback_head`` of type ``struct callback_head``), unless the
+expansion does not parse (an accessor #define'd after the struct; where a #define stands in
+the file is not tracked). Function-like macros without ``(`` are left alone, as cpp does.
+
 Guards (``Field.guard``): the #if conditions around the member inside the struct body (relative
 to the enclosing aggregate's guard), joined with `` && ``: ``#ifdef X`` and ``defined(X)`` are
 written ``X``, ``#ifndef X`` ``!X``, ``#else``/``#elif`` branches add the negation of the earlier
