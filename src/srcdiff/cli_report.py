@@ -88,7 +88,7 @@ _OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False, path_ty
 @_own_command(["text", "md", "html", "json"], "text", own_config=True)
 def report_cmd(ctx: Context, struct: str, at_rev: str | None, commit_url: str | None,
                short_: bool, output: Path | None, out_format: str, config_specs: list) -> int:
-    """The seed's view: every release's definition or "Absent", each consecutive pair with
+    """DepSurf's view, from source: every release's definition or "Absent", each consecutive pair with
     its changes and their commits, and named configurations compared at one release."""
     from srcdiff.report import build_report, config_group, report_json, report_md, report_text
 

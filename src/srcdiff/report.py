@@ -1,4 +1,4 @@
-"""report: the seed's per-release view (Regular group, pairwise diffs, configuration groups).
+"""report: DepSurf's per-release view, from source (Regular group, pairwise diffs, configuration groups).
 
 Builds plain report data from a History (plus optional named configurations read at one
 release) and renders it as text, Markdown or JSON; html.py draws the same data as HTML.
@@ -118,7 +118,7 @@ class Report:
 
 
 def edges_in_order(history: History) -> list[tuple[str, str]]:
-    """Version-graph edges ordered by their newer end, then older end (the seed's order)."""
+    """Version-graph edges ordered by their newer end, then older end (DepSurf's order)."""
     order = {v.tag: i for i, v in enumerate(history.versions.versions)}
     return sorted(history.graph.edges, key=lambda e: (order[e[1]], order[e[0]]))
 
@@ -138,7 +138,7 @@ def build_report(history: History, configs: ConfigGroup | None = None) -> Report
     pairs = []
     for a, b in edges_in_order(history):
         if history.sdef(a) is None and history.sdef(b) is None and not history.edge_changes(a, b):
-            continue  # absent on both ends: nothing to compare (the seed lists no such pair)
+            continue  # absent on both ends: nothing to compare (DepSurf lists no such pair)
         pairs.append(PairEntry(a, b, labels[a], labels[b], tuple(history.edge_changes(a, b))))
     return Report(history.name, versions, pairs, configs, list(history.warnings), history)
 
@@ -288,7 +288,7 @@ def _absent_text(label: str, note: str) -> str:
 
 
 def report_text(rep: Report, definitions: bool = True) -> str:
-    """The seed's layout: Regular definitions, then Regular pairs, then the config group."""
+    """DepSurf's layout: Regular definitions, then Regular pairs, then the config group."""
     out = [f"struct {rep.struct}", "", "Regular"]
     for e in rep.versions:
         if e.sdef is None:
