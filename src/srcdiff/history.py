@@ -7,6 +7,7 @@ attributed to the commit that made it by replaying the commits in between that t
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -209,14 +210,14 @@ class Builder:
         self.cache = cache
         self.reader = StructReader(repo, cache, opts.read)
         self.progress = progress or (lambda what, done, total: None)
-        self.warnings: list[str] = opts.read.warnings
+        self.warnings: list[str] = []
         self._shallow = set(repo.shallow_boundary())
         self._traces: dict[str, object] = {}
         self._states: dict[tuple, StructDef | None] = {}
         self._blobs: dict[tuple[str, str], str | None] = {}  # (commit, path) -> blob id
         self._parents_of: dict[str, tuple[str, ...]] = {}
         # What history is visible is part of every attribution key: a shallow clone may see less.
-        self._hfp = self.reader._fp + "|" + (hash_paths(sorted(self._shallow)) if self._shallow else "full")
+        self._hfp = self.reader.fingerprint + "|" + (hash_paths(sorted(self._shallow)) if self._shallow else "full")
 
     # -- locate the struct at every version ------------------------------------------
 
@@ -285,8 +286,15 @@ class Builder:
         edges = sorted(vs.graph.edges, key=lambda e: (order[e[1]], order[e[0]]))
         self._prefetch_commits(edges, found)
         for i, (a, b) in enumerate(edges):
-            g.edges[a, b]["changes"] = self._edge_cached(vs.by_tag(a), vs.by_tag(b), found[a],
-                                                         found[b], g)
+            changes = self._edge_cached(vs.by_tag(a), vs.by_tag(b), found[a], found[b])
+            g.edges[a, b]["changes"] = changes
+            # What outputs say about an absence: where the struct went (at B) or what it was
+            # called (at A), read off the moves and renames on the edge.
+            ways = [c for c in changes if c.kind in (RENAMED, MOVED)]
+            if ways and found[b].sdef is None:
+                g.nodes[b]["notes"].extend(ways)
+            if ways and found[a].sdef is None:
+                g.nodes[a]["before"] = (ways[0].old_name, ways[0].old_path)
             self.progress("attribute", i + 1, len(edges))
         self.cache.flush()
         return History(self.opts.name, vs, g, self.warnings)
@@ -326,7 +334,7 @@ class Builder:
             if best[tag].sdef is not None:
                 continue  # reached from an earlier anchor already: spreading again finds the same
             for t, ft in self._spread(tag, f).items():
-                if best[t].sdef is None and (ft.sdef is not None or best[t].path is None):
+                if best[t].sdef is None:
                     best[t] = ft
         return best
 
@@ -356,7 +364,7 @@ class Builder:
         return [(t, result[t]) for t in tags if result[t].sdef is not None]
 
     def _located_key(self, v: Version, name: str, kinds) -> str:
-        return f"{v.commit}|{name}|{self.reader._fp}|{kinds}"
+        return f"{v.commit}|{name}|{self.reader.fingerprint}|{kinds}"
 
     def _spread(self, start: str, f0: Found) -> dict[str, Found]:
         """The struct at every version, stepping along version-graph edges from START."""
@@ -364,9 +372,9 @@ class Builder:
         order = {v.tag: i for i, v in enumerate(vs.versions)}
         out = {start: f0}
         known: dict[str, list[tuple[str, str]]] = {start: [(f0.name, f0.path)]}
-        queue = [start]
+        queue = deque([start])
         while queue:
-            x = queue.pop(0)
+            x = queue.popleft()
             nbrs = [(y, True) for y in vs.graph.successors(x)] + \
                    [(y, False) for y in vs.graph.predecessors(x)]
             for y, forward in sorted(nbrs, key=lambda t: order[t[0]]):
@@ -450,32 +458,23 @@ class Builder:
 
     # -- changes on one edge ----------------------------------------------------------
 
-    def _edge_cached(self, a: Version, b: Version, fa: Found, fb: Found, g: nx.DiGraph
-                     ) -> list[Change]:
+    def _edge_cached(self, a: Version, b: Version, fa: Found, fb: Found) -> list[Change]:
         """_edge, remembered by everything that determines it (commits, blobs, options)."""
         if fa.sdef is None and fb.sdef is None:
             return []
         o = self.opts
-        key = "|".join(map(str, (a.commit, b.commit, fa.name, fa.path, fa.blob, fb.name, fb.path,
-                                 fb.blob, self._hfp, o.first_parent, o.rename_threshold)))
+        key = "|".join(map(str, ("v2", a.commit, b.commit, fa.name, fa.path, fa.blob, fb.name,
+                                 fb.path, fb.blob, self._hfp, o.first_parent, o.rename_threshold)))
         hit = self.cache.get("edge", key)
         if hit is not None:
-            changes = [change_from_cache(c) for c in hit["changes"]]
-            g.nodes[b.tag]["notes"].extend(changes[i] for i in hit["notes"])
-            if hit["before"]:
-                g.nodes[a.tag]["before"] = tuple(hit["before"])
-            return changes
-        notes_before = len(g.nodes[b.tag]["notes"])
-        changes = self._edge(a, b, fa, fb, g)
-        new_notes = g.nodes[b.tag]["notes"][notes_before:]
-        self.cache.put("edge", key, {
-            "changes": [change_to_cache(c) for c in changes],
-            "notes": [i for i, c in enumerate(changes) if any(c is n for n in new_notes)],
-            "before": g.nodes[a.tag]["before"],
-        })
+            return [change_from_cache(c) for c in hit]
+        changes = self._edge(a, b, fa, fb)
+        self.cache.put("edge", key, [change_to_cache(c) for c in changes])
         return changes
 
-    def _edge(self, a: Version, b: Version, fa: Found, fb: Found, g: nx.DiGraph) -> list[Change]:
+    def _edge(self, a: Version, b: Version, fa: Found, fb: Found) -> list[Change]:
+        """The changes from A to B: moves and renames on the way, the struct appearing or going,
+        and member changes, each with its commit."""
         changes: list[Change] = []
         ident_a = (fa.name, fa.path) if fa.sdef is not None else None
         ident_b = (fb.name, fb.path) if fb.sdef is not None else None
@@ -490,7 +489,6 @@ class Builder:
                 fa = Found(pred[0], pred[1], blob, sdef)
                 ident_a = pred
                 trace = back
-                g.nodes[a.tag]["before"] = pred
         elif ident_b is None or ident_a != ident_b:
             trace = self._trace_cached(a, b, fa)
         # Every (name, path) the struct had on the way from A to B, oldest first.
@@ -500,9 +498,7 @@ class Builder:
                 idents.append(i)
         if ident_b is None:
             # Gone under this name: say where it went, if anywhere.
-            renamed = [c for c in trace if c.kind in (RENAMED, MOVED)]
-            g.nodes[b.tag]["notes"].extend(renamed)
-            changes.extend(renamed)
+            changes.extend(c for c in trace if c.kind in (RENAMED, MOVED))
             if not any(c.kind == RENAMED for c in trace):
                 # Removed outright: the commit after which no traced identity defines it.
                 gone = self._attribute_presence(a, b, idents, present=False)

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from srcdiff.cache import Cache
 from srcdiff.gitrepo import GitRepo
 from srcdiff.limits import BlobTooLarge
 from srcdiff.model import Field, StructDef
-from srcdiff.parse import PARSER_VERSION, read_struct
-from srcdiff.parse import scan  # comment-stripped text + definitions, memoized
+from srcdiff.parse import (
+    PARSER_VERSION,
+    read_struct,
+    scan,  # comment-stripped text + definitions, memoized
+)
 from srcdiff.preprocess import Config
 
 SOURCE_SUFFIXES = (".h", ".c", ".hh", ".hpp", ".cc", ".cpp", ".inc")
@@ -46,7 +49,6 @@ class ReadOptions:
     config: Config | None = None
     arch: str = "x86"
     pinned_path: str | None = None
-    warnings: list[str] = field(default_factory=list)
 
     def fingerprint(self) -> str:
         cfg = self.config.fingerprint() if self.config is not None else "-"
@@ -69,7 +71,7 @@ class StructReader:
         self.repo = repo
         self.cache = cache
         self.opts = opts
-        self._fp = opts.fingerprint()
+        self.fingerprint = opts.fingerprint()
         self._mem: dict[tuple[str, str], StructDef | None] = {}
         self.parsed = 0  # blobs actually parsed in this run (not from cache)
 
@@ -78,7 +80,7 @@ class StructReader:
         key = (blob, name)
         if key in self._mem:
             return self._mem[key]
-        ckey = f"{blob}|{name}|{self._fp}"
+        ckey = f"{blob}|{name}|{self.fingerprint}"
         hit = self.cache.get("struct", ckey)
         if hit is not None:
             sdef = None if hit == "absent" else StructDef.from_json(hit)
@@ -106,7 +108,7 @@ class StructReader:
         cands = [d for d in defs if d.name == name and (self.opts.kind in (None, d.kind))]
         if not cands:
             return None
-        h = hashlib.sha1(f"{self._fp}|{name}|{path}".encode("utf-8", "surrogateescape"))
+        h = hashlib.sha1(f"{self.fingerprint}|{name}|{path}".encode("utf-8", "surrogateescape"))
         for d in cands:
             h.update(clean[d.start : d.end].encode("utf-8", "surrogatepass") + b"\0")
         for line in clean.splitlines():
