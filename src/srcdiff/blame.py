@@ -80,9 +80,10 @@ def blame(history: History, builder: Builder, include_removed: bool = False,
     first = chain[start]
     if start == 0:
         node = history.node(first)
-        initial = builder.attribute_from_start(node["version"], node["name"], node["path"])
+        initial = builder.attribute_from_start(node["version"], node["sdef"], node["name"],
+                                               node["path"])
     else:
-        initial = [c for c in history.edge_changes(chain[start - 1], first) if c.kind == ADDED]
+        initial = history.edge_changes(chain[start - 1], first)
     for ch in initial:
         if ch.kind == ADDED and ch.new is not None:
             current[ch.new.key()] = (_origin(first, ch), None)

@@ -7,6 +7,7 @@ attributed to the commit that made it by replaying the commits in between that t
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -776,16 +777,14 @@ class Builder:
 
     # -- blame ------------------------------------------------------------------------
 
-    def attribute_from_start(self, v: Version, found_name: str, path: str) -> list[Change]:
-        """Attribute every member present at V (no earlier version examined) to its commit."""
-        sdef = self.reader.at(v.commit, path, found_name)[1]
-        changes = diff_structs(None, sdef)
-        return self._attribute(None, v, changes, [(found_name, path)])
+    def attribute_from_start(self, v: Version, sdef: StructDef, name: str, path: str
+                             ) -> list[Change]:
+        """Attribute every member of SDEF (NAME in PATH at V, the first version examined) to the
+        commit that added it, looking at the whole history before V."""
+        return self._attribute(None, v, diff_structs(None, sdef), [(name, path)])
 
 
 def hash_paths(paths: Iterable[str]) -> str:
-    import hashlib
-
     h = hashlib.sha1()
     for p in paths:
         h.update(p.encode("utf-8", "surrogateescape") + b"\0")
