@@ -53,6 +53,11 @@ class Context:
     rename_threshold: float
     stats: bool = False
 
+    def options(self, name: str) -> Options:
+        """How to build the history of NAME, from the common options."""
+        return Options(name=name, read=self.read, first_parent=self.first_parent,
+                       follow=self.follow, rename_threshold=self.rename_threshold)
+
 
 def common_options(f: Callable) -> Callable:
     opts = [
@@ -173,8 +178,7 @@ def _history(ctx: Context, name: str) -> tuple[History, Builder]:
     from srcdiff.versions import select_versions
 
     versions = select_versions(ctx.repo, **ctx.select, cache=ctx.cache)
-    opts = Options(name=name, read=ctx.read, first_parent=ctx.first_parent, follow=ctx.follow,
-                   rename_threshold=ctx.rename_threshold)
+    opts = ctx.options(name)
     progress = Progress(ctx.quiet)
     t0 = time.perf_counter()
     try:
@@ -251,8 +255,7 @@ def diff_cmd(ctx: Context, struct: str, old: str, new: str) -> int:
     """Members added, removed or retyped between two revisions, with the commits."""
     from srcdiff.compare import diff_revisions
 
-    opts = Options(name=struct, read=ctx.read, first_parent=ctx.first_parent, follow=ctx.follow,
-                   rename_threshold=ctx.rename_threshold)
+    opts = ctx.options(struct)
     history, changes = diff_revisions(ctx.repo, ctx.cache, opts, old, new)
     _emit(ctx, render.diff_text(struct, old, new, changes), render.diff_json(struct, old, new, changes))
     return _finish(ctx, history.warnings, history.incomplete)
