@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
+import weakref
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -55,10 +57,13 @@ class GitRepo:
             raise SrcdiffError(f"cannot open repository {start}: {exc}") from None
         self.repo.git.update_environment(**safe_git_env())
         self.git_dir = Path(self.repo.git_dir)
+        self.common_dir = Path(self.repo.common_dir)  # refs live here (a worktree's is elsewhere)
         self.path = Path(self.repo.working_tree_dir or self.repo.git_dir)
         self._commits: dict[str, CommitInfo] = {}  # memo, oldest dropped past MAX_COMMIT_MEMO
         self._large: dict[str, str] = {}  # blob id -> path, for blobs over the size limit
-        self.commands = 0  # git processes started (the persistent cat-file ones excepted)
+        self.commands = 0  # git processes started (GitPython's persistent cat-file ones excepted)
+        self._batch: subprocess.Popen | None = None  # our own cat-file --batch-check
+        self._batch_lock = threading.Lock()
         try:
             self._run("rev-parse", "--git-dir")
         except SrcdiffError as exc:
@@ -103,6 +108,42 @@ class GitRepo:
         except ValueError:
             return None
         return _s(sha), _s(kind), int(size)
+
+    def headers(self, names: list[str]) -> list[tuple[str, str, int] | None]:
+        """(object id, type, size) of each object name (``rev:path``, ids), None when missing:
+        the lot in one pipelined exchange with a persistent ``git cat-file --batch-check``
+        instead of a round trip each."""
+        out: list[tuple[str, str, int] | None] = [None] * len(names)
+        ask = [i for i, n in enumerate(names) if "\n" not in n and n]
+        with self._batch_lock:
+            proc = self._batch_check()
+            for k in range(0, len(ask), 256):  # answers stay well under a pipe's buffer
+                chunk = ask[k : k + 256]
+                proc.stdin.write(b"".join(names[i].encode("utf-8", "surrogateescape") + b"\n"
+                                          for i in chunk))
+                proc.stdin.flush()
+                for i in chunk:
+                    line = proc.stdout.readline()
+                    if not line:
+                        self._batch = None
+                        raise SrcdiffError("git cat-file stopped answering")
+                    m = _HEADER_RE.match(line)
+                    if m:
+                        out[i] = (m.group(1).decode(), m.group(2).decode(), int(m.group(3)))
+        return out
+
+    def _batch_check(self) -> subprocess.Popen:
+        if self._batch is None or self._batch.poll() is not None:
+            env = os.environ.copy()
+            env.update(safe_git_env())
+            self.commands += 1
+            self._batch = subprocess.Popen(
+                ["git", "--git-dir", str(self.git_dir), "--no-replace-objects", "cat-file",
+                 "--batch-check"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env, cwd=str(self.git_dir))
+            weakref.finalize(self, _close, self._batch)
+        return self._batch
 
     def blob_id(self, rev: str, path: str) -> str | None:
         """Blob id of PATH at REV, or None when the file does not exist there or is not a blob
@@ -232,6 +273,17 @@ class GitRepo:
             if sep and rev in found:
                 found[rev].append(path)
         return found
+
+
+_HEADER_RE = re.compile(rb"^([0-9a-f]{40,64}) ([a-z]+) ([0-9]+)\n?$")
+
+
+def _close(proc: subprocess.Popen) -> None:
+    try:
+        proc.stdin.close()
+        proc.wait(timeout=5)
+    except Exception:  # noqa: BLE001 - at exit, a git that will not stop is killed
+        proc.kill()
 
 
 def _blob_or_none(oid: str) -> str | None:

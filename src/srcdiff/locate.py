@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 
 from srcdiff.cache import Cache
 from srcdiff.gitrepo import GitRepo
-from srcdiff.limits import BlobTooLarge
+from srcdiff.limits import BlobTooLarge, max_blob_bytes
 from srcdiff.model import Field, StructDef
 from srcdiff.parse import (
     PARSER_VERSION,
+    directives_digest,
     read_struct,
     scan,  # comment-stripped text + definitions, memoized
 )
@@ -111,9 +112,7 @@ class StructReader:
         h = hashlib.sha1(f"{self.fingerprint}|{name}|{path}".encode("utf-8", "surrogateescape"))
         for d in cands:
             h.update(clean[d.start : d.end].encode("utf-8", "surrogatepass") + b"\0")
-        for line in clean.splitlines():
-            if line.lstrip().startswith("#"):
-                h.update(line.encode("utf-8", "surrogatepass") + b"\n")
+        h.update(directives_digest(clean).encode())
         bkey = h.hexdigest()
         hit = self.cache.get("body", bkey)
         if hit is not None:
@@ -125,7 +124,7 @@ class StructReader:
             path=path,
             kind=self.opts.kind,
             config=self.opts.config,
-            include_reader=lambda p, _rev=rev: self.repo.read_file(_rev, p),
+            include_reader=RevFiles(self.repo, rev),
             arch=self.opts.arch,
         )
         self.parsed += 1
@@ -179,6 +178,28 @@ class StructReader:
         hits.sort(key=lambda h: _path_rank(h[0], prefer))
         p, blob, sdef = hits[0]
         return Found(name, p, blob, sdef, tuple(h[0] for h in hits[1:]))
+
+
+class RevFiles:
+    """The files of one revision, as #include's read them: one at a time (``files(path)``), or
+    their blob ids many at once (``ids``) and contents by id (``read_id``), which lets the
+    preprocessor reuse what it read at another revision where the ids are the same."""
+
+    def __init__(self, repo: GitRepo, rev: str):
+        self.repo = repo
+        self.rev = rev
+
+    def __call__(self, path: str) -> bytes | None:
+        return self.repo.read_file(self.rev, path)
+
+    def ids(self, paths: list[str]) -> list[str | None]:
+        """Blob id of each of PATHS (None: missing, not a blob, or over the size limit)."""
+        limit = max_blob_bytes()
+        return [h[0] if h is not None and h[1] == "blob" and h[2] <= limit else None
+                for h in self.repo.headers([f"{self.rev}:{p}" for p in paths])]
+
+    def read_id(self, blob: str) -> bytes:
+        return self.repo.read_object_raw(blob)
 
 
 def _path_rank(path: str, prefer: str | None) -> tuple:

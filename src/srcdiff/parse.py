@@ -38,8 +38,10 @@ branches' conditions, ``IS_ENABLED(CONFIG_X)`` is kept as written, constant cond
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from pycparser import c_ast
@@ -156,6 +158,19 @@ def scan(data: bytes) -> tuple[str, list[Definition]]:
 _scan = scan  # the name the locate stage imported first
 
 
+@lru_cache(maxsize=64)
+def directives_digest(clean: str) -> str:
+    """Digest of the preprocessor lines of the comment-stripped text CLEAN: two versions of a
+    file with the same digest define the same macros under the same conditions."""
+    h = hashlib.sha1()
+    more = False  # inside a directive continued with a backslash
+    for line in clean.splitlines():
+        if more or line.lstrip().startswith("#"):
+            h.update(line.encode("utf-8", "surrogatepass") + b"\n")
+            more = line.endswith("\\")
+    return h.hexdigest()
+
+
 class _Ctx:
     def __init__(self, path: str, env: MacroEnv, config: Config | None):
         self.path = path
@@ -165,6 +180,7 @@ class _Ctx:
         self.dims: dict[tuple[tuple[str, ...], int], str] = {}
         self.budget = _EXPANSION_BUDGET
         self.ambiguous_warned: set[str] = set()
+        self.memo: tuple | None = None  # key shared by reads whose members mean the same
 
     def warn(self, line: int, reason: str) -> None:
         self.warnings.append(f"{self.path}:{line}: {reason}")
@@ -180,6 +196,7 @@ def _read(
     if len(cands) > 1:
         d = _choose(clean, cands, ctx)
     a, b = d.body_span(clean)
+    ctx.memo = (path, config.fingerprint() if config else "", arch)
     too_long = body_too_long(clean[a:b])
     if too_long:
         return StructDef(name, d.kind, (Field(None, "?", line=d.line, unparsed=" ".join(
@@ -397,9 +414,100 @@ def _split_members(toks: list[Tok]) -> list[list[Tok]]:
 
 def _members(toks: list[Tok], parent: tuple[str, ...], ctx: _Ctx, depth: int) -> list[Field]:
     out: list[Field] = []
+    # Top-level members are remembered across reads: successive versions of a struct share
+    # most of their members, and each member costs macro lookups and a pycparser call. A
+    # remembered reading is reused only where every macro question it asked gets the same
+    # answer; not at all when the body #define's (where they stand matters).
+    memo = ctx.memo if depth == 0 and ctx.memo is not None and not ctx.env.local else None
     for mt in _split_members(toks):
-        out.extend(_member(mt, parent, ctx, depth))
+        if memo is None:
+            out.extend(_member(mt, parent, ctx, depth))
+            continue
+        first = mt[0][1]
+        key = (memo, parent, tuple((t, ln - first, g) for t, ln, g in mt))
+        readings = _member_memo.get(key)
+        hit = next((r for r in readings if ctx.budget - r[2] > 0 and _same_answers(r[0], ctx.env))
+                   , None) if readings else None
+        if hit is not None:
+            ctx.budget -= hit[2]
+            out.extend(_shift_lines(hit[1], first))
+            continue
+        env, dims = ctx.env, ctx.dims
+        rec = ctx.env = _Recorder(env)
+        ctx.dims = {}  # sizes worked out for other members asked questions not recorded here
+        warned, budget = len(ctx.warnings), ctx.budget
+        try:
+            got = _member(mt, parent, ctx, depth)
+        finally:
+            ctx.env, ctx.dims = env, dims
+        out.extend(got)
+        if len(ctx.warnings) == warned and not env.local and not ctx.ambiguous_warned:
+            # only what read cleanly: a warning names a line and would need rewriting
+            if len(_member_memo) >= _MEMBER_MEMO_MAX:
+                _member_memo.clear()
+            readings = _member_memo.setdefault(key, [])
+            if len(readings) >= 4:
+                readings.pop(0)
+            readings.append((rec.asked, tuple(_shift_lines(got, -first)), budget - ctx.budget))
     return out
+
+
+class _Recorder:
+    """The macro environment while one member is read: it notes every question asked and its
+    answer, so a later read of the same member text can check its own file answers alike."""
+
+    def __init__(self, env: MacroEnv):
+        self._env = env
+        self.asked: dict[Any, Any] = {}
+
+    @property
+    def local(self) -> dict:
+        return self._env.local
+
+    @property
+    def line(self) -> int:
+        return self._env.line
+
+    @line.setter
+    def line(self, value: int) -> None:
+        self._env.line = value
+
+    def lookup(self, name: str) -> Any:
+        m = self.asked[name] = self._env.lookup(name)
+        return m
+
+    def ambiguous(self, name: str) -> bool:
+        a = self.asked[("ambiguous", name)] = self._env.ambiguous(name)
+        return a
+
+    def lookup_local(self, name: str) -> Any:
+        m = self.asked[("local", name)] = self._env.lookup_local(name)
+        return m
+
+
+def _same_answers(asked: dict[Any, Any], env: MacroEnv) -> bool:
+    for q, want in asked.items():
+        if isinstance(q, str):
+            got = env.lookup(q)
+        elif q[0] == "ambiguous":
+            got = env.ambiguous(q[1])
+        else:
+            got = env.lookup_local(q[1])
+        if got != want:
+            return False
+    return True
+
+
+# (file, config, arch; parent guard; member tokens with lines relative to the member's first)
+#   -> readings: (questions asked and answers, fields with relative lines, expansion budget used)
+_member_memo: dict[tuple, list[tuple[dict, tuple[Field, ...], int]]] = {}
+_MEMBER_MEMO_MAX = 50_000
+
+
+def _shift_lines(fields: Any, delta: int) -> list[Field]:
+    return [Field(f.name, f.type, f.bits, f.guard, None if f.line is None else f.line + delta,
+                  tuple(_shift_lines(f.fields, delta)) if f.fields else (), f.unparsed)
+            for f in fields]
 
 
 def _strip_annotations(mt: list[Tok]) -> list[Tok]:

@@ -967,6 +967,19 @@ class _Scope:
         # included headers (e.g. __LITTLE_ENDIAN), as the compiler does, once one is asked for
         self.undecided: FileMacros | None = fm if fm.includes_decide and reader else None
         self.text = text
+        if reader is not None and hasattr(reader, "ids"):
+            # a reader that gives blob ids: the includes are read at once, and shared with
+            # every other read of a file at the same path with the same #include's whose
+            # included files have the same ids
+            inc = _included_for(path, fm.includes, config, self.arch, reader)
+            for k, v in inc.defines.items():
+                if k not in self.defines:
+                    self.defines[k] = v
+            self.inc_defines = inc.defines
+            self.inc_ambiguous = set(inc.ambiguous)
+            self.ambiguous |= inc.ambiguous
+            self.files_read = inc.files_read
+            self.queue.clear()
 
     def _decide_with_includes(self) -> None:
         fm, self.undecided = self.undecided, None
@@ -1041,6 +1054,102 @@ class _Scope:
             self.ambiguous.update(fm.ambiguous)
             self.inc_ambiguous.update(fm.ambiguous)
             return
+
+
+@dataclass
+class _Included:
+    """What a file's #include's define, read breadth first within the budget, and what that
+    depended on: every path tried, in order, and the blob id it had (None: missing)."""
+
+    tried: tuple[str, ...]
+    ids: tuple[str | None, ...]
+    defines: dict[str, Macro | str]
+    ambiguous: frozenset[str]
+    files_read: int
+
+
+_included: dict[tuple[object, ...], list[_Included]] = {}
+_macros_by_id: dict[tuple[str, str], FileMacros] = {}
+
+
+def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | None, arch: str,
+                  reader) -> _Included:
+    """The includes of the file PATH (its #include list INCLUDES) as READER's revision has them:
+    an earlier reading when every path it tried has the same blob id here, else a new one.
+    The walk is the lazy one of ``_Scope`` run to its end (a lookup that misses runs it to
+    its end anyway), so answers are the same."""
+    cfp = config.fingerprint() if config else ""
+    key = (path, tuple(includes), cfp, arch)
+    known: dict[str, str | None] = {}
+
+    def ids(paths: list[str]) -> None:
+        need = [p for p in dict.fromkeys(paths) if p not in known]
+        if need:
+            try:
+                got = reader.ids(need)
+            except Exception:  # a broken reader must not stop parsing; treat as missing
+                got = [None] * len(need)
+            known.update(zip(need, got))
+
+    earlier = _included.get(key, [])
+    for k, inc in enumerate(earlier):
+        ids(list(inc.tried))
+        if all(known[p] == b for p, b in zip(inc.tried, inc.ids)):
+            earlier.insert(0, earlier.pop(k))
+            return inc
+    queue = deque((path, n, q) for n, q in includes)
+    seen = {path}
+    tried: list[str] = []
+    tried_ids: list[str | None] = []
+    defines: dict[str, Macro | str] = {}
+    ambiguous: set[str] = set()
+    files_read = 0
+    while queue and files_read < INCLUDE_BUDGET:
+        from_path, name, quoted = queue.popleft()
+        cands = include_candidates(name, quoted, from_path, arch)
+        ids(cands)  # one exchange for an #include's candidates
+        for cand in cands:
+            if cand in seen:
+                if cand != from_path:
+                    break
+                continue
+            files_read += 1
+            blob = known[cand]
+            tried.append(cand)
+            tried_ids.append(blob)
+            if blob is None:
+                continue
+            fm = _macros_of_id(blob, reader, config, cfp)
+            if fm is None:
+                tried_ids[-1] = None
+                continue
+            seen.add(cand)
+            for k, v in fm.defines.items():
+                if k not in defines:
+                    defines[k] = v
+            queue.extend((cand, n, q) for n, q in fm.includes)
+            ambiguous.update(fm.ambiguous)
+            break
+    inc = _Included(tuple(tried), tuple(tried_ids), defines, frozenset(ambiguous), files_read)
+    if len(_included) > 256:
+        _included.clear()
+    earlier.insert(0, inc)
+    del earlier[4:]
+    _included[key] = earlier
+    return inc
+
+
+def _macros_of_id(blob: str, reader, config: Config | None, cfp: str) -> FileMacros | None:
+    fm = _macros_by_id.get((blob, cfp))
+    if fm is None:
+        try:
+            data = reader.read_id(blob)
+        except Exception:  # a broken reader must not stop parsing; treat as missing
+            return None
+        if len(_macros_by_id) > 4000:
+            _macros_by_id.clear()
+        fm = _macros_by_id[(blob, cfp)] = _macros_of_bytes(data, config)
+    return fm
 
 
 _UNSET = object()
