@@ -260,3 +260,50 @@ def test_non_kernel_version_schemes(tmp_path, srcdiff):
     assert [v["tag"] for v in res.json()["versions"]] == ["curl-7_10_0", "curl-8_5_0"]
     res = srcdiff("log", "foo", "--repo", str(r.path), "--tags", "curl-8*", "--format", "json")
     assert [v["tag"] for v in res.json()["versions"]] == ["curl-8_5_0"]
+
+
+def test_a_changed_define_retypes_the_member_it_sizes(tmp_path, srcdiff):
+    # The member's text never changes; only the #define above it does. The retype must show,
+    # with the commit that changed the #define.
+    r = Repo(tmp_path / "define")
+    r.header(["int a;", "long c[NBUF];"])
+    r.commit("foo: introduce struct foo")
+    r.git("tag", "v1.0")
+    r.write("include/foo.h", (r.path / "include/foo.h").read_text().replace("NBUF 4", "NBUF 8"))
+    r.commit("foo: grow NBUF")
+    r.git("tag", "v1.1")
+    r.write("include/foo.h", (r.path / "include/foo.h").read_text().replace("NBUF 8", "NBUF 4"))
+    r.commit("foo: shrink NBUF again")
+    r.git("tag", "v1.2")
+    res = srcdiff("log", "foo", "--repo", str(r.path), "--format", "json")
+    assert res.code == 0, res.err
+    types = {v["tag"]: {f["name"]: f["type"] for f in v["fields"]} for v in res.json()["versions"]}
+    assert [types[t]["c"] for t in ("v1.0", "v1.1", "v1.2")] == ["long[4]", "long[8]", "long[4]"]
+    for a, b, subject in (("v1.0", "v1.1", "foo: grow NBUF"), ("v1.1", "v1.2", "foo: shrink NBUF again")):
+        changes = srcdiff("diff", "foo", a, b, "--repo", str(r.path), "--format", "json").json()["changes"]
+        assert [(c["kind"], c["field"], c["commits"][0]["subject"]) for c in changes] == [
+            ("retyped", "c", subject)]
+
+
+def test_sizes_follow_a_macro_changed_in_an_included_header(tmp_path, srcdiff):
+    r = Repo(tmp_path / "include")
+    text = ("#include <linux/sizes.h>\n#define OWN 2\nstruct foo {\n\tchar name[FOO_LEN];\n"
+            "\tint own[OWN];\n{more}};\n")
+    r.write("include/linux/sizes.h", "#define FOO_LEN 8\n")
+    r.write("include/foo.h", text.replace("{more}", ""))
+    r.commit("foo: introduce struct foo")
+    r.git("tag", "v1.0")
+    r.write("include/linux/sizes.h", "#define FOO_LEN 16\n")
+    r.commit("sizes: longer names")
+    r.write("include/foo.h", text.replace("{more}", "\tint e;\n"))
+    r.commit("foo: add e")
+    r.git("tag", "v1.1")
+    r.write("include/linux/sizes.h", "#define FOO_LEN 32\n")
+    r.write("include/foo.h", text.replace("{more}", "\tint e;\n\tint f;\n"))
+    r.commit("foo: add f, names longer still")
+    r.git("tag", "v1.2")
+    res = srcdiff("log", "foo", "--repo", str(r.path), "--format", "json")
+    assert res.code == 0, res.err
+    types = {v["tag"]: {f["name"]: f["type"] for f in v["fields"]} for v in res.json()["versions"]}
+    assert [types[t]["name"] for t in ("v1.0", "v1.1", "v1.2")] == ["char[8]", "char[16]", "char[32]"]
+    assert {types[t]["own"] for t in types} == {"int[2]"}

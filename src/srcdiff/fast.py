@@ -34,6 +34,7 @@ def main() -> None:
             sys.stderr.write(err)
             sys.stdout.flush()
             sys.exit(code)
+    _start_walks(argv)
     from srcdiff.cli import main as cli_main
 
     if key is None:
@@ -51,6 +52,21 @@ def main() -> None:
     if code in (0, 1, None):
         _store(cache_dir, key, code or 0, err.text(), out.text())
     sys.exit(code)
+
+
+def _start_walks(argv: list[str]) -> None:
+    """Start the history walk a command will need before loading the rest of srcdiff."""
+    if not argv or argv[0] not in COMMANDS or any(
+            a in ("-h", "--help", "--revs") or a.startswith("--revs=") for a in argv):
+        return
+    try:
+        common = _common_dir(_option(argv, "--repo") or os.getcwd())
+    except OSError:
+        return
+    if common is not None:
+        from srcdiff.early import start_tag_dag
+
+        start_tag_dag(common)
 
 
 def _option(argv: list[str], name: str) -> str | None:

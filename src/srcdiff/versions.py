@@ -193,7 +193,7 @@ def select_versions(
         raise SrcdiffError(f"no tags {what} (try --tags PATTERN, --tag-regex or --revs)")
     # The DAG needs a walk of the whole history: let it run while the caller starts searching.
     pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(_version_graph, repo, chosen, cache)
+    future = pool.submit(_version_graph, repo, chosen, all_tags, cache)
     pool.shutdown(wait=False)
     return VersionSet(chosen, future)
 
@@ -219,7 +219,8 @@ def _unknown_tag_message(name: str, known: list[str]) -> str:
     return f"unknown revision or tag: {name}{hint}"
 
 
-def _version_graph(repo: GitRepo, chosen: list[Version], cache=None) -> nx.DiGraph:
+def _version_graph(repo: GitRepo, chosen: list[Version], all_tags: dict[str, str], cache=None
+                   ) -> nx.DiGraph:
     """Edge from each version's nearest tagged ancestor to it (one history walk)."""
     g = nx.DiGraph()
     order = {v.tag: i for i, v in enumerate(chosen)}
@@ -235,19 +236,28 @@ def _version_graph(repo: GitRepo, chosen: list[Version], cache=None) -> nx.DiGra
             g.add_edge(a, b)
     if len(by_commit) < 2:
         return g
-    # --simplify-by-decoration keeps only decorated commits (plus merges joining them), with
-    # parents rewritten to the nearest kept ancestors: the tag DAG in a single walk.
-    args = ["log", "--simplify-by-decoration", "--format=%H %P"]
-    args += [f"--decorate-refs=refs/tags/{v.tag}" for v in chosen]
-    args += sorted(by_commit)
+    # The DAG of every tag (early.TAG_DAG, often started before srcdiff finished loading);
+    # the chosen versions' edges are read off it, looking through the tags not chosen.
     import hashlib
 
-    key = hashlib.sha1("\n".join(sorted(f"{v.tag} {v.commit}" for v in chosen)).encode()).hexdigest()
+    from srcdiff import early
+
+    key = hashlib.sha1("\n".join(sorted(f"{t} {c}" for t, c in all_tags.items())).encode()
+                       ).hexdigest()
     parents = cache.get("tagdag", key) if cache is not None else None
-    if parents is None:
-        out = repo.run_text(*args)
+    walk = early.take_tag_dag(str(repo.common_dir))
+    if parents is not None and walk is not None:
+        early.drop(walk)
+    elif parents is None:
+        if walk is not None:
+            out, _ = walk.communicate()
+            text = out.decode("utf-8", "surrogateescape") if walk.returncode == 0 else None
+        else:
+            text = None
+        if text is None:
+            text = repo.run_text(*early.TAG_DAG)
         parents = {}
-        for line in out.splitlines():
+        for line in text.splitlines():
             parts = line.split()
             if parts:
                 parents[parts[0]] = parts[1:]
