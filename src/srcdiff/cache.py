@@ -136,6 +136,19 @@ class Cache:
         self._mem[(ns, key)] = value
         return value
 
+    def has(self, ns: str, key: str) -> bool:
+        """Whether a value is stored under (NS, KEY), without decoding it."""
+        if (ns, key) in self._mem:
+            return True
+        if self._db is None:
+            return False
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT 1 FROM kv WHERE ns=? AND k=?", (ns, key)).fetchone()
+        except sqlite3.DatabaseError:
+            return False  # get() reports a damaged cache; here it only means "not known"
+        return row is not None
+
     def put(self, ns: str, key: str, value: Any) -> None:
         self._mem[(ns, key)] = value
         if self._db is not None:

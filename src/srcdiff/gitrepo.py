@@ -63,6 +63,8 @@ class GitRepo:
         self._large: dict[str, str] = {}  # blob id -> path, for blobs over the size limit
         self.commands = 0  # git processes started (GitPython's persistent cat-file ones excepted)
         self._batch: subprocess.Popen | None = None  # our own cat-file --batch-check
+        self._cat: subprocess.Popen | None = None  # and --batch
+        self._ids: dict[tuple[str, str], tuple[str, str, int] | None] = {}  # prime_blob_ids
         self._batch_lock = threading.Lock()
         try:
             self._run("rev-parse", "--git-dir")
@@ -132,23 +134,71 @@ class GitRepo:
                         out[i] = (m.group(1).decode(), m.group(2).decode(), int(m.group(3)))
         return out
 
+    def read_blobs(self, ids: list[str]) -> dict[str, bytes]:
+        """Contents of the blobs IDS that exist and are within the size limit, in one pipelined
+        exchange with a persistent ``git cat-file --batch`` (a blob over the limit is skipped
+        unread, in chunks; read_blob names it when asked)."""
+        limit = max_blob_bytes()
+        out: dict[str, bytes] = {}
+        ask = [i for i in dict.fromkeys(ids) if _OID_RE.match(i)]
+        with self._batch_lock:
+            proc = self._cat_batch()
+            for k in range(0, len(ask), 128):  # the requests stay well under a pipe's buffer
+                chunk = ask[k : k + 128]
+                proc.stdin.write("".join(i + "\n" for i in chunk).encode())
+                proc.stdin.flush()
+                for i in chunk:
+                    head = proc.stdout.readline()
+                    m = _HEADER_RE.match(head)
+                    if not head:
+                        self._cat = None
+                        raise SrcdiffError("git cat-file stopped answering")
+                    if not m:
+                        continue  # "<id> missing"
+                    size = int(m.group(3))
+                    if m.group(2) != b"blob" or size > limit:
+                        left = size + 1
+                        while left > 0:
+                            left -= len(proc.stdout.read(min(left, 1 << 20)) or b"x" * left)
+                        continue
+                    data = proc.stdout.read(size + 1)
+                    out[i] = data[:size]
+        return out
+
+    def _cat_batch(self) -> subprocess.Popen:
+        if self._cat is None or self._cat.poll() is not None:
+            self._cat = self._start_cat("--batch")
+        return self._cat
+
+    def _start_cat(self, mode: str) -> subprocess.Popen:
+        env = os.environ.copy()
+        env.update(safe_git_env())
+        self.commands += 1
+        proc = subprocess.Popen(
+            ["git", "--git-dir", str(self.git_dir), "--no-replace-objects", "cat-file", mode],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, cwd=str(self.git_dir))
+        weakref.finalize(self, _close, proc)
+        return proc
+
     def _batch_check(self) -> subprocess.Popen:
         if self._batch is None or self._batch.poll() is not None:
-            env = os.environ.copy()
-            env.update(safe_git_env())
-            self.commands += 1
-            self._batch = subprocess.Popen(
-                ["git", "--git-dir", str(self.git_dir), "--no-replace-objects", "cat-file",
-                 "--batch-check"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=env, cwd=str(self.git_dir))
-            weakref.finalize(self, _close, self._batch)
+            self._batch = self._start_cat("--batch-check")
         return self._batch
+
+    def prime_blob_ids(self, revs: list[str], path: str) -> None:
+        """Look up PATH at each of REVS in one exchange, for blob_id to answer from memory."""
+        todo = [r for r in dict.fromkeys(revs) if (r, path) not in self._ids]
+        if len(self._ids) + len(todo) > MAX_COMMIT_MEMO:
+            self._ids.clear()
+        for rev, h in zip(todo, self.headers([f"{r}:{path}" for r in todo])):
+            self._ids[(rev, path)] = h
 
     def blob_id(self, rev: str, path: str) -> str | None:
         """Blob id of PATH at REV, or None when the file does not exist there or is not a blob
         (a submodule is a commit). A symlink is a blob holding the link's text: never followed."""
-        h = self._header(f"{rev}:{path}")
+        key = (rev, path)
+        h = self._ids[key] if key in self._ids else self._header(f"{rev}:{path}")
         if h is None or h[1] != "blob":
             return None
         if h[2] > max_blob_bytes() and len(self._large) < 1000:
@@ -275,6 +325,7 @@ class GitRepo:
         return found
 
 
+_OID_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _HEADER_RE = re.compile(rb"^([0-9a-f]{40,64}) ([a-z]+) ([0-9]+)\n?$")
 
 

@@ -331,6 +331,13 @@ class Builder:
         if not anchors:
             return absent
         best = dict(absent)
+        # Most versions have the struct where an anchor has it: look that file up at every
+        # version, and read the blobs, in one exchange with git each.
+        for path, name_at in dict.fromkeys((f.path, f.name) for _t, f in anchors if f.path):
+            revs = [v.commit for v in vs.versions]
+            self.repo.prime_blob_ids(revs, path)
+            self.reader.prefetch([(b, name_at) for r in revs
+                                  if (b := self.repo.blob_id(r, path)) is not None])
         for tag, f in anchors:
             if best[tag].sdef is not None:
                 continue  # reached from an earlier anchor already: spreading again finds the same
@@ -626,9 +633,21 @@ class Builder:
             return (), "history is cut here (shallow clone); the commit is not in this clone"
         return (), "no single commit in the range made this change"
 
+    def _read_ahead(self, commits: list[str], idents) -> None:
+        """Fetch in one exchange the blobs _find_commit may parse for COMMITS."""
+        want = []
+        for sha in commits:
+            for at in (sha, *self._parents_of.get(sha, ())[:1]):
+                for name, path in idents:
+                    blob = self._blobs.get((at, path))
+                    if blob is not None:
+                        want.append((blob, name))
+        self.reader.prefetch(want)
+
     def _attribute(self, a: Version | None, b: Version, changes: list[Change], idents
                    ) -> list[Change]:
         commits = self._commits(a, b, idents)
+        self._read_ahead(commits, idents)
         out = []
         for ch in changes:
             key = ch.field if ch.field is not None else (ch.old or ch.new).key()
@@ -646,6 +665,7 @@ class Builder:
 
     def _attribute_presence(self, a: Version, b: Version, idents, present: bool):
         commits = self._commits(a, b, idents)
+        self._read_ahead(commits, idents)
         return self._find_commit(commits, idents, lambda s: (s is not None) == present)
 
     def _trace_cached(self, a: Version, b: Version, fa: Found) -> list[Change]:

@@ -74,6 +74,8 @@ class StructReader:
         self.opts = opts
         self.fingerprint = opts.fingerprint()
         self._mem: dict[tuple[str, str], StructDef | None] = {}
+        self._data: dict[str, bytes] = {}  # blobs read ahead (prefetch), taken by in_blob
+        self._bodies: dict[str, StructDef] = {}  # body key -> definition, decoded once
         self.parsed = 0  # blobs actually parsed in this run (not from cache)
 
     def in_blob(self, blob: str, name: str, path: str, rev: str) -> StructDef | None:
@@ -83,41 +85,75 @@ class StructReader:
             return self._mem[key]
         ckey = f"{blob}|{name}|{self.fingerprint}"
         hit = self.cache.get("struct", ckey)
-        if hit is not None:
-            sdef = None if hit == "absent" else StructDef.from_json(hit)
-            if sdef is not None and sdef.path != path:
-                sdef = _with_path(sdef, path)
-        else:
+        sdef = None
+        if isinstance(hit, dict) and "body" in hit:
+            # the blob's definition is a body read before (entries point, bodies are shared)
+            body = self._body(hit["body"])
+            if body is not None:
+                sdef = _rebase(body, hit["line"] - (body.line or 0), path)
+            else:
+                hit = None  # the body it points to is gone: read the blob again
+        elif hit is not None and hit != "absent":
+            sdef = _with_path(StructDef.from_json(hit), path)
+        if hit is None:
             try:
-                data = self.repo.read_blob(blob)
+                data = self._data.pop(blob, None)
+                if data is None:
+                    data = self.repo.read_blob(blob)
             except BlobTooLarge as exc:  # a per-version problem; not cached: the limit can be raised
                 sdef = StructDef(name, self.opts.kind or "struct",
                                  (Field(None, "?", unparsed=f"<{exc.size} bytes not read>"),),
                                  path, None, (f"{path}: {exc}",))
                 self._mem[key] = sdef
                 return sdef
-            sdef = self._read(data, name, path, rev)
-            self.cache.put("struct", ckey, "absent" if sdef is None else sdef.to_json())
+            sdef, ref = self._read(data, name, path, rev)
+            self.cache.put("struct", ckey, ref)
         self._mem[key] = sdef
         return sdef
 
-    def _read(self, data: bytes, name: str, path: str, rev: str) -> StructDef | None:
+    def _body(self, bkey: str) -> StructDef | None:
+        sdef = self._bodies.get(bkey)
+        if sdef is None:
+            hit = self.cache.get("body", bkey)
+            if hit is None:
+                return None
+            sdef = StructDef.from_json(hit)
+            if len(self._bodies) > 4000:
+                self._bodies.clear()
+            self._bodies[bkey] = sdef
+        return sdef
+
+    def prefetch(self, wanted: list[tuple[str, str]]) -> None:
+        """Read ahead, in one exchange with git, the blobs of WANTED ((blob, name) pairs) that
+        in_blob will have to parse (neither in memory nor in the cache)."""
+        todo = [b for b, n in dict.fromkeys(wanted)
+                if (b, n) not in self._mem and b not in self._data
+                and not self.cache.has("struct", f"{b}|{n}|{self.fingerprint}")]
+        if len(todo) < 2:
+            return
+        if len(self._data) > 2000:
+            self._data.clear()
+        self._data.update(self.repo.read_blobs(todo))
+
+    def _read(self, data: bytes, name: str, path: str, rev: str
+              ) -> tuple[StructDef | None, dict | str]:
         """Parse NAME out of DATA, once per distinct definition text: most commits that touch a
         header change something else in it, so the struct's text (plus the file's directives,
-        which can change its meaning) repeats across many blobs."""
+        which can change its meaning) repeats across many blobs. Returns the definition and
+        what the blob's cache entry says: "absent", or which body at which line."""
         clean, defs = scan(data)
         cands = [d for d in defs if d.name == name and (self.opts.kind in (None, d.kind))]
         if not cands:
-            return None
+            return None, "absent"
         h = hashlib.sha1(f"{self.fingerprint}|{name}|{path}".encode("utf-8", "surrogateescape"))
         for d in cands:
             h.update(clean[d.start : d.end].encode("utf-8", "surrogatepass") + b"\0")
         h.update(directives_digest(clean).encode())
         bkey = h.hexdigest()
-        hit = self.cache.get("body", bkey)
-        if hit is not None:
-            cached = StructDef.from_json(hit)
-            return _rebase(cached, cands[0].line - (cached.line or 0), path)
+        ref = {"body": bkey, "line": cands[0].line}
+        body = self._body(bkey)
+        if body is not None:
+            return _rebase(body, cands[0].line - (body.line or 0), path), ref
         sdef = read_struct(
             data,
             name,
@@ -128,9 +164,11 @@ class StructReader:
             arch=self.opts.arch,
         )
         self.parsed += 1
-        if sdef is not None:
-            self.cache.put("body", bkey, sdef.to_json())
-        return sdef
+        if sdef is None:  # cannot happen (scan found it); say absent rather than point nowhere
+            return None, "absent"
+        self.cache.put("body", bkey, sdef.to_json())
+        self._bodies[bkey] = sdef
+        return sdef, ref
 
     def at(self, rev: str, path: str, name: str) -> tuple[str | None, StructDef | None]:
         """(blob id, definition) of NAME in PATH at REV; (None, None) when the file is missing."""
