@@ -440,7 +440,22 @@ def test_scan_gives_stripped_text_and_definitions_memoized():
     clean, defs = scan(data)
     assert "hdr" not in clean and [(d.kind, d.name, d.line) for d in defs] == [
         ("struct", "a", 2), ("union", "b", 3)]
-    assert scan(bytes(data)) is scan(data) and _scan is scan
+    assert scan(bytes(data))[1] is scan(data)[1] and _scan is scan
+
+
+def test_scan_named_lists_what_scan_lists_under_one_name():
+    from srcdiff.parse import scan, scan_named
+
+    data = (b"typedef struct tag { int x; } name_t;\nstruct __attribute__((packed)) p { int y; };\n"
+            b"typedef struct { struct inner { int z; } i; } __packed anon_t;\n"
+            b"struct p; /* struct p { fake } */ union p *q;\n#define S struct p {\n")
+    names = ["tag", "name_t", "p", "inner", "anon_t", "q", "fake", "absent"]
+    fresh = {n: scan_named(data, n)[1] for n in names}
+    assert [(d.name, d.line) for d in fresh["name_t"]] == [("name_t", 1)]
+    assert fresh["anon_t"] and fresh["inner"] and fresh["p"] and not fresh["fake"]
+    full = scan(data)[1]
+    for n in names:
+        assert fresh[n] == [d for d in full if d.name == n], n
 
 
 def test_typedef_name_of_a_tagged_struct():

@@ -73,40 +73,110 @@ def find_definitions(text: str, *, aliases: bool = False) -> list[Definition]:
     ``tag="TAG"``) right after its entry under TAG; off, each body is listed once.
     """
     out: list[Definition] = []
-    line, counted = 1, 0
-    pairs: dict[int, int] | None = None
+    lines = _Lines(text)
+    pairs = _Pairs(text)
     for m in _KEYWORD_RE.finditer(text):
-        kind = m.group(1)
-        i = _skip_attrs(text, m.end())
-        name = None
-        nm = _NAME_RE.match(text, i)
-        if nm and not nm.group(1).startswith("__attribute"):
-            name = nm.group(1)
-            i = _skip_attrs(text, nm.end())
-        while i < len(text) and text[i] in " \t\n":
-            i += 1
-        if i >= len(text) or text[i] != "{":
-            continue
-        if name is None and not _TYPEDEF_BEFORE_RE.search(text, max(0, m.start() - 64), m.start()):
-            continue  # an anonymous aggregate that is not typedef'd has no name to find
-        if pairs is None:
-            pairs = _brace_pairs(text)
-        end = pairs.get(i, -1)
-        if end < 0:
-            continue
-        is_typedef = False
+        out += _at_keyword(text, m, pairs, lines, aliases)
+    return out
+
+
+def find_named(text: str, name: str) -> list[Definition]:
+    """``[d for d in find_definitions(text, aliases=True) if d.name == name]``, without looking
+    at the definitions of other names: only the keywords just before a NAME, and the aggregates
+    whose closing brace comes just before one (typedef names), are examined."""
+    if name not in text:
+        return []
+    lines = _Lines(text)
+    pairs = _Pairs(text)
+    found: dict[tuple[int, bool], Definition] = {}
+    for occ in re.finditer(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text):
+        p = occ.start()
+        starts = list(_KEYWORD_RE.finditer(text, max(0, p - _LOOKBACK), p))
+        # ``} NAME;``, ``} __packed NAME;``: NAME may name the aggregate closing just before
+        close = text.rfind("}", max(0, p - _LOOKBACK), p)
+        opening = pairs.opening(close + 1) if close >= 0 else None
+        if opening is not None:
+            starts += _KEYWORD_RE.finditer(text, max(0, opening - _LOOKBACK), opening)
+        for m in starts:
+            for d in _at_keyword(text, m, pairs, lines, True):
+                if d.name == name:
+                    found[(d.start, d.typedef)] = d
+    return [found[k] for k in sorted(found)]
+
+
+# How far before a name its keyword (or, for a typedef name, before a body its keyword) may
+# stand: attributes between them are short; a longer gap is not a definition of the name.
+_LOOKBACK = 512
+
+
+class _Lines:
+    """Line numbers of offsets, counted incrementally for offsets met in order."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.line, self.at = 1, 0
+
+    def of(self, offset: int) -> int:
+        if offset < self.at:
+            self.line, self.at = 1, 0
+        self.line += self.text.count("\n", self.at, offset)
+        self.at = offset
+        return self.line
+
+
+class _Pairs:
+    """Brace pairs of a text, worked out on first use."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._pairs: dict[int, int] | None = None
+        self._back: dict[int, int] | None = None
+
+    def get(self, i: int) -> int:
+        if self._pairs is None:
+            self._pairs = _brace_pairs(self.text)
+        return self._pairs.get(i, -1)
+
+    def opening(self, end: int) -> int | None:
+        if self._back is None:
+            if self._pairs is None:
+                self._pairs = _brace_pairs(self.text)
+            self._back = {e: o for o, e in self._pairs.items()}
+        return self._back.get(end)
+
+
+def _at_keyword(text: str, m: re.Match, pairs: _Pairs, lines: _Lines, aliases: bool
+                ) -> list[Definition]:
+    """The definition whose ``struct``/``union`` keyword is M (and its typedef name with
+    ALIASES), or [] when M does not open one."""
+    kind = m.group(1)
+    i = _skip_attrs(text, m.end())
+    name = None
+    nm = _NAME_RE.match(text, i)
+    if nm and not nm.group(1).startswith("__attribute"):
+        name = nm.group(1)
+        i = _skip_attrs(text, nm.end())
+    while i < len(text) and text[i] in " \t\n":
+        i += 1
+    if i >= len(text) or text[i] != "{":
+        return []
+    if name is None and not _TYPEDEF_BEFORE_RE.search(text, max(0, m.start() - 64), m.start()):
+        return []  # an anonymous aggregate that is not typedef'd has no name to find
+    end = pairs.get(i)
+    if end < 0:
+        return []
+    is_typedef = False
+    if name is None:
+        name = _typedef_name(text, m.start(), end)
         if name is None:
-            name = _typedef_name(text, m.start(), end)
-            if name is None:
-                continue
-            is_typedef = True
-        line += text.count("\n", counted, m.start())
-        counted = m.start()
-        out.append(Definition(kind, name, line, m.start(), end, is_typedef))
-        if aliases and not is_typedef:
-            alias = _typedef_name(text, m.start(), end)
-            if alias is not None and alias != name:
-                out.append(Definition(kind, alias, line, m.start(), end, True, name))
+            return []
+        is_typedef = True
+    line = lines.of(m.start())
+    out = [Definition(kind, name, line, m.start(), end, is_typedef)]
+    if aliases and not is_typedef:
+        alias = _typedef_name(text, m.start(), end)
+        if alias is not None and alias != name:
+            out.append(Definition(kind, alias, line, m.start(), end, True, name))
     return out
 
 

@@ -25,9 +25,9 @@ from srcdiff.locate import (
     Found,
     ReadOptions,
     StructReader,
-    scan,
 )
 from srcdiff.model import Field, StructDef
+from srcdiff.parse import scan
 from srcdiff.versions import Version, VersionSet
 
 # Change kinds, in the words outputs use.

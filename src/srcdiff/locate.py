@@ -19,7 +19,7 @@ from srcdiff.parse import (
     PARSER_VERSION,
     directives_digest,
     read_struct,
-    scan,  # comment-stripped text + definitions, memoized
+    scan_named,  # comment-stripped text + the definitions of one name, memoized
 )
 from srcdiff.preprocess import Config
 
@@ -141,8 +141,8 @@ class StructReader:
         header change something else in it, so the struct's text (plus the file's directives,
         which can change its meaning) repeats across many blobs. Returns the definition and
         what the blob's cache entry says: "absent", or which body at which line."""
-        clean, defs = scan(data)
-        cands = [d for d in defs if d.name == name and (self.opts.kind in (None, d.kind))]
+        clean, defs = scan_named(data, name)
+        cands = [d for d in defs if self.opts.kind in (None, d.kind)]
         if not cands:
             return None, "absent"
         h = hashlib.sha1(f"{self.fingerprint}|{name}|{path}".encode("utf-8", "surrogateescape"))
