@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -217,6 +218,9 @@ class Builder:
         self._states: dict[tuple, StructDef | None] = {}
         self._blobs: dict[tuple[str, str], str | None] = {}  # (commit, path) -> blob id
         self._parents_of: dict[str, tuple[str, ...]] = {}
+        # commit walks started while locating (touch key -> Future of commits_touching)
+        self._walks: dict[str, Future] = {}
+        self._pool: ThreadPoolExecutor | None = None
         # What history is visible is part of every attribution key: a shallow clone may see less.
         self._hfp = self.reader.fingerprint + "|" + (hash_paths(sorted(self._shallow)) if self._shallow else "full")
 
@@ -271,6 +275,12 @@ class Builder:
         return History(self.opts.name, vs, g, self.warnings)
 
     def _build(self) -> History:
+        try:
+            return self._build_walking()
+        finally:
+            self._stop_walks()
+
+    def _build_walking(self) -> History:
         vs = self.versions
         order = {v.tag: i for i, v in enumerate(vs.versions)}
         found = self._locate_all()
@@ -394,6 +404,8 @@ class Builder:
                 else:
                     fy, ky = self._step_back(vx, vy, out[x], known[x])
                 out[y], known[y] = fy, ky
+                a, b = (x, y) if forward else (y, x)
+                self._walk_soon(vs.by_tag(a), vs.by_tag(b), out[a], out[b])
                 queue.append(y)
                 self.progress("locate", len(out), len(vs.versions))
         return out
@@ -567,6 +579,38 @@ class Builder:
                     self._blobs[(parents[0], p)] = before
         return [w[0] for w in walked]
 
+    def _walk_soon(self, va: Version, vb: Version, fa: Found, fb: Found) -> None:
+        """Start, in the background, the commit walk attribution will need on the edge A -> B
+        (the struct changed in place): git walks on one core while locating parses on the
+        other."""
+        if (fa.sdef is None or fb.sdef is None or (fa.name, fa.path) != (fb.name, fb.path)
+                or fa.blob == fb.blob or not diff_structs(fa.sdef, fb.sdef)):
+            return
+        key = self._touch_key(va, vb, [fa.path])
+        if key in self._walks or self.cache.has("touch", key):
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2)
+        self._walks[key] = self._pool.submit(self.repo.commits_touching, vb.commit, va.commit,
+                                             [fa.path], self.opts.first_parent)
+
+    def _walked(self, key: str) -> list | None:
+        """The result of a walk started by _walk_soon, stored in the cache; None if none."""
+        fut = self._walks.pop(key, None)
+        if fut is None:
+            return None
+        walked = fut.result()
+        self.cache.put("touch", key, walked)
+        return walked
+
+    def _stop_walks(self) -> None:
+        for fut in self._walks.values():
+            fut.cancel()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._walks.clear()
+
     def _prefetch_commits(self, edges: list[tuple[str, str]], found: dict[str, Found]) -> None:
         """Start the commit walks of edges whose struct changed in place, several at once
         (they are separate git processes; the attribution loop then finds them cached)."""
@@ -579,12 +623,12 @@ class Builder:
                 continue
             va, vb = vs.by_tag(a), vs.by_tag(b)
             key = self._touch_key(va, vb, [fa.path])
+            if key in self._walks:
+                continue  # already walking (started while locating)
             if self.cache.get("touch", key) is None:
                 jobs.append((key, va, vb, fa.path))
         if len(jobs) < 2:
             return
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(max_workers=4) as pool:
             futures = [(key, path, pool.submit(self.repo.commits_touching, vb.commit, va.commit,
                                                [path], self.opts.first_parent))
@@ -602,7 +646,9 @@ class Builder:
         if not paths:
             return []
         key = self._touch_key(a, b, paths)
-        hit = self.cache.get("touch", key)
+        hit = self._walked(key)
+        if hit is None:
+            hit = self.cache.get("touch", key)
         if hit is None:
             hit = self.repo.commits_touching(b.commit, a.commit if a else None, paths,
                                              self.opts.first_parent)
