@@ -91,12 +91,19 @@ def find_named(text: str, name: str) -> list[Definition]:
     found: dict[tuple[int, bool], Definition] = {}
     for occ in re.finditer(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text):
         p = occ.start()
-        starts = list(_KEYWORD_RE.finditer(text, max(0, p - _LOOKBACK), p))
-        # ``} NAME;``, ``} __packed NAME;``: NAME may name the aggregate closing just before
-        close = text.rfind("}", max(0, p - _LOOKBACK), p)
-        opening = pairs.opening(close + 1) if close >= 0 else None
-        if opening is not None:
-            starts += _KEYWORD_RE.finditer(text, max(0, opening - _LOOKBACK), opening)
+        starts: list[re.Match] = []
+        i = _skip_attrs(text, occ.end())
+        while i < len(text) and text[i] in " \t\n":
+            i += 1
+        if i < len(text) and text[i] == "{":
+            # ``struct [attrs] NAME [attrs] {``: a keyword shortly before
+            starts += _KEYWORD_RE.finditer(text, max(0, p - _LOOKBACK), p)
+        if _AFTER_TYPEDEF_NAME_RE.match(text, occ.end()):
+            # ``} NAME;``, ``} __packed NAME;``: NAME may name the aggregate closing just before
+            close = text.rfind("}", max(0, p - _LOOKBACK), p)
+            opening = pairs.opening(close + 1) if close >= 0 else None
+            if opening is not None:
+                starts += _KEYWORD_RE.finditer(text, max(0, opening - _LOOKBACK), opening)
         for m in starts:
             for d in _at_keyword(text, m, pairs, lines, True):
                 if d.name == name:
@@ -107,6 +114,7 @@ def find_named(text: str, name: str) -> list[Definition]:
 # How far before a name its keyword (or, for a typedef name, before a body its keyword) may
 # stand: attributes between them are short; a longer gap is not a definition of the name.
 _LOOKBACK = 512
+_AFTER_TYPEDEF_NAME_RE = re.compile(r"\s*[;,\[]")  # what follows a typedef name (_typedef_name)
 
 
 class _Lines:
