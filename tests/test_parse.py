@@ -681,3 +681,27 @@ struct psc {
     sd = fields(src, "psc")
     assert [(f.name, f.type) for f in sd.fields] == [("buffer", "union"), ("txdata", "u8")]
     assert not any(f.unparsed for f in sd.flat_fields())
+
+
+def test_an_include_condition_on_a_name_no_header_defines_keeps_the_member_with_its_guard():
+    # As in the kernel's mm_types_task.h: SPLIT_RSS_COUNTING is defined when
+    # USE_SPLIT_PTE_PTLOCKS, itself (NR_CPUS >= CONFIG_SPLIT_PTLOCK_CPUS), holds. When NR_CPUS
+    # cannot be seen, cpp's "unknown is 0" would drop rss_stat without a word; it must stay,
+    # under its guard.
+    tree = {
+        "include/linux/mm_types_task.h": (
+            b"#define USE_SPLIT_PTE_PTLOCKS (NR_CPUS >= CONFIG_SPLIT_PTLOCK_CPUS)\n"
+            b"#if USE_SPLIT_PTE_PTLOCKS && defined(CONFIG_MMU)\n#define SPLIT_RSS_COUNTING\n#endif\n"),
+    }
+    src = ("#include <linux/mm_types_task.h>\nstruct task {\n\tint pid;\n"
+           "#ifdef SPLIT_RSS_COUNTING\n\tint rss_stat;\n#endif\n};\n")
+    cfg = Config.from_defines(["CONFIG_SPLIT_PTLOCK_CPUS=4", "CONFIG_MMU=y"])
+    for config in (cfg, None):
+        sd = fields(src, "task", path="include/linux/sched.h", include_reader=tree.get,
+                    config=config)
+        assert [f.name for f in sd.fields] == ["pid", "rss_stat"], config
+        assert sd.fields[1].guard == "SPLIT_RSS_COUNTING"
+    # where the includes do define NR_CPUS, the condition is decided as the compiler would
+    tree2 = {"include/linux/mm_types_task.h": b"#define NR_CPUS 1\n" + tree["include/linux/mm_types_task.h"]}
+    sd = fields(src, "task", path="include/linux/sched.h", include_reader=tree2.get, config=cfg)
+    assert [f.name for f in sd.fields] == ["pid"]

@@ -867,7 +867,20 @@ def _file_condition(
         if is_ident(t) and t not in ("defined", *_KCONFIG_TESTS):
             if _known_defined(t, lookup, config, external is not None) is None:
                 return None
-    return _safe_eval(toks, lookup)
+    # A name met only in an expansion counts too: ``#define USE_X (NR_CPUS >= 4)`` and then
+    # ``#if USE_X`` cannot be decided in a file that does not define NR_CPUS (cpp's 0 for an
+    # unknown name would drop what the includes may well turn on).
+    unknown = False
+
+    def probe(name: str) -> Macro | None:
+        nonlocal unknown
+        m = lookup(name)
+        if m is None and _known_defined(name, lookup, config, external is not None) is None:
+            unknown = True
+        return m
+
+    val = _safe_eval(toks, probe)
+    return None if unknown else val
 
 
 def _outside_names(
