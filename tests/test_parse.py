@@ -705,3 +705,21 @@ def test_an_include_condition_on_a_name_no_header_defines_keeps_the_member_with_
     tree2 = {"include/linux/mm_types_task.h": b"#define NR_CPUS 1\n" + tree["include/linux/mm_types_task.h"]}
     sd = fields(src, "task", path="include/linux/sched.h", include_reader=tree2.get, config=cfg)
     assert [f.name for f in sd.fields] == ["pid"]
+
+
+def test_a_kernel_config_brings_the_compilers_predefines_for_its_machine():
+    src = ("struct user_desc {\n\tint limit;\n#ifdef __x86_64__\n\tint lm;\n#endif\n"
+           "#if defined(__LITTLE_ENDIAN_BITFIELD)\n\tint lo, hi;\n#elif defined(__BIG_ENDIAN_BITFIELD)\n"
+           "\tint hi, lo;\n#else\n#error fix asm/byteorder.h\n#endif\n};\n")
+
+    def names(*lines: str) -> list[str]:
+        cfg = Config.from_defines(list(lines)) if lines else None
+        return [f.name for f in fields(src, "user_desc", config=cfg).fields]
+
+    assert names("CONFIG_X86=y", "CONFIG_X86_64=y", "CONFIG_64BIT=y") == ["limit", "lm", "lo", "hi"]
+    assert names("CONFIG_X86=y", "CONFIG_X86_32=y") == ["limit", "lo", "hi"]
+    assert names("CONFIG_S390=y", "CONFIG_64BIT=y") == ["limit", "hi", "lo"]
+    assert names("CONFIG_ARM64=y", "CONFIG_CPU_BIG_ENDIAN=y") == ["limit", "hi", "lo"]
+    # no machine named: those names stay undecided without a config, as cpp's 0 with one
+    assert names() == ["limit", "lm", "lo", "hi", "hi", "lo"]
+    assert names("CONFIG_NUMA=y") == ["limit"]

@@ -226,9 +226,69 @@ class Config:
                 out[name + "_MODULE"] = Macro(name + "_MODULE", None, ("1",))
             elif val != "n":
                 out[name] = Macro(name, None, tuple(tokenize(val)))
+        for name, val in target_predefines(dict(self.values)).items():
+            out[name] = Macro(name, None, tuple(tokenize(val)))
         for name, val in self.defines:
             out[name] = Macro(name, None, tuple(tokenize(val)))
         return out
+
+
+# arch symbol of a .config -> (macros the compiler predefines for it, whether it is big-endian
+# by default); the 64-bit variants add their own
+_ARCH_PREDEFINES: dict[str, tuple[dict[str, str], bool]] = {
+    "CONFIG_X86_64": ({"__x86_64__": "1", "__x86_64": "1", "__amd64__": "1"}, False),
+    "CONFIG_X86_32": ({"__i386__": "1", "__i386": "1"}, False),
+    "CONFIG_ARM64": ({"__aarch64__": "1"}, False),
+    "CONFIG_ARM": ({"__arm__": "1"}, False),
+    "CONFIG_RISCV": ({"__riscv": "1"}, False),
+    "CONFIG_LOONGARCH": ({"__loongarch__": "1"}, False),
+    "CONFIG_S390": ({"__s390__": "1"}, True),
+    "CONFIG_PPC": ({"__powerpc__": "1", "__PPC__": "1"}, True),
+    "CONFIG_MIPS": ({"__mips__": "1"}, True),
+    "CONFIG_SPARC": ({"__sparc__": "1"}, True),
+}
+
+
+def target_predefines(values: dict[str, str]) -> dict[str, str]:
+    """What the compiler defines for the machine a kernel .config builds for: architecture,
+    word size, byte order (and the kernel's own __LITTLE/BIG_ENDIAN_BITFIELD, which follow
+    from it), compiler. Empty when VALUES names no architecture (a few -D's, not a .config):
+    then such names stay undecided, as without a config."""
+    on = {k for k, v in values.items() if v == "y"}
+    arches = [a for a in _ARCH_PREDEFINES if a in on]
+    if not arches:
+        return {}
+    out: dict[str, str] = {}
+    big = False
+    for a in arches:
+        names, big_default = _ARCH_PREDEFINES[a]
+        out.update(names)
+        big = big or big_default
+    wide = "CONFIG_64BIT" in on
+    if wide:
+        out.update({"__LP64__": "1", "_LP64": "1"})
+        if "CONFIG_S390" in on:
+            out["__s390x__"] = "1"
+        if "CONFIG_PPC" in on:
+            out.update({"__powerpc64__": "1", "__PPC64__": "1"})
+    out["__SIZEOF_LONG__"] = out["__SIZEOF_POINTER__"] = "8" if wide else "4"
+    if "CONFIG_CPU_BIG_ENDIAN" in on:
+        big = True
+    elif "CONFIG_CPU_LITTLE_ENDIAN" in on:
+        big = False
+    out.update({"__ORDER_LITTLE_ENDIAN__": "1234", "__ORDER_BIG_ENDIAN__": "4321"})
+    if big:
+        out.update({"__BYTE_ORDER__": "__ORDER_BIG_ENDIAN__", "__BIG_ENDIAN": "4321",
+                    "__BIG_ENDIAN_BITFIELD": ""})
+    else:
+        out.update({"__BYTE_ORDER__": "__ORDER_LITTLE_ENDIAN__", "__LITTLE_ENDIAN": "1234",
+                    "__LITTLE_ENDIAN_BITFIELD": ""})
+    if "CONFIG_CC_IS_CLANG" in on:
+        out.update({"__clang__": "1", "__GNUC__": "4"})
+    elif "CONFIG_CC_IS_GCC" in on:
+        ver = values.get("CONFIG_GCC_VERSION", "")
+        out["__GNUC__"] = str(int(ver) // 10000) if ver.isdigit() and int(ver) >= 10000 else "4"
+    return out
 
 
 def _valid_config_value(v: str) -> bool:
