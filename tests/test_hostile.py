@@ -386,3 +386,16 @@ def test_control_characters_in_commits_are_escaped(tmp_path, srcdiff):
             assert bad not in res.err, (args, bad)
         if args[0] in ("log", "blame", "diff", "changelog", "report"):
             assert "x1b" in res.out and "red" in res.out, args
+
+
+def test_blobs_read_ahead_leave_one_over_the_limit_unread(huge):
+    from srcdiff.gitrepo import GitRepo
+
+    repo = GitRepo(huge.path)
+    big, small = repo.blob_id("v2", "include/foo.h"), repo.blob_id("v1", "include/foo.h")
+    t0 = time.monotonic()
+    got = repo.read_blobs([big, small, "0" * 40, big, small])
+    assert time.monotonic() - t0 < 2
+    assert list(got) == [small] and b"int a;" in got[small] and len(got[small]) < 1000
+    # the exchange stays in step afterwards
+    assert repo.read_blobs([small]) == {small: got[small]}

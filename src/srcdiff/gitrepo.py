@@ -135,12 +135,14 @@ class GitRepo:
         return out
 
     def read_blobs(self, ids: list[str]) -> dict[str, bytes]:
-        """Contents of the blobs IDS that exist and are within the size limit, in one pipelined
-        exchange with a persistent ``git cat-file --batch`` (a blob over the limit is skipped
-        unread, in chunks; read_blob names it when asked)."""
+        """Contents of the blobs IDS that exist and are within the size limit, in two pipelined
+        exchanges with persistent ``git cat-file`` processes (sizes first: a blob over the limit
+        is never asked for; read_blob names it when asked)."""
         limit = max_blob_bytes()
-        out: dict[str, bytes] = {}
         ask = [i for i in dict.fromkeys(ids) if _OID_RE.match(i)]
+        heads = self.headers(ask)
+        ask = [i for i, h in zip(ask, heads) if h is not None and h[1] == "blob" and h[2] <= limit]
+        out: dict[str, bytes] = {}
         with self._batch_lock:
             proc = self._cat_batch()
             for k in range(0, len(ask), 128):  # the requests stay well under a pipe's buffer
@@ -148,21 +150,12 @@ class GitRepo:
                 proc.stdin.write("".join(i + "\n" for i in chunk).encode())
                 proc.stdin.flush()
                 for i in chunk:
-                    head = proc.stdout.readline()
-                    m = _HEADER_RE.match(head)
-                    if not head:
+                    m = _HEADER_RE.match(proc.stdout.readline())
+                    data = proc.stdout.read(int(m.group(3)) + 1) if m else b""
+                    if not m or len(data) != int(m.group(3)) + 1:
                         self._cat = None
                         raise SrcdiffError("git cat-file stopped answering")
-                    if not m:
-                        continue  # "<id> missing"
-                    size = int(m.group(3))
-                    if m.group(2) != b"blob" or size > limit:
-                        left = size + 1
-                        while left > 0:
-                            left -= len(proc.stdout.read(min(left, 1 << 20)) or b"x" * left)
-                        continue
-                    data = proc.stdout.read(size + 1)
-                    out[i] = data[:size]
+                    out[i] = data[:-1]
         return out
 
     def _cat_batch(self) -> subprocess.Popen:

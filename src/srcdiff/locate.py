@@ -23,6 +23,8 @@ from srcdiff.parse import (
 )
 from srcdiff.preprocess import Config
 
+# Blobs read ahead and not parsed yet are held in memory up to this many bytes.
+_READ_AHEAD_BYTES = 64 << 20
 SOURCE_SUFFIXES = (".h", ".c", ".hh", ".hpp", ".cc", ".cpp", ".inc")
 # Where whole-tree searches look, in order: public headers first (most structs people ask
 # about live there, and it is a fraction of a kernel tree), then other headers, then sources.
@@ -131,9 +133,13 @@ class StructReader:
                 and not self.cache.has("struct", f"{b}|{n}|{self.fingerprint}")]
         if len(todo) < 2:
             return
-        if len(self._data) > 2000:
-            self._data.clear()
-        self._data.update(self.repo.read_blobs(todo))
+        held = sum(map(len, self._data.values()))
+        for k in range(0, len(todo), 64):
+            if held > _READ_AHEAD_BYTES:
+                return  # the rest is read when asked for
+            got = self.repo.read_blobs(todo[k : k + 64])
+            self._data.update(got)
+            held += sum(map(len, got.values()))
 
     def _read(self, data: bytes, name: str, path: str, rev: str
               ) -> tuple[StructDef | None, dict | str]:
