@@ -87,7 +87,7 @@ def find_named(text: str, name: str) -> list[Definition]:
     if name not in text:
         return []
     lines = _Lines(text)
-    pairs = _Pairs(text)
+    pairs = _LocalPairs(text)
     found: dict[tuple[int, bool], Definition] = {}
     for occ in re.finditer(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text):
         p = occ.start()
@@ -99,11 +99,13 @@ def find_named(text: str, name: str) -> list[Definition]:
             # ``struct [attrs] NAME [attrs] {``: a keyword shortly before
             starts += _KEYWORD_RE.finditer(text, max(0, p - _LOOKBACK), p)
         if _AFTER_TYPEDEF_NAME_RE.match(text, occ.end()):
-            # ``} NAME;``, ``} __packed NAME;``: NAME may name the aggregate closing just before
+            # ``typedef struct [TAG] {...} [attrs] NAME;``: NAME may name a typedef'd aggregate
+            # closing just before it
             close = text.rfind("}", max(0, p - _LOOKBACK), p)
-            opening = pairs.opening(close + 1) if close >= 0 else None
-            if opening is not None:
-                starts += _KEYWORD_RE.finditer(text, max(0, opening - _LOOKBACK), opening)
+            if close >= 0:
+                starts += (m for t in _TYPEDEF_KEYWORD_RE.finditer(text, 0, close)
+                           if (m := _KEYWORD_RE.match(text, t.start(1))) is not None
+                           and pairs.get(text.find("{", m.end())) == close + 1)
         for m in starts:
             for d in _at_keyword(text, m, pairs, lines, True):
                 if d.name == name:
@@ -132,28 +134,54 @@ class _Lines:
         return self.line
 
 
+_TYPEDEF_KEYWORD_RE = re.compile(r"\btypedef\s+(?:(?:const|volatile)\s+)*(struct|union)\b")
+
+
+class _LocalPairs:
+    """Brace pairs found one at a time, each by reading forward from its '{' (what the
+    whole-file pairing gives too: braces before a '{' do not change where it closes)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._ends: dict[int, int] = {}
+
+    def get(self, i: int) -> int:
+        end = self._ends.get(i)
+        if end is None:
+            end = self._ends[i] = _closing(self.text, i)
+        return end
+
+
+def _closing(text: str, i: int) -> int:
+    """Offset just past the '}' matching the '{' at I (strings skipped), or -1."""
+    if i < 0 or not text.startswith("{", i):
+        return -1
+    depth = 0
+    for m in _BRACE_RE.finditer(text, i):
+        c = m.group(0)
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return m.end()
+    return -1
+
+
 class _Pairs:
     """Brace pairs of a text, worked out on first use."""
 
     def __init__(self, text: str):
         self.text = text
         self._pairs: dict[int, int] | None = None
-        self._back: dict[int, int] | None = None
 
     def get(self, i: int) -> int:
         if self._pairs is None:
             self._pairs = _brace_pairs(self.text)
         return self._pairs.get(i, -1)
 
-    def opening(self, end: int) -> int | None:
-        if self._back is None:
-            if self._pairs is None:
-                self._pairs = _brace_pairs(self.text)
-            self._back = {e: o for o, e in self._pairs.items()}
-        return self._back.get(end)
 
-
-def _at_keyword(text: str, m: re.Match, pairs: _Pairs, lines: _Lines, aliases: bool
+def _at_keyword(text: str, m: re.Match, pairs: _Pairs | _LocalPairs, lines: _Lines, aliases: bool
                 ) -> list[Definition]:
     """The definition whose ``struct``/``union`` keyword is M (and its typedef name with
     ALIASES), or [] when M does not open one."""

@@ -161,10 +161,18 @@ def scan(data: bytes) -> tuple[str, list[Definition]]:
     return hit[0], hit[1]
 
 
+_NAMED_MIN_KEYWORDS = 64  # below this many struct/union keywords a file is scanned whole
+
+
 def scan_named(data: bytes, name: str) -> tuple[str, list[Definition]]:
     """(comment-stripped text, the definitions scan would list under NAME): what reading one
     struct needs, without scanning the rest of the file."""
     hit = _scanned(data)
+    if hit[1] is None and ((hit[2] and name not in hit[2])
+                           or hit[0].count("struct") + hit[0].count("union") < _NAMED_MIN_KEYWORDS):
+        # a second name asked of the same file, or a file with few aggregates: one scan of it
+        # all costs no more, and serves every name from here
+        hit[1] = find_definitions(hit[0], aliases=True)
     if hit[1] is not None:
         return hit[0], [d for d in hit[1] if d.name == name]
     defs = hit[2].get(name)
@@ -214,7 +222,13 @@ def _read(
     if len(cands) > 1:
         d = _choose(clean, cands, ctx)
     a, b = d.body_span(clean)
-    ctx.memo = (path, config.fingerprint() if config else "", arch)
+    # Members are remembered from the second read of a struct on (a history reads it at many
+    # versions); a struct read once pays nothing for it.
+    memo = (path, config.fingerprint() if config else "", arch)
+    if (memo, name) in _memo_files:
+        ctx.memo = memo
+    elif len(_memo_files) < 10_000:
+        _memo_files.add((memo, name))
     too_long = body_too_long(clean[a:b])
     if too_long:
         return StructDef(name, d.kind, (Field(None, "?", line=d.line, unparsed=" ".join(
@@ -519,6 +533,7 @@ def _same_answers(asked: dict[Any, Any], env: MacroEnv) -> bool:
 # (file, config, arch; parent guard; member tokens with lines relative to the member's first)
 #   -> readings: (questions asked and answers, fields with relative lines, expansion budget used)
 _member_memo: dict[tuple, list[tuple[dict, tuple[Field, ...], int]]] = {}
+_memo_files: set[tuple] = set()  # ((path, config, arch), struct) read before: memoize its members
 _MEMBER_MEMO_MAX = 50_000
 
 
