@@ -14,7 +14,9 @@ Include budget: one ``MacroEnv`` (one ``read_struct`` call) makes at most ``INCL
 definition that the file itself does not have. What a file defines is memoized per content hash,
 so repeated calls over the same blobs cost a dictionary lookup per file; the include walk of a
 file is shared by every read with the same text, path, config, arch and include_reader object
-(a reader is assumed to keep returning the same bytes for a path).
+(a reader is assumed to keep returning the same bytes for a path). A reader that can also give
+blob ids (``ids(paths)``, ``read_id(blob)``: srcdiff's reader of a git revision) has the walk
+done at once, and shared between revisions wherever every path it tried has the same blob id.
 """
 
 from __future__ import annotations
