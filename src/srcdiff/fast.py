@@ -17,6 +17,8 @@ import sqlite3
 import sys
 
 COMMANDS = {"log", "blame", "diff", "changelog", "show", "report", "graph", "versions"}
+# Those that walk the version DAG (show and diff compare the revisions they are given).
+WALKING = COMMANDS - {"show", "diff"}
 # Options that make a run unfit to store or to answer from the store.
 NOT_CACHED = {"--no-cache", "-o", "--output", "--stats", "-h", "--help", "--version"}
 ENV = ("SRCDIFF_MAX_BLOB_MB", "SRCDIFF_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "NO_COLOR", "TERM")
@@ -56,7 +58,7 @@ def main() -> None:
 
 def _start_walks(argv: list[str]) -> None:
     """Start the history walk a command will need before loading the rest of srcdiff."""
-    if not argv or argv[0] not in COMMANDS or any(
+    if not argv or argv[0] not in WALKING or any(
             a in ("-h", "--help", "--revs") or a.startswith("--revs=") for a in argv):
         return
     try:
