@@ -69,3 +69,13 @@ def test_errors_are_not_stored(repo, tmp_path):
         code, out, err, loaded = run(repo, cache, "blame", "vfio_pci_devic")
         assert code == 2 and out == "" and "did you mean vfio_pci_device" in err
         assert loaded is True
+
+
+def test_the_walk_started_before_loading_gives_the_same_versions_and_history(repo, tmp_path, srcdiff):
+    # srcdiff (the entry point) starts the tag-DAG walk before the rest of srcdiff loads; the
+    # in-process CLI walks when asked. Both must see the same DAG, stable branches included.
+    for args in (("versions", "--include-rc"), ("log", "vfio_pci_device", "--follow")):
+        code, out, err, _loaded = run(repo, tmp_path / "cache", *args, "--format", "json")
+        inproc = srcdiff(*args, "--format", "json", "--repo", str(repo))
+        assert code == inproc.code and out == inproc.out, err
+    assert '"parent":"v5.4.1"' in out.replace(" ", "") or '"parent": "v5.4.1"' in out
