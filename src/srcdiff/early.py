@@ -16,8 +16,8 @@ from srcdiff.safegit import safe_git_env
 
 # Every tag-decorated commit (plus the merges joining them) with its parents rewritten to the
 # nearest kept ancestors: the tag DAG of every tag in one walk.
-TAG_DAG = ["log", "--simplify-by-decoration", "--decorate-refs=refs/tags/", "--format=%H %P",
-           "--tags"]
+TAG_DAG = ["log", "--no-show-signature", "--simplify-by-decoration", "--decorate-refs=refs/tags/",
+           "--format=%H %P", "--tags"]
 
 _started: dict[str, subprocess.Popen] = {}
 

@@ -253,8 +253,8 @@ class GitRepo:
         ``[sha, parents, {path: [blob in first parent, blob here]}]`` (a deleted or missing
         file is None; merges carry no blobs). One git process gives what would otherwise be
         two object look-ups per commit."""
-        args = ["log", "--topo-order", "--reverse", "--no-renames", "--raw", "--no-abbrev", "-z",
-                "--format=%x01%H %P"]
+        args = ["log", "--no-show-signature", "--topo-order", "--reverse", "--no-renames", "--raw",
+                "--no-abbrev", "-z", "--format=%x01%H %P"]
         if first_parent:
             args.append("--first-parent")
         args.append(new)
