@@ -1206,12 +1206,17 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
             ambiguous.update(fm.ambiguous)
             break
     inc = _Included(tuple(tried), tuple(tried_ids), defines, frozenset(ambiguous), files_read)
-    if len(_included) > 256:
+    # a reading of a kernel header's includes holds tens of thousands of names: keep few
+    if sum(map(len, _included.values())) >= _INCLUDED_MAX:
         _included.clear()
+        earlier = []
     earlier.insert(0, inc)
     del earlier[4:]
     _included[key] = earlier
     return inc
+
+
+_INCLUDED_MAX = 32  # include readings kept, all files together
 
 
 def _macros_of_id(blob: str, reader, config: Config | None, cfp: str) -> FileMacros | None:
