@@ -18,6 +18,7 @@ import networkx as nx
 from srcdiff.cache import Cache
 from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import CommitInfo, GitRepo
+from srcdiff.limits import BlobTooLarge
 from srcdiff.locate import (
     HEADER_GLOBS,
     INCLUDE_GLOBS,
@@ -612,31 +613,11 @@ class Builder:
         self._walks.clear()
 
     def _prefetch_commits(self, edges: list[tuple[str, str]], found: dict[str, Found]) -> None:
-        """Start the commit walks of edges whose struct changed in place, several at once
-        (they are separate git processes; the attribution loop then finds them cached)."""
+        """Start the commit walks of the edges whose walk locating did not start already (an
+        edge between versions that different anchors reached); _commits takes them all."""
         vs = self.versions
-        jobs = []
         for a, b in edges:
-            fa, fb = found[a], found[b]
-            if (fa.sdef is None or fb.sdef is None or (fa.name, fa.path) != (fb.name, fb.path)
-                    or fa.blob == fb.blob or not diff_structs(fa.sdef, fb.sdef)):
-                continue
-            va, vb = vs.by_tag(a), vs.by_tag(b)
-            key = self._touch_key(va, vb, [fa.path])
-            if key in self._walks:
-                continue  # already walking (started while locating)
-            if self.cache.get("touch", key) is None:
-                jobs.append((key, va, vb, fa.path))
-        if len(jobs) < 2:
-            return
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            futures = [(key, path, pool.submit(self.repo.commits_touching, vb.commit, va.commit,
-                                               [path], self.opts.first_parent))
-                       for key, va, vb, path in jobs]
-            for key, path, fut in futures:
-                walked = fut.result()
-                self._learn(walked, [path])
-                self.cache.put("touch", key, walked)
+            self._walk_soon(vs.by_tag(a), vs.by_tag(b), found[a], found[b])
 
     def _touch_key(self, a: Version | None, b: Version, paths: list[str]) -> str:
         return f"{a.commit if a else '-'}|{b.commit}|{int(self.opts.first_parent)}|{self._hfp}|{'|'.join(paths)}"
@@ -756,8 +737,7 @@ class Builder:
             if best is None:
                 return events
             new_name, new_path = best
-            kind = RENAMED
-            events.append(Change(kind, None, commits=(info,), old_name=name, new_name=new_name,
+            events.append(Change(RENAMED, None, commits=(info,), old_name=name, new_name=new_name,
                                  old_path=path, new_path=new_path))
             name, path, start = new_name, new_path, gone
         return events
@@ -777,10 +757,14 @@ class Builder:
                 continue
             other_data = self.repo.read_file(other, p)
             other_names = {d.name for d in scan(other_data)[1]} if other_data is not None else set()
-            for d in scan(self.repo.read_blob(blob))[1]:
+            try:
+                data = self.repo.read_blob(blob)
+            except BlobTooLarge:
+                continue  # a file over the size limit is not read, so cannot be the other end
+            for d in scan(data)[1]:
                 if d.name == skip or d.name in other_names:
                     continue
-                cand = self.reader.in_blob(blob, d.name, p, look)
+                cand = self.reader.in_blob(blob, d.name, p, look, data)
                 if cand is None:
                     continue
                 score = similarity(ref, cand)

@@ -80,8 +80,10 @@ class StructReader:
         self._bodies: dict[str, StructDef] = {}  # body key -> definition, decoded once
         self.parsed = 0  # blobs actually parsed in this run (not from cache)
 
-    def in_blob(self, blob: str, name: str, path: str, rev: str) -> StructDef | None:
-        """NAME's definition in BLOB (file PATH at REV, for #include lookups), or None."""
+    def in_blob(self, blob: str, name: str, path: str, rev: str, data: bytes | None = None
+                ) -> StructDef | None:
+        """NAME's definition in BLOB (file PATH at REV, for #include lookups), or None. DATA is
+        the blob's content when the caller has read it already."""
         key = (blob, name)
         if key in self._mem:
             return self._mem[key]
@@ -99,7 +101,8 @@ class StructReader:
             sdef = _with_path(StructDef.from_json(hit), path)
         if hit is None:
             try:
-                data = self._data.pop(blob, None)
+                if data is None:
+                    data = self._data.pop(blob, None)
                 if data is None:
                     data = self.repo.read_blob(blob)
             except BlobTooLarge as exc:  # a per-version problem; not cached: the limit can be raised
