@@ -97,8 +97,6 @@ class StructReader:
                 sdef = _rebase(body, hit["line"] - (body.line or 0), path)
             else:
                 hit = None  # the body it points to is gone: read the blob again
-        elif hit is not None and hit != "absent":
-            sdef = _with_path(StructDef.from_json(hit), path)
         if hit is None:
             try:
                 if data is None:
