@@ -27,6 +27,7 @@ from srcdiff.history import (
 from srcdiff.model import Field, StructDef
 
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_C1 = re.compile(r"[\x7f-\x9f]")
 
 
 def clean(text: str | None) -> str:
@@ -48,8 +49,12 @@ def dumps(obj: Any, pretty: bool | None = None) -> str:
 
         pretty = sys.stdout.isatty()
     if pretty:
-        return json.dumps(obj, indent=2, ensure_ascii=False)
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(obj, indent=2, ensure_ascii=False)
+    else:
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    # json leaves DEL and the C1 controls (\x9b is a terminal's CSI) raw; outside strings JSON
+    # text is printable ASCII, so each one found is inside a string and \uXXXX is its escape.
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def short(c: CommitInfo) -> str:
