@@ -5,7 +5,7 @@ HYPOTHESIS_PROFILE=long runs 10,000 examples per property; the default profile s
 
 import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from srcdiff.parse import read_struct
@@ -31,15 +31,17 @@ NOISE = ["/* c */", "//x\n", "\\\n", "\r\n", "(", ")", "{", "}", ";", ",", "[", 
          "#", "##", "\"", "'", "__attribute__((", "\xe9", "\x00", "struct", "union", "typedef"]
 
 
-def _check(data: bytes, name: str = "s", **kw) -> None:
+def _check(data: bytes, name: str = "s", **kw):
+    """The StructDef read from data (None if it has none), after checking its members."""
     sd = read_struct(data, name, **kw)
     if sd is None:
-        return
+        return None
     assert not any("internal error" in w for w in sd.warnings), sd.warnings
     for f in sd.flat_fields():
         assert f.unparsed is not None or f.type != "?"
         if f.unparsed is not None:
             assert f.type == "?"
+    return sd
 
 
 lines = st.lists(st.one_of(st.sampled_from(MEMBERS), st.sampled_from(DIRECTIVES)), max_size=25)
@@ -49,7 +51,8 @@ lines = st.lists(st.one_of(st.sampled_from(MEMBERS), st.sampled_from(DIRECTIVES)
 def test_generated_bodies_parse(body, with_config):
     cfg = Config.from_defines(["CONFIG_A=y", "CONFIG_B=m"]) if with_config else None
     src = "#define KABI_RESERVE(n) u64 r##n\nstruct s {\n" + "\n".join(body) + "\n};\n"
-    _check(src.encode(), config=cfg)
+    sd = _check(src.encode(), config=cfg)
+    assert sd is not None, src
 
 
 @given(lines, st.lists(st.tuples(st.integers(0, 2000), st.sampled_from(NOISE)), max_size=8),
@@ -101,16 +104,42 @@ _DECLARATOR = st.tuples(
 )
 
 
+def _member_decl(specs, declarators):
+    return " ".join(specs) + " " + ", ".join(
+        " ".join(stars) + " " + name + "".join(dims) + " " + bits
+        for stars, name, dims, bits in declarators)
+
+
+# Fixed examples inside the fast path's grammar: these must not fall back to pycparser.
+_FAST_MEMBERS = [
+    (["unsigned", "long"], [([], "a", [], "")]),
+    (["const", "char"], [(["*", "* const"], "a", [], "")]),
+    (["struct page"], [(["*"], "a", ["[__sd_d0]"], ""), (["*", "*"], "b", [], "")]),
+    (["u32"], [([], "a", [], ": __sd_d1"), ([], "", [], ": 3"), (["* volatile"], "b", ["[3]"], "")]),
+    (["volatile", "foo_t"], [(["* restrict"], "b", ["[]"], "")]),
+    (["enum e"], [([], "a", ["[3]", "[__sd_d0]"], "")]),
+]
+
+
+def _fast_examples(members):
+    def apply(test):
+        for args in reversed(members):
+            test = example(*args)(test)
+        return test
+    return apply
+
+
+@_fast_examples(_FAST_MEMBERS)
 @given(_SPECS, st.lists(_DECLARATOR, min_size=1, max_size=3))
 def test_fast_path_agrees_with_pycparser(specs, declarators):
     from srcdiff.parse import _fast_decl, _parse_decl
     from srcdiff.preprocess import tokenize
 
-    decl = " ".join(specs) + " " + ", ".join(
-        " ".join(stars) + " " + name + "".join(dims) + " " + bits
-        for stars, name, dims, bits in declarators)
+    decl = _member_decl(specs, declarators)
     toks = tokenize(decl)
     fast = _fast_decl(toks)
+    if (specs, declarators) in _FAST_MEMBERS:
+        assert fast is not None, f"fast path declined {decl!r}"
     if fast is not None:
         assert fast == _parse_decl(toks), decl
 
@@ -118,7 +147,17 @@ def test_fast_path_agrees_with_pycparser(specs, declarators):
 _PARAM = st.tuples(_SPECS, st.lists(st.sampled_from(["*", "* const"]), max_size=2),
                    st.sampled_from(["__sd_p", ""]), st.sampled_from(["", "[]", "[__sd_d0]"]))
 
+# Fixed function-pointer members inside the fast path's grammar.
+_FAST_FUNCTION_POINTERS = [
+    (["int"], [], [(["struct page"], ["*"], "", ""), (["int"], [], "", "")], False, ""),
+    (["char"], ["*"], ["void"], False, ""),
+    (["const", "char"], ["* const"], [(["u32"], [], "__sd_p", "[]")], True, ""),
+    (["void"], [], [(["unsigned", "long"], ["*", "* const"], "__sd_p", "")], False, ", x"),
+    (["enum e"], ["*"], [], False, ", *y[2]"),
+]
 
+
+@_fast_examples(_FAST_FUNCTION_POINTERS)
 @given(_SPECS, st.lists(st.sampled_from(["*", "* const", "* volatile"]), max_size=2),
        st.one_of(st.just(["void"]), st.lists(_PARAM, max_size=3)), st.booleans(),
        st.sampled_from(["", ", x", ", *y[2]", ", (*g)(void)"]))
@@ -126,11 +165,14 @@ def test_fast_path_agrees_with_pycparser_on_function_pointers(ret, stars, params
     from srcdiff.parse import _fast_decl, _parse_decl
     from srcdiff.preprocess import tokenize
 
+    must_be_fast = (ret, stars, params, dots, more) in _FAST_FUNCTION_POINTERS
     if params != ["void"]:
         params = [" ".join(sp) + " " + " ".join(st_) + " " + nm + dm
                   for sp, st_, nm, dm in params] + (["..."] if dots and params else [])
     decl = f"{' '.join(ret)} {' '.join(stars)} (*__sd_n)({', '.join(params)}){more}"
     toks = tokenize(decl)
     fast = _fast_decl(toks)
+    if must_be_fast:
+        assert fast is not None, f"fast path declined {decl!r}"
     if fast is not None:
         assert fast == _parse_decl(toks), decl
