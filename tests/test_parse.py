@@ -286,9 +286,17 @@ def test_declare_bitmap_and_hashtable_builtin():
 
 def test_declare_flex_array_as_the_compiler_sees_it():
     sd = fields("struct s { int n; union { DECLARE_FLEX_ARRAY(u8, bytes); DECLARE_FLEX_ARRAY(u32, words); }; };")
-    flat = named(sd)
-    assert ("bytes", "u8[]") in flat and ("words", "u32[]") in flat
-    assert ("__empty_bytes", "struct") in flat
+    # kernel_macros: DECLARE_FLEX_ARRAY(TYPE, NAME) is
+    # struct { struct { } __empty_ ## NAME; TYPE NAME[]; }, an anonymous struct each
+    assert named(sd) == [("n", "int"),
+                         ("__empty_bytes", "struct"), ("bytes", "u8[]"),
+                         ("__empty_words", "struct"), ("words", "u32[]")]
+    union = sd.fields[1]
+    assert (union.name, union.type) == (None, "union") and len(sd.fields) == 2
+    assert [(f.name, f.type) for f in union.fields] == [(None, "struct"), (None, "struct")]
+    assert [[(g.name, g.type, g.fields) for g in f.fields] for f in union.fields] == [
+        [("__empty_bytes", "struct", ()), ("bytes", "u8[]", ())],
+        [("__empty_words", "struct", ()), ("words", "u32[]", ())]]
 
 
 def test_struct_group_variants():
@@ -524,6 +532,9 @@ struct s { PAIR(x, y) PAIR(z, w) };
     sd = fields(src, path="t.h")
     assert len(sd.fields) == 4
     assert len(sd.warnings) == 1 and "PAIR" in sd.warnings[0] and "t.h:9" in sd.warnings[0]
+    # the warning says which definition it used: the first, PAIR(a, b) u16 b; u16 a;
+    assert "using the first definition" in sd.warnings[0]
+    assert named(sd) == [("y", "u16"), ("x", "u16"), ("w", "u16"), ("z", "u16")]
     # one definition, or alternatives decided by the file itself: no warning
     sd = fields(b"#if 1\n#define PAIR(a, b) int a, b;\n#else\n#define PAIR(a, b) int b, a;\n"
                 b"#endif\nstruct s { PAIR(x, y) };")
