@@ -12,7 +12,7 @@ import json
 import networkx as nx
 
 from srcdiff.history import Change, History
-from srcdiff.render import change_text, clean
+from srcdiff.render import change_text, clean, mainline
 
 
 def _change_json(ch: Change, a: str, b: str) -> dict:
@@ -42,9 +42,8 @@ def to_json(history: History) -> dict:
             "fields": [f.to_json() for f in sdef.fields] if sdef else None,
             "notes": [_change_json(c, v.tag, v.tag) for c in n["notes"]],
         })
-    order = {v.tag: i for i, v in enumerate(history.ordered())}
     edges = []
-    for a, b in sorted(history.graph.edges, key=lambda e: (order[e[1]], order[e[0]])):
+    for a, b in history.edges_in_order():
         chs = history.edge_changes(a, b)
         edges.append({"source": a, "target": b, "summary": _summary(chs),
                       "changes": [_change_json(c, a, b) for c in chs]})
@@ -91,7 +90,7 @@ def to_dot(history: History) -> str:
     """Graphviz dot: a node per version (green present, grey absent), an edge per parent->child
     labelled with its change counts and carrying each change with its commit in the tooltip."""
     data = to_json(history)
-    mainline = set(history.versions.chain(history.ordered()[-1].tag))
+    main = mainline(history)
     out = [f"digraph {_dot('struct ' + history.name)} {{", "  rankdir=LR;",
            '  node [shape=box, style="rounded,filled", fontname="sans-serif"];']
     for n in data["nodes"]:
@@ -102,7 +101,7 @@ def to_dot(history: History) -> str:
     for e in data["edges"]:
         lines = [f"{c['text']}  ({c['commits'][-1]['commit'][:12]} {c['commits'][-1]['subject']})"
                  if c["commits"] else c["text"] for c in e["changes"]]
-        style = "solid" if e["source"] in mainline and e["target"] in mainline else "dashed"
+        style = "solid" if e["source"] in main and e["target"] in main else "dashed"
         out.append(f"  {_dot(e['source'])} -> {_dot(e['target'])} [label={_dot(e['summary'])}, "
                    f"style={style}, tooltip={_dot(chr(10).join(lines) or 'identical')}];")
     out.append("}")

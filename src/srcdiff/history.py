@@ -201,6 +201,11 @@ class History:
                 return v
         return None
 
+    def edges_in_order(self) -> list[tuple[str, str]]:
+        """Version-graph edges ordered by their newer end, then their older end."""
+        order = {v.tag: i for i, v in enumerate(self.versions.versions)}
+        return sorted(self.graph.edges, key=lambda e: (order[e[1]], order[e[0]]))
+
 
 class Builder:
     """Builds a History for one struct; all repository reads go through one StructReader."""

@@ -10,7 +10,7 @@ import html as _html
 
 from srcdiff.gitrepo import CommitInfo
 from srcdiff.history import Change, History
-from srcdiff.render import change_text, clean
+from srcdiff.render import change_text, clean, mainline
 from srcdiff.report import (
     ABSENT,
     GONE,
@@ -21,7 +21,6 @@ from srcdiff.report import (
     TYPE,
     Report,
     commit_url,
-    edges_in_order,
     lifetimes,
 )
 
@@ -99,15 +98,15 @@ def graph_layout(history: History) -> dict[str, tuple[int, int]]:
     """(column, row) per tag: columns in version order; row 0 is the line that leads to the
     newest version, each other branch gets a row of its own."""
     vs = history.ordered()
-    mainline = set(history.versions.chain(vs[-1].tag))
+    main = mainline(history)
     pos: dict[str, tuple[int, int]] = {}
     continued: set[str] = set()  # tags whose row is already carried on by a child
     rows = 0
     for i, v in enumerate(vs):
         parent = history.versions.parent(v.tag)
-        if v.tag in mainline:
+        if v.tag in main:
             row = 0
-        elif parent is not None and parent not in mainline and parent not in continued:
+        elif parent is not None and parent not in main and parent not in continued:
             row = pos[parent][1]
             continued.add(parent)
         else:
@@ -120,7 +119,7 @@ def graph_layout(history: History) -> dict[str, tuple[int, int]]:
 def graph_svg(history: History) -> str:
     """The version DAG: a node per release, an edge per parent->child."""
     pos = graph_layout(history)
-    mainline = set(history.versions.chain(history.ordered()[-1].tag))
+    main = mainline(history)
     nrows = max(r for _c, r in pos.values()) + 1
     width = len(pos) * _GX + 20
     height = nrows * _GY + 20
@@ -134,7 +133,7 @@ def graph_svg(history: History) -> str:
            ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" '
            'markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
            'class="arrowhead"/></marker></defs>')]
-    for a, b in edges_in_order(history):
+    for a, b in history.edges_in_order():
         (x1, y1), (x2, y2) = centre(a), centre(b)
         x1 += _NW / 2
         x2 -= _NW / 2
@@ -143,7 +142,7 @@ def graph_svg(history: History) -> str:
         else:
             mx = (x1 + x2) / 2
             d = f"M{x1:.0f},{y1:.0f} C{mx:.0f},{y1:.0f} {mx:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
-        kind = "mainline" if a in mainline and b in mainline else "branch"
+        kind = "mainline" if a in main and b in main else "branch"
         chs = history.edge_changes(a, b)
         tip = f"{a} → {b}: " + ("; ".join(change_text(c) for c in chs) if chs else "identical")
         out.append(f'<path class="vedge {kind}{" changed" if chs else ""}" d="{d}" '

@@ -61,6 +61,11 @@ def short(c: CommitInfo) -> str:
     return c.sha[:12]
 
 
+def mainline(history: History) -> set[str]:
+    """The tags on the line of the version graph that leads to the newest version."""
+    return set(history.versions.chain(history.ordered()[-1].tag))
+
+
 def commit_text(ch: Change) -> str:
     if not ch.commits:
         return f"(unattributed: {ch.note})" if ch.note else "(unattributed)"
@@ -152,16 +157,11 @@ def log_json(history: History) -> dict:
             "note": absent_note(history, v.tag) or None if sdef is None else None,
         })
     changes = []
-    for a, b in _edges_in_order(history):
+    for a, b in history.edges_in_order():
         for ch in history.edge_changes(a, b):
             changes.append(ch.to_json(a, b))
     return {"struct": history.name, "versions": versions, "changes": changes,
             "warnings": history.warnings}
-
-
-def _edges_in_order(history: History) -> list[tuple[str, str]]:
-    order = {v.tag: i for i, v in enumerate(history.versions.versions)}
-    return sorted(history.graph.edges, key=lambda e: (order[e[1]], order[e[0]]))
 
 
 def log_text(history: History, definitions: bool = True) -> str:
@@ -186,7 +186,7 @@ def log_text(history: History, definitions: bool = True) -> str:
             out.extend("    " + line for line in clean(sdef.render()).splitlines())
     out.append("")
     out.append("Changes")
-    for a, b in _edges_in_order(history):
+    for a, b in history.edges_in_order():
         changes = history.edge_changes(a, b)
         if not changes:
             if history.sdef(a) is not None or history.sdef(b) is not None:

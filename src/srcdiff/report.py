@@ -117,12 +117,6 @@ class Report:
 # -- building ---------------------------------------------------------------------------
 
 
-def edges_in_order(history: History) -> list[tuple[str, str]]:
-    """Version-graph edges ordered by their newer end, then older end (DepSurf's order)."""
-    order = {v.tag: i for i, v in enumerate(history.versions.versions)}
-    return sorted(history.graph.edges, key=lambda e: (order[e[1]], order[e[0]]))
-
-
 def build_report(history: History, configs: ConfigGroup | None = None) -> Report:
     """The report data of HISTORY (and of a configuration group, if given)."""
     labels = {v.tag: v.label for v in history.ordered()}
@@ -136,7 +130,7 @@ def build_report(history: History, configs: ConfigGroup | None = None) -> Report
             path=node["path"] if sdef is not None else None, sdef=sdef,
             note="" if sdef is not None else absent_note(history, v.tag)))
     pairs = []
-    for a, b in edges_in_order(history):
+    for a, b in history.edges_in_order():  # DepSurf's order
         if history.sdef(a) is None and history.sdef(b) is None and not history.edge_changes(a, b):
             continue  # absent on both ends: nothing to compare (DepSurf lists no such pair)
         pairs.append(PairEntry(a, b, labels[a], labels[b], tuple(history.edge_changes(a, b))))
