@@ -12,21 +12,13 @@ import json
 import networkx as nx
 
 from srcdiff.history import Change, History
-from srcdiff.render import change_text, clean, mainline
+from srcdiff.render import change_summary, change_text, clean, mainline
 
 
 def _change_json(ch: Change, a: str, b: str) -> dict:
     d = ch.to_json(a, b)
     d["text"] = change_text(ch)
     return d
-
-
-def _summary(changes: list[Change]) -> str:
-    """``+3 -1 ~2`` style count of an edge's changes ("" when none)."""
-    counts: dict[str, int] = {}
-    for ch in changes:
-        counts[ch.kind] = counts.get(ch.kind, 0) + 1
-    return ", ".join(f"{n} {k}" for k, n in counts.items())
 
 
 def to_json(history: History) -> dict:
@@ -45,7 +37,7 @@ def to_json(history: History) -> dict:
     edges = []
     for a, b in history.edges_in_order():
         chs = history.edge_changes(a, b)
-        edges.append({"source": a, "target": b, "summary": _summary(chs),
+        edges.append({"source": a, "target": b, "summary": change_summary(chs),
                       "changes": [_change_json(c, a, b) for c in chs]})
     return {"struct": history.name, "directed": True, "nodes": nodes, "edges": edges}
 

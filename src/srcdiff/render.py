@@ -73,6 +73,15 @@ def commit_text(ch: Change) -> str:
     return f"{short(c)} {c.date[:10]} {clean(c.author)}: {clean(c.subject)}"
 
 
+def change_summary(changes: list[Change]) -> str:
+    """How many changes of each kind, in order of first appearance: ``3 added, 1 removed``
+    ("" when there are none)."""
+    counts: dict[str, int] = {}
+    for ch in changes:
+        counts[ch.kind] = counts.get(ch.kind, 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in counts.items())
+
+
 def change_text(ch: Change) -> str:
     """One line describing CH without its commit."""
     if ch.kind == ADDED:
@@ -261,10 +270,7 @@ def changelog_md(history: History, since: str | None = None, until: str | None =
         elif not changes:
             summary = "no changes" if present else "absent"
         else:
-            counts: dict[str, int] = {}
-            for ch in changes:
-                counts[ch.kind] = counts.get(ch.kind, 0) + 1
-            summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+            summary = change_summary(changes)
         if not present and (why := absent_note(history, v.tag)):
             summary = f"absent: {why}" if summary == "absent" else f"{summary}; struct absent: {why}"
         out.append(f"## {md(v.tag)}{date}")
