@@ -110,8 +110,13 @@ def test_attribution_looks_through_merges(small, srcdiff):
 
 def test_first_parent_blames_the_merge(small, srcdiff):
     res = srcdiff("blame", "foo", "--repo", str(small.path), "--format", "json", "--first-parent")
+    assert res.code == 0, res.err
     fields = {f["name"]: f for f in res.json()["fields"]}
     assert fields["d"]["introduced"]["subject"] == "Merge branch 'topic'"
+    merges = small.git("rev-list", "--merges", "main").split()
+    assert len(merges) == 1
+    assert fields["d"]["introduced"]["commit"] == merges[0]
+    assert fields["d"]["introduced"]["tag"] == "v1.1"
 
 
 def test_diff_lists_changes_with_commits(small, srcdiff):
@@ -145,8 +150,11 @@ def test_rename_and_move_are_traced(tmp_path, srcdiff):
     assert versions["v2"]["path"] == "include/linux/foo_core.h"
     assert not versions["v3"]["present"]
     assert "renamed to foo_core" in versions["v3"]["note"]
-    kinds = [(c["to"], c["kind"]) for c in res.json()["changes"]]
-    assert ("v2", "moved") in kinds and ("v3", "renamed") in kinds
+    kinds = [(c["to"], c["kind"], [(k["commit"], k["subject"]) for k in c["commits"]])
+             for c in res.json()["changes"]]
+    assert kinds == [
+        ("v2", "moved", [(r.git("rev-parse", "v2").strip(), "move foo.h to include/linux")]),
+        ("v3", "renamed", [(r.git("rev-parse", "v3").strip(), "rename struct foo to foo_core")])]
     rename = next(c for c in res.json()["changes"] if c["kind"] == "renamed")
     assert rename["commits"][0]["subject"] == "rename struct foo to foo_core"
     followed = srcdiff("log", "foo", "--repo", str(r.path), "--follow", "--format", "json").json()
@@ -196,13 +204,35 @@ def test_bare_clone_and_shallow_clone(small, tmp_path, srcdiff):
     subprocess.run(["git", "clone", "-q", "--bare", str(small.path), str(bare)], check=True)
     res = srcdiff("blame", "foo", "--repo", str(bare), "--format", "json")
     assert res.code == 0, res.err
+    full = srcdiff("blame", "foo", "--repo", str(small.path), "--format", "json",
+                   "--cache-dir", str(tmp_path / "cache-full"))  # not answered from bare's run
+    assert full.code == 0, full.err
+    assert res.json() == full.json()
     shallow = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "1", "--no-single-branch",
                     "file://" + str(small.path), str(shallow)], check=True)
     res = srcdiff("blame", "foo", "--repo", str(shallow), "--format", "json")
     assert res.code == 0, res.err
-    notes = [f["introduced"].get("note") for f in res.json()["fields"]]
-    assert any(n and "shallow" in n for n in notes)
+    # Every tagged commit is a boundary of this clone (its parents are cut), so no change can
+    # be pinned to a commit: each commit the full clone blames is a boundary or not there.
+    boundary = set((shallow / ".git" / "shallow").read_text().split())
+    present = set(subprocess.run(["git", "-C", str(shallow), "rev-list", "--all"], check=True,
+                                 capture_output=True, text=True).stdout.split())
+    events = ("introduced", "retyped", "removed")
+    full_events = {(f["name"], e): f[e] for f in full.json()["fields"] for e in events
+                   if f[e] is not None}
+    assert set(full_events) == {("a", "introduced"), ("a", "retyped"), ("c", "introduced"),
+                                ("d", "introduced")}
+    assert all(ev["commit"] in boundary or ev["commit"] not in present
+               for ev in full_events.values())
+    got = res.json()["fields"]
+    assert [f["name"] for f in got] == [f["name"] for f in full.json()["fields"]]
+    got_events = {(f["name"], e): f[e] for f in got for e in events if f[e] is not None}
+    assert {k: ev["tag"] for k, ev in got_events.items()} == {
+        k: ev["tag"] for k, ev in full_events.items()}
+    for key, ev in got_events.items():
+        assert ev["commit"] is None and ev["subject"] is None and ev["author"] is None, key
+        assert "(shallow clone)" in ev["note"], key
 
 
 def test_cache_is_rebuilt_when_garbage(small, tmp_path, srcdiff):
