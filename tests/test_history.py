@@ -164,11 +164,23 @@ def test_rename_and_move_are_traced(tmp_path, srcdiff):
     assert "rename struct foo to foo_core), in include/linux/foo_core.h)" in text
 
 
+def one_error_line(res) -> str:
+    """The message of a usage error: exit 2, nothing on stdout, one 'srcdiff: error: ' line."""
+    assert res.code == 2 and res.out == ""
+    assert res.err.count("\n") == 1 and res.err.endswith("\n")
+    assert res.err.startswith("srcdiff: error: ")
+    return res.err[len("srcdiff: error: "):-1]
+
+
 def test_not_a_repository(tmp_path, srcdiff):
     res = srcdiff("log", "foo", "--repo", str(tmp_path))
     assert res.code == 2
     assert res.err.count("\n") == 1 and "not a git repository" in res.err
     assert "Traceback" not in res.err
+    assert one_error_line(res) == f"not a git repository: {tmp_path}"
+    missing = tmp_path / "missing"
+    res = srcdiff("log", "foo", "--repo", str(missing))
+    assert one_error_line(res) == f"not a git repository: {missing} (no such directory)"
 
 
 def test_unknown_struct_suggests_close_names(small, srcdiff):
@@ -176,14 +188,18 @@ def test_unknown_struct_suggests_close_names(small, srcdiff):
     assert res.code == 2 and res.out == ""
     assert res.err.count("\n") == 1
     assert "fooo" in res.err and "did you mean foo" in res.err
+    assert one_error_line(res) == ("struct fooo is not defined at any examined version "
+                                   "(v1.0..v1.2) (did you mean foo?)")
 
 
 def test_unknown_tag_suggests_close_tags(small, srcdiff):
     res = srcdiff("diff", "foo", "v1.0", "v1.3", "--repo", str(small.path))
     assert res.code == 2 and res.err.count("\n") == 1
     assert "unknown revision or tag: v1.3" in res.err and "v1.2" in res.err
+    assert one_error_line(res).startswith("unknown revision or tag: v1.3 (did you mean v1.2")
     res = srcdiff("log", "foo", "--repo", str(small.path), "--versions", "1.0,1.5")
     assert res.code == 2 and "1.5" in res.err
+    assert one_error_line(res).startswith("unknown revision or tag: 1.5")
 
 
 def test_repository_without_tags_needs_revs(tmp_path, srcdiff):
