@@ -3,6 +3,7 @@
 import pytest
 
 from srcdiff.model import Field, StructDef, format_decl
+from srcdiff.parse import read_struct
 
 
 @pytest.mark.parametrize("ctype,name,bits,decl", [
@@ -13,6 +14,7 @@ from srcdiff.model import Field, StructDef, format_decl
     ("int (*)(struct file *, int)", "open", None, "int (*open)(struct file *, int)"),
     ("char *(*)(void)", "name", None, "char *(*name)(void)"),
     ("int (*)[4]", "p", None, "int (*p)[4]"),
+    ("int (*)[4]", "pa", None, "int (*pa)[4]"),
     ("int (*[4])(int)", "ops", None, "int (*ops[4])(int)"),
     ("void (**)(void)", "pp", None, "void (**pp)(void)"),
     ("unsigned int", "flag", 1, "unsigned int flag : 1"),
@@ -20,6 +22,10 @@ from srcdiff.model import Field, StructDef, format_decl
 ])
 def test_format_decl_round_trips_canonical_types(ctype, name, bits, decl):
     assert format_decl(ctype, name, bits) == decl
+    # and the parser reads the declaration back as the same canonical type
+    sd = read_struct(f"struct s {{ {decl}; }};".encode(), "s")
+    assert sd is not None and len(sd.fields) == 1
+    assert (sd.fields[0].name, sd.fields[0].type, sd.fields[0].bits) == (name, ctype, bits)
 
 
 def test_struct_json_round_trip_and_flatten():
