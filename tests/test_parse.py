@@ -2,7 +2,6 @@
 
 import pytest
 
-from srcdiff.model import format_decl
 from srcdiff.parse import PARSER_VERSION, read_struct
 from srcdiff.preprocess import Config
 
@@ -392,19 +391,6 @@ def test_object_like_member_macro_from_file():
 def test_define_inside_body_counts():
     sd = fields("struct s {\n#define S_FLAG 4\n\tint a[S_FLAG];\n#undef S_FLAG\n};")
     assert sd.fields[0].type == "int[4]"
-
-
-@pytest.mark.parametrize("ctype,name,decl", [
-    ("int (*)(struct file *, int)", "open", "int (*open)(struct file *, int)"),
-    ("int (*)[4]", "pa", "int (*pa)[4]"),
-    ("void *[6]", "barmap", "void *barmap[6]"),
-    ("u32[7]", "rbar", "u32 rbar[7]"),
-    ("const char *const *", "names", "const char *const *names"),
-])
-def test_format_decl_round_trips_canonical_types(ctype, name, decl):
-    assert format_decl(ctype, name) == decl
-    sd = fields(f"struct s {{ {decl}; }};")
-    assert sd.fields[0].type == ctype
 
 
 # Declarations the fast path is meant to handle itself: it must take them (not fall back to
