@@ -1,8 +1,11 @@
-"""render and the report renderers called directly: escaping of what came from the repository."""
+"""Outputs on small repositories built inline, and the renderers called directly."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
+from test_history import Repo
 
 from srcdiff import render
 
@@ -15,3 +18,31 @@ def test_dumps_escapes_c1_controls_and_stays_valid_json():
         assert "\\u007f" in text and "\\u009b" in text and "\\u0090" in text
         assert "é → " in text  # other non-ASCII stays readable
         assert json.loads(text) == obj
+
+
+@pytest.fixture
+def renamed(tmp_path) -> tuple[Repo, dict[str, str]]:
+    """struct bar {a, b} at v1, renamed to foo {a, b, c} at v2; a becomes long at v3; b goes at v4."""
+    r = Repo(tmp_path / "renamed")
+    shas = {}
+    r.header(["int a;", "int b;"], name="bar")
+    shas["v1"] = r.commit("bar: introduce")
+    r.git("tag", "v1")
+    r.header(["int a;", "int b;", "int c;"])
+    shas["v2"] = r.commit("bar: rename to foo, add c")
+    r.git("tag", "v2")
+    r.header(["long a;", "int b;", "int c;"])
+    shas["v3"] = r.commit("foo: widen a")
+    r.git("tag", "v3")
+    r.header(["long a;", "int c;"])
+    shas["v4"] = r.commit("foo: drop b")
+    r.git("tag", "v4")
+    return r, shas
+
+
+def test_changelog_names_an_absent_first_version_once(renamed, srcdiff):
+    r, _shas = renamed
+    res = srcdiff("changelog", "foo", "--repo", str(r.path))
+    assert res.code == 0, res.err
+    line = next(ln for ln in res.out.splitlines() if ln.startswith("_first version examined"))
+    assert line == "_first version examined; struct absent: it is struct bar in include/foo.h here_"

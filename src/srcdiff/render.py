@@ -265,14 +265,15 @@ def changelog_md(history: History, since: str | None = None, until: str | None =
         date = f" ({node['date'][:10]})" if node.get("date") else ""
         changes = history.edge_changes(parent, v.tag) if parent else []
         present = node["sdef"] is not None
+        why = "" if present else absent_note(history, v.tag)
         if parent is None:
             summary = "first version examined" + ("" if present else "; struct absent")
         elif not changes:
             summary = "no changes" if present else "absent"
         else:
-            summary = change_summary(changes)
-        if not present and (why := absent_note(history, v.tag)):
-            summary = f"absent: {why}" if summary == "absent" else f"{summary}; struct absent: {why}"
+            summary = change_summary(changes) + ("; struct absent" if why else "")
+        if why:  # one absence phrase, with its reason
+            summary += f": {why}"
         out.append(f"## {md(v.tag)}{date}")
         out.append("")
         out.append(f"_{md(summary)}_" + (f" (since {md(parent)})" if parent else ""))
