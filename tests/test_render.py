@@ -40,6 +40,22 @@ def renamed(tmp_path) -> tuple[Repo, dict[str, str]]:
     return r, shas
 
 
+def test_blame_keeps_retypes_of_members_carried_through_a_rename(renamed, srcdiff):
+    r, shas = renamed
+    res = srcdiff("blame", "foo", "--repo", str(r.path), "--format", "json", "--all")
+    assert res.code == 0, res.err
+    fields = {f["name"]: f for f in res.json()["fields"]}
+    assert fields["a"]["retyped"] is not None
+    assert fields["a"]["retyped"]["commit"] == shas["v3"] and fields["a"]["retyped"]["tag"] == "v3"
+    assert fields["a"]["introduced"]["tag"] == "v2" and fields["a"]["introduced"]["commit"] is None
+    assert "before the rename" in fields["a"]["introduced"]["note"]
+    assert "b" in fields, "a member carried through the rename and then removed is listed"
+    assert fields["b"]["removed"]["commit"] == shas["v4"] and fields["b"]["retyped"] is None
+    assert fields["c"]["introduced"]["commit"] == shas["v2"] and fields["c"]["retyped"] is None
+    at3 = srcdiff("blame", "foo", "--repo", str(r.path), "--format", "json", "--at", "v3").json()
+    assert {f["name"]: f["removed"] for f in at3["fields"]} == {"a": None, "b": None, "c": None}
+
+
 def test_changelog_names_an_absent_first_version_once(renamed, srcdiff):
     r, _shas = renamed
     res = srcdiff("changelog", "foo", "--repo", str(r.path))

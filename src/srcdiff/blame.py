@@ -84,13 +84,16 @@ def blame(history: History, builder: Builder, include_removed: bool = False,
                                                node["path"])
     else:
         initial = history.edge_changes(chain[start - 1], first)
+    renamed = [c for c in initial if c.kind == RENAMED] if start else []
+    earlier = (f"present in struct {renamed[0].old_name} before the rename; --follow for its history"
+               if renamed else "not attributed")
+    # Every member of the first definition is tracked, so later retypes and removals are seen
+    # also for members with no ADDED change of their own (carried over through a rename).
+    for key in field_map(history.sdef(first)):
+        current[key] = (Origin(first, None, earlier), None)
     for ch in initial:
         if ch.kind == ADDED and ch.new is not None:
             current[ch.new.key()] = (_origin(first, ch), None)
-    renamed = [] if start == 0 else [c for c in history.edge_changes(chain[start - 1], first)
-                                     if c.kind == RENAMED]
-    earlier = (f"present in struct {renamed[0].old_name} before the rename; --follow for its history"
-               if renamed else "not attributed")
     for a, b in zip(chain[start:], chain[start + 1 :]):
         for ch in history.edge_changes(a, b):
             if ch.kind == ADDED and ch.new is not None:
@@ -105,6 +108,7 @@ def blame(history: History, builder: Builder, include_removed: bool = False,
                     current[ch.new.key()] = (intro[0], _origin(b, ch))
     lines: list[BlameLine] = []
     for key, f in field_map(history.sdef(newest.tag)).items():
+        # .get: a member can still arrive unannounced (the struct renamed away and back).
         intro, retyped = current.get(key, (Origin(first, None, earlier), None))
         lines.append(BlameLine(f, intro, None, retyped))
     if include_removed:
