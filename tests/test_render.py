@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from test_history import Repo
@@ -62,3 +63,54 @@ def test_changelog_names_an_absent_first_version_once(renamed, srcdiff):
     assert res.code == 0, res.err
     line = next(ln for ln in res.out.splitlines() if ln.startswith("_first version examined"))
     assert line == "_first version examined; struct absent: it is struct bar in include/foo.h here_"
+
+
+def test_clean_is_idempotent_and_keeps_tab_and_newline():
+    s = "".join(map(chr, range(0xA0))) + "é\u2028"
+    once = render.clean(s)
+    assert render.clean(once) == once
+    assert "\t" in once and "\n" in once
+    assert not any(ch < " " and ch not in "\t\n" or "\x7f" <= ch <= "\x9f" for ch in once)
+
+
+EVIL_PATH = "include/\x1b[31mred.h"
+
+
+@pytest.fixture
+def evil_path(tmp_path) -> Repo:
+    """struct foo moved to a path holding an ANSI escape at v2, renamed to foo_core at v3."""
+    r = Repo(tmp_path / "evilpath")
+    r.header(["int a;", "int b;"])
+    r.commit("foo: introduce")
+    r.git("tag", "v1")
+    r.git("mv", "include/foo.h", EVIL_PATH)
+    r.commit("foo: move")
+    r.git("tag", "v2")
+    r.header(["int a;", "int b;"], path=EVIL_PATH, name="foo_core")
+    r.commit("foo: rename")
+    r.git("tag", "v3")
+    return r
+
+
+def test_control_characters_in_paths_never_reach_the_terminal(evil_path, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import srcdiff.cli_report  # noqa: F401  (registers report and graph)
+    from srcdiff.cli import main
+
+    monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path / "cache"))
+    raw = []
+    for args in (["log", "foo"], ["log", "foo", "--short"], ["log", "foo", "--format", "md"],
+                 ["diff", "foo", "v1", "v3"], ["diff", "foo", "v1", "v2"], ["show", "foo", "--at", "v2"],
+                 ["changelog", "foo"], ["blame", "foo"], ["report", "foo"], ["report", "foo", "--short"],
+                 ["report", "foo", "--format", "md"], ["graph", "foo"]):
+        # color=True: click strips ANSI sequences from what is not a terminal, which would hide
+        # a raw escape here; a user's terminal gets the text as written.
+        res = CliRunner().invoke(main, [*args, "--repo", str(evil_path.path)], color=True,
+                                 catch_exceptions=False)
+        assert res.exit_code == 0, (args, res.stderr)
+        if "\x1b" in res.stdout + res.stderr:
+            raw.append(" ".join(args))
+        elif args[0] != "blame":
+            assert re.search(r"x1b\\?\[31mred\.h", res.stdout), (args, res.stdout)  # made visible
+    assert raw == [], raw

@@ -17,7 +17,7 @@ from srcdiff.render import change_summary, change_text, clean, mainline
 
 def _change_json(ch: Change, a: str, b: str) -> dict:
     d = ch.to_json(a, b)
-    d["text"] = change_text(ch)
+    d["text"] = clean(change_text(ch))  # the line the text outputs show
     return d
 
 

@@ -2,6 +2,9 @@
 
 Pure functions from built data to strings; anything that came from the repository is
 escaped (control characters in text, Markdown specials in Markdown) before it is shown.
+Each text and Markdown renderer passes its whole result through clean() once at the end,
+so the pieces it is built from (change_text, commit_text, paths, names) may hold raw
+control characters and need no escaping of their own.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ _C1 = re.compile(r"[\x7f-\x9f]")
 
 
 def clean(text: str | None) -> str:
-    """TEXT with control characters (ANSI escapes included) made visible and harmless."""
+    """TEXT with control characters (ANSI escapes included) made visible and harmless; tab and
+    newline are kept. Idempotent: what it writes (``\\x1b``) holds no control character."""
     if not text:
         return ""
     return _CTRL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
@@ -70,7 +74,7 @@ def commit_text(ch: Change) -> str:
     if not ch.commits:
         return f"(unattributed: {ch.note})" if ch.note else "(unattributed)"
     c = ch.commits[-1]
-    return f"{short(c)} {c.date[:10]} {clean(c.author)}: {clean(c.subject)}"
+    return f"{short(c)} {c.date[:10]} {c.author}: {c.subject}"
 
 
 def change_summary(changes: list[Change]) -> str:
@@ -83,7 +87,7 @@ def change_summary(changes: list[Change]) -> str:
 
 
 def change_text(ch: Change) -> str:
-    """One line describing CH without its commit."""
+    """One line describing CH without its commit (raw: the caller escapes it)."""
     if ch.kind == ADDED:
         return f"+ {_decl(ch.new)}"
     if ch.kind == REMOVED:
@@ -107,7 +111,7 @@ def _decl(f: Field | None) -> str:
     if f is None:
         return ""
     g = f"  [if {f.guard}]" if f.guard else ""
-    return f"{clean(f.decl)}{g}"
+    return f"{f.decl}{g}"
 
 
 # -- show -----------------------------------------------------------------------------
@@ -121,7 +125,7 @@ def show_json(sdef: StructDef, rev: str, commit: str) -> dict:
 
 def show_text(sdef: StructDef, rev: str, commit: str) -> str:
     head = f"# {rev} ({commit[:12]}) {sdef.path}:{sdef.line}"
-    return head + "\n" + clean(sdef.render())
+    return clean(head + "\n" + sdef.render())
 
 
 # -- log --------------------------------------------------------------------------------
@@ -139,6 +143,7 @@ def absent_note(history: History, tag: str) -> str:
         if notes:
             renames = [c for c in notes if c.kind == RENAMED]
             ch = renames[-1] if renames else notes[-1]
+            # the subject is cleaned here too: the note is also part of the JSON outputs
             via = f" by {short(ch.commits[-1])} ({clean(ch.commits[-1].subject)})" if ch.commits else ""
             final = notes[-1].new_path
             if ch.kind == RENAMED:
@@ -191,7 +196,7 @@ def log_text(history: History, definitions: bool = True) -> str:
             out.append(f"{head}, same as {parent}")  # spare the reader a repeated definition
             continue
         out.append(head)
-        if definitions:
+        if definitions:  # cleaned before splitlines, which also splits at \x0b, \x1c, \x85...
             out.extend("    " + line for line in clean(sdef.render()).splitlines())
     out.append("")
     out.append("Changes")
@@ -205,7 +210,7 @@ def log_text(history: History, definitions: bool = True) -> str:
         for ch in changes:
             out.append(f"    {change_text(ch)}")
             out.append(f"        {commit_text(ch)}")
-    return "\n".join(out)
+    return clean("\n".join(out))
 
 
 # -- diff -------------------------------------------------------------------------------
@@ -217,12 +222,12 @@ def diff_json(name: str, a: str, b: str, changes: list[Change]) -> dict:
 
 def diff_text(name: str, a: str, b: str, changes: list[Change]) -> str:
     if not changes:
-        return f"struct {name}: no changes between {a} and {b}"
+        return clean(f"struct {name}: no changes between {a} and {b}")
     out = [f"struct {name}: {a} -> {b}"]
     for ch in changes:
         out.append(f"{change_text(ch)}")
         out.append(f"    {commit_text(ch)}")
-    return "\n".join(out)
+    return clean("\n".join(out))
 
 
 # -- blame ------------------------------------------------------------------------------
@@ -236,8 +241,8 @@ def blame_text(name: str, tag: str, lines: list[BlameLine]) -> str:
     rows = []
     for ln in lines:
         c = ln.introduced.commit
-        decl = clean(ln.field.decl) + (f"  [if {ln.field.guard}]" if ln.field.guard else "")
-        who = (f"{short(c)} {c.date[:10]} {clean(c.author)}: {clean(c.subject)}" if c
+        decl = clean(_decl(ln.field))  # cleaned here: the column is as wide as what is shown
+        who = (f"{short(c)} {c.date[:10]} {c.author}: {c.subject}" if c
                else f"(unattributed: {ln.introduced.note})")
         gone = ""
         if ln.removed is not None:
@@ -248,7 +253,7 @@ def blame_text(name: str, tag: str, lines: list[BlameLine]) -> str:
     w1 = max((len(r[1]) for r in rows), default=0)
     out = [f"struct {name} at {tag}"]
     out += [f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}" for r in rows]
-    return "\n".join(out)
+    return clean("\n".join(out))
 
 
 # -- changelog --------------------------------------------------------------------------
@@ -285,7 +290,7 @@ def changelog_md(history: History, since: str | None = None, until: str | None =
                        else f"unattributed: {md(ch.note)}")
                 out.append(f"- {_md_change(ch)} — {who}")
         out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    return clean("\n".join(out).rstrip() + "\n")
 
 
 def _code(text: str | None) -> str:

@@ -261,37 +261,38 @@ def lifetimes(history: History) -> tuple[list[str], dict[str, list[Cell]]]:
 
 
 def commit_line(c: CommitInfo) -> str:
-    """``sha12 date author: subject`` with control characters made visible."""
-    return f"{c.sha[:12]} {c.date[:10]} {clean(c.author)}: {clean(c.subject)}"
+    """``sha12 date author: subject`` (raw: report_text escapes its whole result)."""
+    return f"{c.sha[:12]} {c.date[:10]} {c.author}: {c.subject}"
 
 
 def _commits_text(ch: Change) -> str:
     if not ch.commits:
-        return "(unattributed" + (f": {clean(ch.note)})" if ch.note else ")")
+        return "(unattributed" + (f": {ch.note})" if ch.note else ")")
     return commit_line(ch.commits[-1])
 
 
 def _definition_header(e: VersionEntry) -> str:
     assert e.sdef is not None
-    where = f"  /* {clean(e.path)}:{e.sdef.line} */" if e.path else ""
-    return f"{e.label}: {OK} {e.sdef.kind} {clean(e.name)} {{{where}"
+    where = f"  /* {e.path}:{e.sdef.line} */" if e.path else ""
+    return f"{e.label}: {OK} {e.sdef.kind} {e.name} {{{where}"
 
 
 def _absent_text(label: str, note: str) -> str:
-    return f"{label}: Absent {WARN}" + (f" ({clean(note)})" if note else "")
+    return f"{label}: Absent {WARN}" + (f" ({note})" if note else "")
 
 
 def report_text(rep: Report, definitions: bool = True) -> str:
-    """DepSurf's layout: Regular definitions, then Regular pairs, then the config group."""
+    """DepSurf's layout: Regular definitions, then Regular pairs, then the config group.
+    Control characters are made visible once, in the whole result."""
     out = [f"struct {rep.struct}", "", "Regular"]
     for e in rep.versions:
         if e.sdef is None:
             out.append(_absent_text(e.label, e.note))
         elif definitions:
             out.append(_definition_header(e))
-            out.extend(clean(e.sdef.render()).splitlines()[1:])
+            out.extend(clean(e.sdef.render()).splitlines()[1:])  # cleaned before splitlines
         else:
-            out.append(f"{e.label}: {OK} {clean(e.name)} in {clean(e.path)}:{e.sdef.line} "
+            out.append(f"{e.label}: {OK} {e.name} in {e.path}:{e.sdef.line} "
                        f"({len(e.sdef.flat_fields())} members)")
     out += ["", "Regular"]
     for p in rep.pairs:
@@ -301,21 +302,21 @@ def report_text(rep: Report, definitions: bool = True) -> str:
             out.append(f"        {_commits_text(ch)}")
     if rep.configs is not None:
         g = rep.configs
-        out += ["", f"Config (at {clean(g.rev)})"]
+        out += ["", f"Config (at {g.rev})"]
         for c in g.entries:
             if c.sdef is None:
                 out.append(_absent_text(c.name, c.error or ""))
             elif definitions:
-                out.append(f"{clean(c.name)}: {OK} {c.sdef.kind} {clean(g.struct)} {{"
-                           f"  /* {clean(c.file)}, arch {clean(c.arch)} */")
+                out.append(f"{c.name}: {OK} {c.sdef.kind} {g.struct} {{"
+                           f"  /* {c.file}, arch {c.arch} */")
                 out.extend(clean(c.sdef.render()).splitlines()[1:])
             else:
-                out.append(f"{clean(c.name)}: {OK} ({len(c.sdef.flat_fields())} members)")
+                out.append(f"{c.name}: {OK} ({len(c.sdef.flat_fields())} members)")
         out += ["", "Config"]
         for base, other, changes in g.pairs():
-            out.append(f"{clean(base.name)} and {clean(other.name)} {WARN if changes else OK}")
+            out.append(f"{base.name} and {other.name} {WARN if changes else OK}")
             out.extend(f"    {change_text(ch)}" for ch in changes)
-    return "\n".join(out)
+    return clean("\n".join(out))
 
 
 # -- Markdown ---------------------------------------------------------------------------
@@ -372,7 +373,7 @@ def report_md(rep: Report, commit_template: str | None = None, definitions: bool
             out += [f"- `{change_text(ch)}`" for ch in changes]
             if changes:
                 out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    return clean("\n".join(out).rstrip() + "\n")
 
 
 # -- JSON -------------------------------------------------------------------------------
