@@ -10,7 +10,7 @@ import html as _html
 
 from srcdiff.gitrepo import CommitInfo
 from srcdiff.history import Change, History
-from srcdiff.render import change_text, clean, mainline
+from srcdiff.render import change_text, clean, commit_url, mainline
 from srcdiff.report import (
     ABSENT,
     GONE,
@@ -20,7 +20,6 @@ from srcdiff.report import (
     PRESENT,
     TYPE,
     Report,
-    commit_url,
     lifetimes,
 )
 

@@ -70,11 +70,32 @@ def mainline(history: History) -> set[str]:
     return set(history.versions.chain(history.ordered()[-1].tag))
 
 
+def commit_line(c: CommitInfo) -> str:
+    """``sha12 date author: subject`` (raw: the caller escapes it)."""
+    return f"{short(c)} {c.date[:10]} {c.author}: {c.subject}"
+
+
 def commit_text(ch: Change) -> str:
+    """The commit of CH as one line, or why there is none (raw: the caller escapes it)."""
     if not ch.commits:
         return f"(unattributed: {ch.note})" if ch.note else "(unattributed)"
+    return commit_line(ch.commits[-1])
+
+
+def commit_url(template: str | None, sha: str) -> str | None:
+    """TEMPLATE with ``{sha}`` replaced (plain replacement: other braces stay as they are)."""
+    return template.replace("{sha}", sha) if template else None
+
+
+def md_commit(ch: Change, template: str | None = None) -> str:
+    """The commit of CH in Markdown: sha as code (a link when TEMPLATE is given), subject,
+    author and date; or why there is none."""
+    if not ch.commits:
+        return "unattributed" + (f": {md(ch.note)}" if ch.note else "")
     c = ch.commits[-1]
-    return f"{short(c)} {c.date[:10]} {c.author}: {c.subject}"
+    url = commit_url(template, c.sha)
+    sha = f"[`{short(c)}`]({url})" if url else f"`{short(c)}`"
+    return f"{sha} {md(c.subject)} ({md(c.author)}, {c.date[:10]})"
 
 
 def change_summary(changes: list[Change]) -> str:
@@ -242,8 +263,7 @@ def blame_text(name: str, tag: str, lines: list[BlameLine]) -> str:
     for ln in lines:
         c = ln.introduced.commit
         decl = clean(_decl(ln.field))  # cleaned here: the column is as wide as what is shown
-        who = (f"{short(c)} {c.date[:10]} {c.author}: {c.subject}" if c
-               else f"(unattributed: {ln.introduced.note})")
+        who = commit_line(c) if c else f"(unattributed: {ln.introduced.note})"
         gone = ""
         if ln.removed is not None:
             rc = ln.removed.commit
@@ -285,10 +305,7 @@ def changelog_md(history: History, since: str | None = None, until: str | None =
         if changes:
             out.append("")
             for ch in changes:
-                c = ch.commits[-1] if ch.commits else None
-                who = (f"`{short(c)}` {md(c.subject)} ({md(c.author)}, {c.date[:10]})" if c
-                       else f"unattributed: {md(ch.note)}")
-                out.append(f"- {_md_change(ch)} — {who}")
+                out.append(f"- {_md_change(ch)} — {md_commit(ch)}")
         out.append("")
     return clean("\n".join(out).rstrip() + "\n")
 

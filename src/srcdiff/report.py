@@ -12,7 +12,7 @@ from pathlib import Path
 
 from srcdiff.cache import Cache
 from srcdiff.errors import SrcdiffError
-from srcdiff.gitrepo import CommitInfo, GitRepo
+from srcdiff.gitrepo import GitRepo
 from srcdiff.history import (
     ADDED,
     GUARD,
@@ -25,7 +25,7 @@ from srcdiff.history import (
 )
 from srcdiff.locate import ReadOptions
 from srcdiff.model import Field, StructDef
-from srcdiff.render import absent_note, change_text, clean, md
+from srcdiff.render import absent_note, change_text, clean, commit_text, md, md_commit
 
 OK, WARN = "✅", "⚠️"
 
@@ -260,17 +260,6 @@ def lifetimes(history: History) -> tuple[list[str], dict[str, list[Cell]]]:
 # -- text -------------------------------------------------------------------------------
 
 
-def commit_line(c: CommitInfo) -> str:
-    """``sha12 date author: subject`` (raw: report_text escapes its whole result)."""
-    return f"{c.sha[:12]} {c.date[:10]} {c.author}: {c.subject}"
-
-
-def _commits_text(ch: Change) -> str:
-    if not ch.commits:
-        return "(unattributed" + (f": {ch.note})" if ch.note else ")")
-    return commit_line(ch.commits[-1])
-
-
 def _definition_header(e: VersionEntry) -> str:
     assert e.sdef is not None
     where = f"  /* {e.path}:{e.sdef.line} */" if e.path else ""
@@ -299,7 +288,7 @@ def report_text(rep: Report, definitions: bool = True) -> str:
         out.append(f"{p.old_label} and {p.new_label} {WARN if p.changes else OK}")
         for ch in p.changes:
             out.append(f"    {change_text(ch)}")
-            out.append(f"        {_commits_text(ch)}")
+            out.append(f"        {commit_text(ch)}")
     if rep.configs is not None:
         g = rep.configs
         out += ["", f"Config (at {g.rev})"]
@@ -322,20 +311,6 @@ def report_text(rep: Report, definitions: bool = True) -> str:
 # -- Markdown ---------------------------------------------------------------------------
 
 
-def commit_url(template: str | None, sha: str) -> str | None:
-    """TEMPLATE with ``{sha}`` replaced (plain replacement: other braces stay as they are)."""
-    return template.replace("{sha}", sha) if template else None
-
-
-def _md_commit(ch: Change, template: str | None) -> str:
-    if not ch.commits:
-        return "unattributed" + (f": {md(ch.note)}" if ch.note else "")
-    c = ch.commits[-1]
-    url = commit_url(template, c.sha)
-    sha = f"[`{c.sha[:12]}`]({url})" if url else f"`{c.sha[:12]}`"
-    return f"{sha} {md(c.subject)} ({md(c.author)}, {c.date[:10]})"
-
-
 def _md_code(text: str) -> list[str]:
     return ["```c", *clean(text).splitlines(), "```"]
 
@@ -355,7 +330,7 @@ def report_md(rep: Report, commit_template: str | None = None, definitions: bool
         out.append(f"### {md(p.old_label)} and {md(p.new_label)} {WARN if p.changes else OK}")
         out.append("")
         for ch in p.changes:
-            out.append(f"- `{change_text(ch)}` — {_md_commit(ch, commit_template)}")
+            out.append(f"- `{change_text(ch)}` — {md_commit(ch, commit_template)}")
         if p.changes:
             out.append("")
     if rep.configs is not None:
