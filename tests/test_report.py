@@ -78,11 +78,33 @@ def test_markdown_links_commits(demo_repo, report):
     res = report("--format", "md", "--commit-url", URL)
     assert res.code == 0, res.err
     out = res.out
-    assert out.startswith("# struct `vfio\\_pci\\_device`")
+    assert out.startswith("# struct `vfio_pci_device`\n")  # code spans show text as it is
     assert "### 5.4 and 5.8 ⚠️" in out and "### 5.8 and 5.11 ✅" in out
     assert out.count("```c") == 14 and out.count("```") == 28  # one closed block per present release
     sha = _adding_commit(demo_repo, "vf_token", "v5.4", "v5.8")
     assert f"[`{sha[:12]}`](https://git.example.org/linux/commit/?id={sha})" in out
+    assert f"- **4.4**: ✅ `{HEADER}:35`\n" in out
+    assert "\\_" not in "".join(re.findall(r"`[^`\n]*`", out))  # nothing escaped inside code
+    assert "- `renamed vfio_pci_device -> vfio_pci_core_device (" in out
+
+
+def test_markdown_keeps_arrows_in_subjects_and_code_spans_unescaped(tmp_path, srcdiff):
+    from test_history import Repo
+
+    r = Repo(tmp_path / "arrows")
+    r.header(["int len;"], path="include/my_dev.h", name="my_dev")
+    r.commit("my_dev: introduce")
+    r.git("tag", "v1")
+    r.header(["int len;", "long skb_len;"], path="include/my_dev.h", name="my_dev")
+    sha = r.commit("net: skb->len fix")
+    r.git("tag", "v2")
+    out = srcdiff("report", "my_dev", "--repo", str(r.path), "--format", "md").out
+    assert out.startswith("# struct `my_dev`\n")
+    assert "- **1**: ✅ `include/my_dev.h:6`\n" in out
+    assert f"- `+ long skb_len` — `{sha[:12]}` net: skb->len fix (Ann Author, 2020-01-03)" in out
+    log = srcdiff("changelog", "my_dev", "--repo", str(r.path)).out
+    assert f"- Added `long skb_len` — `{sha[:12]}` net: skb->len fix (Ann Author, 2020-01-03)" in log
+    assert "→" not in out + log
 
 
 def test_json_shape(demo_repo, report):
@@ -158,6 +180,10 @@ def test_config_group_compares_each_with_the_first(demo_repo, srcdiff, configs):
     names = {f["name"] for f in d["entries"][1]["fields"]}
     assert "msi_unused" in names and "msi_list" not in names
     assert [p["identical"] for p in d["pairs"]] == [False, True]
+    md = srcdiff(*args, "--format", "md").out
+    assert "_" in str(configs["msi2"])  # the test's directory: a path to show unescaped
+    assert f"- **msi2**: ✅ `{configs['msi2']}`, arch `arm64`\n" in md
+    assert "- `+ unsigned long msi_unused  [if !CONFIG_PCI_MSI]`\n" in md
 
 
 def test_plain_config_applies_to_every_release(demo_repo, srcdiff, configs):

@@ -42,8 +42,8 @@ def clean(text: str | None) -> str:
 
 
 def md(text: str | None) -> str:
-    """TEXT safe inside Markdown prose."""
-    return re.sub(r"([\\`*_\[\]<|#])", r"\\\1", clean(text)).replace("->", "→")
+    """TEXT safe inside Markdown prose (not in a code span: use code() there)."""
+    return re.sub(r"([\\`*_\[\]<|#])", r"\\\1", clean(text))
 
 
 def dumps(obj: Any, pretty: bool | None = None) -> str:
@@ -280,7 +280,7 @@ def blame_text(name: str, tag: str, lines: list[BlameLine]) -> str:
 
 
 def changelog_md(history: History, since: str | None = None, until: str | None = None) -> str:
-    out = [f"# Changelog of struct {_code(history.name)}", ""]
+    out = [f"# Changelog of struct {code(history.name)}", ""]
     order = [v.tag for v in history.ordered()]
     lo = order.index(since) if since in order else 0
     hi = order.index(until) if until in order else len(order) - 1
@@ -310,8 +310,9 @@ def changelog_md(history: History, since: str | None = None, until: str | None =
     return clean("\n".join(out).rstrip() + "\n")
 
 
-def _code(text: str | None) -> str:
-    """TEXT as inline Markdown code, whatever backticks it holds."""
+def code(text: str | None) -> str:
+    """TEXT as inline Markdown code, whatever backticks it holds (shown as it is: no
+    Markdown escapes apply inside a code span)."""
     t = clean(text)
     fence = "``" if "`" in t else "`"
     pad = " " if t.startswith("`") or t.endswith("`") else ""
@@ -320,12 +321,16 @@ def _code(text: str | None) -> str:
 
 def _md_change(ch: Change) -> str:
     if ch.kind == ADDED:
-        return f"Added {_code(ch.new.decl)}" + (f" (if {_code(ch.new.guard)})" if ch.new.guard else "")
+        return f"Added {code(ch.new.decl)}" + (f" (if {code(ch.new.guard)})" if ch.new.guard else "")
     if ch.kind == REMOVED:
-        return f"Removed {_code(ch.old.decl)}"
+        return f"Removed {code(ch.old.decl)}"
     if ch.kind == RETYPED:
-        return f"Changed {_code(ch.field)} from {_code(ch.old.decl)} to {_code(ch.new.decl)}"
+        return f"Changed {code(ch.field)} from {code(ch.old.decl)} to {code(ch.new.decl)}"
     if ch.kind == GUARD:
-        return (f"Guard of {_code(ch.field)} now {_code(ch.new.guard or 'none')}"
-                f" (was {_code(ch.old.guard or 'none')})")
+        return (f"Guard of {code(ch.field)} now {code(ch.new.guard or 'none')}"
+                f" (was {code(ch.old.guard or 'none')})")
+    if ch.kind == RENAMED:
+        return f"renamed {md(ch.old_name)} → {md(ch.new_name)} ({md(ch.new_path)})"
+    if ch.kind == MOVED:
+        return f"moved {md(ch.old_path)} → {md(ch.new_path)}"
     return md(change_text(ch))

@@ -25,7 +25,7 @@ from srcdiff.history import (
 )
 from srcdiff.locate import ReadOptions
 from srcdiff.model import Field, StructDef
-from srcdiff.render import absent_note, change_text, clean, commit_text, md, md_commit
+from srcdiff.render import absent_note, change_text, clean, code, commit_text, md, md_commit
 
 OK, WARN = "✅", "⚠️"
 
@@ -317,12 +317,12 @@ def _md_code(text: str) -> list[str]:
 
 def report_md(rep: Report, commit_template: str | None = None, definitions: bool = True) -> str:
     """Markdown: a section per group, a code block per definition, a bullet per change."""
-    out = [f"# struct `{md(rep.struct)}`", "", "## Regular: definitions", ""]
+    out = [f"# struct {code(rep.struct)}", "", "## Regular: definitions", ""]
     for e in rep.versions:
         if e.sdef is None:
             out += [f"- **{md(e.label)}**: Absent {WARN}" + (f" — {md(e.note)}" if e.note else "")]
             continue
-        out += [f"- **{md(e.label)}**: {OK} `{md(e.path)}:{e.sdef.line}`"]
+        out += [f"- **{md(e.label)}**: {OK} {code(f'{e.path}:{e.sdef.line}')}"]
         if definitions:
             out += ["", *("  " + ln for ln in _md_code(e.sdef.render())), ""]
     out += ["", "## Regular: consecutive releases", ""]
@@ -330,7 +330,7 @@ def report_md(rep: Report, commit_template: str | None = None, definitions: bool
         out.append(f"### {md(p.old_label)} and {md(p.new_label)} {WARN if p.changes else OK}")
         out.append("")
         for ch in p.changes:
-            out.append(f"- `{change_text(ch)}` — {md_commit(ch, commit_template)}")
+            out.append(f"- {code(change_text(ch))} — {md_commit(ch, commit_template)}")
         if p.changes:
             out.append("")
     if rep.configs is not None:
@@ -340,12 +340,12 @@ def report_md(rep: Report, commit_template: str | None = None, definitions: bool
             if c.sdef is None:
                 out.append(f"- **{md(c.name)}**: Absent {WARN}" + (f" — {md(c.error)}" if c.error else ""))
             else:
-                out.append(f"- **{md(c.name)}**: {OK} `{md(c.file)}`, arch `{md(c.arch)}`")
+                out.append(f"- **{md(c.name)}**: {OK} {code(c.file)}, arch {code(c.arch)}")
         out.append("")
         for base, other, changes in g.pairs():
             out.append(f"### {md(base.name)} and {md(other.name)} {WARN if changes else OK}")
             out.append("")
-            out += [f"- `{change_text(ch)}`" for ch in changes]
+            out += [f"- {code(change_text(ch))}" for ch in changes]
             if changes:
                 out.append("")
     return clean("\n".join(out).rstrip() + "\n")
