@@ -114,3 +114,22 @@ def test_control_characters_in_paths_never_reach_the_terminal(evil_path, tmp_pat
         elif args[0] != "blame":
             assert re.search(r"x1b\\?\[31mred\.h", res.stdout), (args, res.stdout)  # made visible
     assert raw == [], raw
+
+
+def test_html_lists_commits_in_time_order_across_utc_offsets(tmp_path, srcdiff):
+    r = Repo(tmp_path / "offsets")
+    r.header(["int a;"])
+    r.commit("foo: introduce")
+    r.git("tag", "v1")
+    # 05:00 UTC, then 08:00 UTC: as strings, "...T10:00+05:00" sorts after "...T08:00+00:00".
+    r.header(["int a;", "int b;"])
+    r.git("commit", "-q", "-m", "foo: add b", "--date", "2020-02-01T10:00:00+05:00")
+    east = r.git("rev-parse", "HEAD").strip()
+    r.header(["int a;", "int b;", "int c;"])
+    r.git("commit", "-q", "-m", "foo: add c", "--date", "2020-02-01T08:00:00+00:00")
+    west = r.git("rev-parse", "HEAD").strip()
+    r.git("tag", "v2")
+    page = srcdiff("report", "foo", "--repo", str(r.path), "--format", "html").out
+    table = page.split('<section id="commits">')[1]
+    assert f'id="c-{east}"' in table and f'id="c-{west}"' in table
+    assert table.index(f'id="c-{east}"') < table.index(f'id="c-{west}"')

@@ -7,6 +7,7 @@ without JS); the script only adds a member filter. Everything from the repositor
 from __future__ import annotations
 
 import html as _html
+from datetime import UTC, datetime
 
 from srcdiff.gitrepo import CommitInfo
 from srcdiff.history import Change, History
@@ -237,7 +238,20 @@ def _commits(rep: Report) -> dict[str, tuple[CommitInfo, list[str]]]:
         for ch in p.changes:
             for c in ch.commits:
                 out.setdefault(c.sha, (c, []))[1].append(f"{p.new_label}: {change_text(ch)}")
-    return dict(sorted(out.items(), key=lambda kv: kv[1][0].date))
+    return dict(sorted(out.items(), key=lambda kv: _when(kv[1][0])))
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _when(c: CommitInfo) -> datetime:
+    """C's author date as a point in time (ISO strings with different UTC offsets do not sort
+    as the times they name); a date that cannot be read sorts first."""
+    try:
+        when = datetime.fromisoformat(c.date)
+    except ValueError:
+        return _NEVER
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _commit_link(c: CommitInfo, template: str | None) -> str:
