@@ -7,7 +7,7 @@ release) and renders it as text, Markdown or JSON; html.py draws the same data a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from srcdiff.cache import Cache
@@ -186,7 +186,7 @@ def config_group(repo: GitRepo, cache: Cache, history: History, specs: list[Conf
         if extra is not None:
             cfg = cfg.merged(extra)
         arch = spec.arch or base.arch
-        read = ReadOptions(kind=base.kind, config=cfg, arch=arch, pinned_path=pinned)
+        read = replace(base, config=cfg, arch=arch, pinned_path=pinned)
         try:
             _sha, found = struct_at(repo, cache, name, rev, read)
             entries.append(ConfigEntry(spec.name, str(spec.file), arch, found.sdef, found.path))
