@@ -133,3 +133,22 @@ def test_html_lists_commits_in_time_order_across_utc_offsets(tmp_path, srcdiff):
     table = page.split('<section id="commits">')[1]
     assert f'id="c-{east}"' in table and f'id="c-{west}"' in table
     assert table.index(f'id="c-{east}"') < table.index(f'id="c-{west}"')
+
+
+def test_graphml_json_attributes_stay_json_with_c1_controls(tmp_path, srcdiff):
+    import networkx as nx
+
+    path = "include/csi\x9b.h"
+    r = Repo(tmp_path / "c1")
+    r.header(["int a;"])
+    r.commit("foo: introduce")
+    r.git("tag", "v1")
+    r.git("mv", "include/foo.h", path)
+    r.commit("foo: move")
+    r.git("tag", "v2")
+    res = srcdiff("graph", "foo", "--repo", str(r.path), "--format", "graphml")
+    assert res.code == 0, res.err
+    assert "\x9b" not in res.out
+    g = nx.parse_graphml(res.out)
+    changes = json.loads(g.edges["v1", "v2"]["changes"])
+    assert changes[0]["kind"] == "moved" and changes[0]["new_path"] == path

@@ -1,7 +1,8 @@
 """graph_export: the history graph (versions, and the changes on each edge) as JSON, dot, GraphML.
 
-Every string that came from the repository is passed through render.clean, so control
-characters never reach a file format that cannot hold them (XML) or a terminal.
+Every string that came from the repository is passed through render.clean (or, inside the
+JSON that GraphML attributes hold, written as \\uXXXX), so control characters never reach a
+file format that cannot hold them (XML) or a terminal.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import networkx as nx
 
 from srcdiff.history import Change, History
-from srcdiff.render import change_summary, change_text, clean, mainline
+from srcdiff.render import change_summary, change_text, clean, json_c1, mainline
 
 
 def _change_json(ch: Change, a: str, b: str) -> dict:
@@ -55,13 +56,13 @@ def primitive_graph(history: History) -> nx.DiGraph:
             "date": clean(n["date"]),
             "definition": clean(sdef.render()) if sdef is not None else None,
             "members": len(sdef.flat_fields()) if sdef is not None else None,
-            "notes": clean(json.dumps(n["notes"], ensure_ascii=False)) if n["notes"] else None,
+            "notes": json_c1(json.dumps(n["notes"], ensure_ascii=False)) if n["notes"] else None,
         }
         g.add_node(n["id"], **{k: v for k, v in attrs.items() if v not in (None, "")})
     for e in data["edges"]:
         g.add_edge(e["source"], e["target"], n_changes=len(e["changes"]),
                    summary=clean(e["summary"]),
-                   changes=clean(json.dumps(e["changes"], ensure_ascii=False)))
+                   changes=json_c1(json.dumps(e["changes"], ensure_ascii=False)))
     return g
 
 

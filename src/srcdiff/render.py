@@ -56,8 +56,13 @@ def dumps(obj: Any, pretty: bool | None = None) -> str:
         text = json.dumps(obj, indent=2, ensure_ascii=False)
     else:
         text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    # json leaves DEL and the C1 controls (\x9b is a terminal's CSI) raw; outside strings JSON
-    # text is printable ASCII, so each one found is inside a string and \uXXXX is its escape.
+    return json_c1(text)
+
+
+def json_c1(text: str) -> str:
+    """JSON TEXT (from json.dumps) with DEL and the C1 controls written as \\uXXXX: json
+    leaves them raw (\\x9b is a terminal's CSI). Outside strings JSON text is printable
+    ASCII, so each one found is inside a string, where \\uXXXX is its escape."""
     return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
