@@ -18,7 +18,7 @@ from pathlib import Path
 import git
 
 from srcdiff.errors import SrcdiffError
-from srcdiff.safegit import safe_git_env
+from srcdiff.safegit import git_env, safe_git_env
 from srcdiff.limits import MAX_COMMIT_MEMO, check_blob_size, max_blob_bytes
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ class GitRepo:
         self.common_dir = Path(self.repo.common_dir)  # refs live here (a worktree's is elsewhere)
         self.path = Path(self.repo.working_tree_dir or self.repo.git_dir)
         self._commits: dict[str, CommitInfo] = {}  # memo, oldest dropped past MAX_COMMIT_MEMO
-        self._large: dict[str, str] = {}  # blob id -> path, for blobs over the size limit
-        self.commands = 0  # git processes started (GitPython's persistent cat-file ones excepted)
+        self._sizes: dict[str, tuple[int, str]] = {}  # blob id -> (size, a path it had)
+        self.commands = 0  # git processes started (the two persistent cat-file ones included)
         self._batch: subprocess.Popen | None = None  # our own cat-file --batch-check
         self._cat: subprocess.Popen | None = None  # and --batch
         self._ids: dict[tuple[str, str], tuple[str, str, int] | None] = {}  # prime_blob_ids
@@ -76,13 +76,11 @@ class GitRepo:
     def _run(self, *args: str, input: bytes | None = None, ok_codes: tuple[int, ...] = (0,)) -> bytes:
         """Run one git command in this repository and return its stdout."""
         self.commands += 1
-        env = os.environ.copy()
-        env.update(safe_git_env())
         proc = subprocess.run(  # noqa: PLW1510 - the exit status is checked below
             ["git", "--git-dir", str(self.git_dir), "--no-replace-objects", *args],
             input=input,
             capture_output=True,
-            env=env,
+            env=git_env(),
             cwd=str(self.git_dir),
         )
         if proc.returncode not in ok_codes:
@@ -97,34 +95,27 @@ class GitRepo:
 
     def _header(self, name: str) -> tuple[str, str, int] | None:
         """(object id, type, size) of an object name such as ``rev:path``, or None when missing."""
-        if "\n" in name:
-            return None
-        try:
-            sha, kind, size = self.repo.git.get_object_header(name)
-        except UnicodeEncodeError:  # a non-UTF-8 path (surrogate escapes): ask with raw bytes
-            out = self._run("cat-file", "--batch-check",
-                            input=name.encode("utf-8", "surrogateescape") + b"\n").split()
-            if len(out) != 3 or out[1] == b"missing":
-                return None
-            sha, kind, size = out[0].decode(), out[1].decode(), int(out[2])
-        except ValueError:
-            return None
-        return _s(sha), _s(kind), int(size)
+        return self.headers([name])[0]
 
     def headers(self, names: list[str]) -> list[tuple[str, str, int] | None]:
         """(object id, type, size) of each object name (``rev:path``, ids), None when missing:
         the lot in one pipelined exchange with a persistent ``git cat-file --batch-check``
         instead of a round trip each."""
         out: list[tuple[str, str, int] | None] = [None] * len(names)
-        ask = [i for i, n in enumerate(names) if "\n" not in n and n]
+        ask = [(i, n.encode("utf-8", "surrogateescape") + b"\n") for i, n in enumerate(names)
+               if n and "\n" not in n]
         with self._batch_lock:
             proc = self._batch_check()
-            for k in range(0, len(ask), 256):  # answers stay well under a pipe's buffer
-                chunk = ask[k : k + 256]
-                proc.stdin.write(b"".join(names[i].encode("utf-8", "surrogateescape") + b"\n"
-                                          for i in chunk))
+            while ask:
+                # a missing name is echoed back whole: bound each chunk's bytes, not only its
+                # count, so git's answers never fill a pipe while we are still writing
+                chunk, size = [], 0
+                while ask and len(chunk) < 256 and size < 16384:
+                    chunk.append(ask.pop(0))
+                    size += len(chunk[-1][1])
+                proc.stdin.write(b"".join(line for _i, line in chunk))
                 proc.stdin.flush()
-                for i in chunk:
+                for i, _line in chunk:
                     line = proc.stdout.readline()
                     if not line:
                         self._batch = None
@@ -164,13 +155,11 @@ class GitRepo:
         return self._cat
 
     def _start_cat(self, mode: str) -> subprocess.Popen:
-        env = os.environ.copy()
-        env.update(safe_git_env())
         self.commands += 1
         proc = subprocess.Popen(
             ["git", "--git-dir", str(self.git_dir), "--no-replace-objects", "cat-file", mode],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, cwd=str(self.git_dir))
+            env=git_env(), cwd=str(self.git_dir))
         weakref.finalize(self, _close, proc)
         return proc
 
@@ -194,19 +183,22 @@ class GitRepo:
         h = self._ids[key] if key in self._ids else self._header(f"{rev}:{path}")
         if h is None or h[1] != "blob":
             return None
-        if h[2] > max_blob_bytes() and len(self._large) < 1000:
-            self._large[h[0]] = path  # only to name the file when read_blob refuses it
+        if len(self._sizes) >= MAX_COMMIT_MEMO:
+            self._sizes.clear()
+        self._sizes[h[0]] = (h[2], path)  # read_blob checks the limit without asking again
         return h[0]
 
     def read_blob(self, sha: str) -> bytes:
         """Content of blob SHA. Raises BlobTooLarge (a SrcdiffError) over the size limit,
         checked from the object header before anything is read."""
-        h = self._header(sha)
-        if h is not None:
-            name = self._large.get(h[0])
-            check_blob_size(f"{name} (blob {h[0][:12]})" if name else f"blob {h[0][:12]}", h[2])
-        _sha, _kind, _size, data = self.repo.git.get_object_data(sha)
-        return data
+        known = self._sizes.get(sha)
+        if known is None:
+            h = self._header(sha)
+            known = (h[2], None) if h is not None else None
+        if known is not None:
+            size, name = known
+            check_blob_size(f"{name} (blob {sha[:12]})" if name else f"blob {sha[:12]}", size)
+        return self._read(sha)
 
     def read_file(self, rev: str, path: str) -> bytes | None:
         """Content of PATH at REV; None when it is missing, not a blob, or over the size limit
@@ -214,8 +206,7 @@ class GitRepo:
         h = self._header(f"{rev}:{path}")
         if h is None or h[1] != "blob" or h[2] > max_blob_bytes():
             return None
-        _sha, _kind, _size, data = self.repo.git.get_object_data(h[0])
-        return data
+        return self._read(h[0])
 
     def resolve(self, rev: str) -> str | None:
         """Commit id REV names, or None."""
@@ -234,16 +225,38 @@ class GitRepo:
         return info
 
     def read_object_raw(self, sha: str) -> bytes:
-        _sha, _kind, _size, data = self.repo.git.get_object_data(sha)
-        return data
+        """Content of the object SHA (a commit, tree or blob id); SrcdiffError when missing."""
+        return self._read(sha)
+
+    def _read(self, oid: str) -> bytes:
+        if not _OID_RE.match(oid):
+            raise SrcdiffError(f"not an object id: {oid[:80]!r}")
+        with self._batch_lock:
+            proc = self._cat_batch()
+            proc.stdin.write(oid.encode() + b"\n")
+            proc.stdin.flush()
+            head = proc.stdout.readline()
+            m = _HEADER_RE.match(head)
+            if not head:
+                self._cat = None
+                raise SrcdiffError("git cat-file stopped answering")
+            if not m:
+                raise SrcdiffError(f"object {oid[:12]} is not in this repository")
+            data = proc.stdout.read(int(m.group(3)) + 1)
+            if len(data) != int(m.group(3)) + 1:
+                self._cat = None
+                raise SrcdiffError("git cat-file stopped answering")
+        return data[:-1]
 
     # -- history -----------------------------------------------------------------
 
     def is_shallow(self) -> bool:
-        return (self.git_dir / "shallow").exists()
+        return bool(self.shallow_boundary())
 
     def shallow_boundary(self) -> list[str]:
-        f = self.git_dir / "shallow"
+        """The commits where a shallow clone's history stops ([] for a full one). Git keeps
+        the list in the common directory, which a linked worktree shares."""
+        f = self.common_dir / "shallow"
         return f.read_text().split() if f.exists() else []
 
     def commits_touching(
@@ -332,10 +345,6 @@ def _close(proc: subprocess.Popen) -> None:
 
 def _blob_or_none(oid: str) -> str | None:
     return None if oid.strip("0") == "" else oid
-
-
-def _s(x: str | bytes) -> str:
-    return x.decode() if isinstance(x, bytes) else x
 
 
 def _grep_names(out: bytes, rev: str) -> list[str]:
