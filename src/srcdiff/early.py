@@ -12,7 +12,7 @@ import atexit
 import os
 import subprocess
 
-from srcdiff.safegit import safe_git_env
+from srcdiff.safegit import git_env
 
 # Every tag-decorated commit (plus the merges joining them) with its parents rewritten to the
 # nearest kept ancestors: the tag DAG of every tag in one walk.
@@ -31,7 +31,7 @@ def start_tag_dag(git_dir: str) -> None:
         _started[key] = subprocess.Popen(
             ["git", "--git-dir", key, "--no-replace-objects", *TAG_DAG],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={**os.environ, **safe_git_env()}, cwd=key)
+            env=git_env(), cwd=key)
     except OSError:
         pass  # no git: the full path says so
 

@@ -48,3 +48,8 @@ def safe_git_env() -> dict[str, str]:
         env[f"GIT_CONFIG_KEY_{i}"] = k
         env[f"GIT_CONFIG_VALUE_{i}"] = v
     return env
+
+
+def git_env() -> dict[str, str]:
+    """The whole environment for a git process srcdiff starts: this one's, made safe."""
+    return {**os.environ, **safe_git_env()}
