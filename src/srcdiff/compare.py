@@ -13,19 +13,12 @@ from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import GitRepo
 from srcdiff.history import Builder, Change, History, Options, _not_found_message, build_history
 from srcdiff.locate import Found, ReadOptions
-from srcdiff.versions import Version, VersionKey, VersionSet, _unknown_tag_message, list_tags
-
-
-def _version(repo: GitRepo, rev: str, i: int = 0) -> Version:
-    sha = repo.resolve(rev)
-    if sha is None:
-        raise SrcdiffError(_unknown_tag_message(rev, list(list_tags(repo))))
-    return Version(rev, sha, VersionKey((i,), (9, 0)), rev)
+from srcdiff.versions import VersionSet, revision_version
 
 
 def struct_at(repo: GitRepo, cache: Cache, name: str, rev: str, read: ReadOptions) -> tuple[str, Found]:
     """(commit id, where and how NAME is defined at REV). Raises SrcdiffError if it is not."""
-    v = _version(repo, rev)
+    v = revision_version(repo, rev)
     b = Builder(repo, VersionSet([v]), Options(name=name, read=read), cache)
     if read.pinned_path:
         blob, sdef = b.reader.at(v.commit, read.pinned_path, name)
@@ -42,7 +35,7 @@ def diff_revisions(repo: GitRepo, cache: Cache, opts: Options, old: str, new: st
     """The two-version history of OPTS.name from OLD to NEW and the changes on its edge."""
     if old == new:
         raise SrcdiffError(f"nothing to compare: {old} and {new} are the same revision")
-    va, vb = _version(repo, old, 0), _version(repo, new, 1)
+    va, vb = revision_version(repo, old, 0), revision_version(repo, new, 1)
     g = nx.DiGraph()
     g.add_edge(va.tag, vb.tag)
     history, _builder = build_history(repo, VersionSet([va, vb], g), opts, cache)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -112,10 +114,16 @@ def parse_version(tag: str, tag_regex: re.Pattern | None = None) -> tuple[Versio
     return key, label, bool(pre)
 
 
-def _match_pattern(pattern: str, tag: str) -> bool:
+def _tag_matcher(pattern: str) -> Callable[[str], bool]:
+    """--tags PATTERN as a test of a tag name: a regex when it has regex characters, else a
+    glob. SrcdiffError for a regex that does not compile."""
     if any(c in _REGEX_CHARS for c in pattern):
-        return re.search(pattern, tag) is not None
-    return fnmatch.fnmatchcase(tag, pattern)
+        try:
+            rx = re.compile(pattern)
+        except re.error as exc:
+            raise SrcdiffError(f"bad --tags pattern {pattern!r}: {exc}") from None
+        return lambda tag: rx.search(tag) is not None
+    return lambda tag: fnmatch.fnmatchcase(tag, pattern)
 
 
 def list_tags(repo: GitRepo) -> dict[str, str]:
@@ -176,10 +184,12 @@ def select_versions(
             if v is None:
                 raise SrcdiffError(_unknown_tag_message(w, list(all_tags)))
             picked.append(v)
+        _no_repeats([v.tag for v in picked], "--versions")
         chosen = picked
     else:
         if tags:
-            chosen = [v for v in chosen if _match_pattern(tags, v.tag)]
+            match = _tag_matcher(tags)
+            chosen = [v for v in chosen if match(v.tag)]
             include_rc = include_rc or "rc" in tags  # a pattern naming rc tags wants them
         if not include_rc:
             chosen = [v for v in chosen if not v.is_rc]
@@ -191,26 +201,43 @@ def select_versions(
             )
         what = f"matching {tags!r}" if tags else "that look like releases"
         raise SrcdiffError(f"no tags {what} (try --tags PATTERN, --tag-regex or --revs)")
-    # The DAG needs a walk of the whole history: let it run while the caller starts searching.
-    pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(_version_graph, repo, chosen, all_tags, cache)
-    pool.shutdown(wait=False)
+    # The DAG needs a walk of the whole history: let it run while the caller starts searching,
+    # on a daemon thread, so a run that ends early (an error) does not wait for it.
+    future: Future = Future()
+
+    def walk() -> None:
+        try:
+            future.set_result(_version_graph(repo, chosen, all_tags, cache))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the graph
+            future.set_exception(exc)
+
+    threading.Thread(target=walk, daemon=True, name="srcdiff-version-dag").start()
     return VersionSet(chosen, future)
 
 
+def revision_version(repo: GitRepo, rev: str, i: int = 0) -> Version:
+    """REV (any revision git names) as the I-th of an explicit list of versions."""
+    sha = repo.resolve(rev)
+    if sha is None:
+        raise SrcdiffError(_unknown_tag_message(rev, list(list_tags(repo))))
+    return Version(rev, sha, VersionKey((i,), (9, 0)), rev)
+
+
 def _explicit_revs(repo: GitRepo, revs: list[str]) -> VersionSet:
-    out = []
-    for i, r in enumerate(revs):
-        sha = repo.resolve(r)
-        if sha is None:
-            raise SrcdiffError(_unknown_tag_message(r, list(list_tags(repo))))
-        out.append(Version(r, sha, VersionKey((i,), (9, 0)), r))
+    _no_repeats(revs, "--revs")
+    out = [revision_version(repo, r, i) for i, r in enumerate(revs)]
     g = nx.DiGraph()
-    for v in out:
-        g.add_node(v.tag)
-    for a, b in pairwise(out):
-        g.add_edge(a.tag, b.tag)
+    g.add_nodes_from(v.tag for v in out)
+    g.add_edges_from((a.tag, b.tag) for a, b in pairwise(out))
     return VersionSet(out, g)
+
+
+def _no_repeats(names: list[str], option: str) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise SrcdiffError(f"{option} names {n} twice")
+        seen.add(n)
 
 
 def _unknown_tag_message(name: str, known: list[str]) -> str:
