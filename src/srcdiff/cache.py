@@ -30,6 +30,11 @@ def _is_busy(exc: Exception) -> bool:
     return "locked" in msg or "busy" in msg
 
 
+# Set when any Cache of this process warned (damaged, busy, unwritable): such a run's output
+# describes that run, and the result store (fast.py) must not replay it.
+troubled = False
+
+
 class Cache:
     """Key/value store of JSON values in namespaces. ``Cache(None)`` keeps nothing.
 
@@ -42,7 +47,14 @@ class Cache:
         self._pending: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        self._warn = warn or (lambda msg: print(f"srcdiff: warning: {msg}", file=sys.stderr))
+        say = warn or (lambda msg: print(f"srcdiff: warning: {msg}", file=sys.stderr))
+
+        def _warn(msg: str) -> None:
+            global troubled
+            troubled = True
+            say(msg)
+
+        self._warn = _warn
         self.path: Path | None = None
         if directory is None:
             return

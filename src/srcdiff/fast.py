@@ -37,7 +37,11 @@ def main() -> None:
             sys.stdout.flush()
             sys.exit(code)
     _start_walks(argv)
-    from srcdiff.cli import main as cli_main
+    try:
+        from srcdiff.cli import main as cli_main
+    except ImportError as exc:  # GitPython refuses to load when no git can be run
+        sys.stderr.write(f"srcdiff: error: cannot start: {str(exc).splitlines()[0]}\n")
+        sys.exit(2)
 
     if key is None:
         cli_main()
@@ -51,7 +55,11 @@ def main() -> None:
         code = exc.code
     finally:
         sys.stdout, sys.stderr = out.real, err.real
-    if code in (0, 1, None):
+    # Not stored: a run whose output could not be written whole (a closed pipe), or whose
+    # cache complained (the warning is about this run, not about the answer).
+    cache_mod = sys.modules.get("srcdiff.cache")
+    if (code in (0, 1, None) and not (out.broken or err.broken)
+            and not getattr(cache_mod, "troubled", False)):
         _store(cache_dir, key, code or 0, err.text(), out.text())
     sys.exit(code)
 
@@ -130,9 +138,9 @@ def _ask_git(repo: str) -> tuple[str, bytes] | None:
     """(common git dir, refs) from git itself, for worktrees and GIT_DIR set-ups."""
     import subprocess
 
-    from srcdiff.safegit import safe_git_env
+    from srcdiff.safegit import git_env
 
-    env = {**os.environ, **safe_git_env()}
+    env = git_env()
     try:
         refs = subprocess.run(["git", "-C", repo, "show-ref", "--head"], capture_output=True,
                               env=env, check=True, timeout=30).stdout
@@ -212,7 +220,9 @@ def _lookup(cache_dir: str, key: str) -> tuple[int, str, str] | None:
     if not os.path.isfile(path):
         return None
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        from pathlib import Path
+
+        db = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True, timeout=5)
         try:
             row = db.execute("SELECT code, err, out FROM outputs WHERE k=?", (key,)).fetchone()
         finally:
@@ -242,15 +252,24 @@ class _Tee(io.TextIOBase):
         self.real = real
         self.keep_all = keep_all
         self.parts: list[str] = []
+        self.broken = False  # a write or flush failed: what was kept is not what was shown
 
     def write(self, s: str) -> int:
-        self.real.write(s)
+        try:
+            self.real.write(s)
+        except OSError:
+            self.broken = True
+            raise
         if self.keep_all or "\x1b" not in s:
             self.parts.append(s)
         return len(s)
 
     def flush(self) -> None:
-        self.real.flush()
+        try:
+            self.real.flush()
+        except OSError:
+            self.broken = True
+            raise
 
     def isatty(self) -> bool:
         return self.real.isatty()
