@@ -30,8 +30,7 @@ from srcdiff.history import (
 )
 from srcdiff.locate import ReadOptions
 
-EXIT_INCOMPLETE = 1
-EXIT_ERROR = 2
+EXIT_INCOMPLETE = 1  # output printed, some version read incompletely; errors exit 2
 
 
 def _warn(msg: str) -> None:
@@ -103,8 +102,8 @@ def _make_context(kw: dict) -> Context:
     read = ReadOptions(kind=kw.pop("kind"), config=config, arch=kw.pop("arch"),
                        pinned_path=kw.pop("pin_path"))
     quiet = kw.pop("quiet")
-    cache_dir = None if kw.pop("no_cache") else (kw.pop("cache_dir") or default_cache_dir())
-    kw.pop("cache_dir", None)
+    cache_dir = kw.pop("cache_dir")
+    cache_dir = None if kw.pop("no_cache") else (cache_dir or default_cache_dir())
     cache = Cache(cache_dir, warn=(lambda m: None) if quiet else _warn)
     kw.pop("config_file", None)
     kw.pop("defines", None)
@@ -241,7 +240,6 @@ def blame_cmd(ctx: Context, struct: str, all_: bool, at: str | None) -> int:
 
     history, builder = _history(ctx, struct)
     tag, lines = blame(history, builder, include_removed=all_, at=at)
-    ctx.cache.flush()
     _emit(ctx, render.blame_text(struct, tag, lines), render.blame_json(struct, tag, lines))
     return _finish(ctx, history.warnings, history.incomplete)
 

@@ -6,6 +6,7 @@ repeated here (tests/test_hostile.py checks they agree) so parse.py may import t
 
 from __future__ import annotations
 
+import math
 import os
 
 from srcdiff.errors import SrcdiffError
@@ -58,7 +59,7 @@ def max_blob_bytes() -> int:
         mib = float(raw)
     except ValueError:
         return MAX_BLOB_BYTES
-    return int(mib * 1024 * 1024) if mib > 0 else MAX_BLOB_BYTES
+    return int(mib * 1024 * 1024) if math.isfinite(mib) and mib > 0 else MAX_BLOB_BYTES
 
 
 def check_blob_size(what: str, size: int) -> None:
