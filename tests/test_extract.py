@@ -1,6 +1,6 @@
 """Tests for the extract stage: finding definitions without parsing."""
 
-from srcdiff.extract import defines_struct, find_definitions
+from srcdiff.extract import defines_struct, find_definitions, find_named
 from srcdiff.preprocess import strip_comments
 
 TEXT = """
@@ -56,3 +56,15 @@ def test_defines_struct_has_no_false_negatives():
     assert not defines_struct(data, "used")
     assert not defines_struct(data, "missing")
     assert defines_struct(b"struct /* c */ foo /* d */\n{ int a; };", "foo")
+
+
+def test_a_tag_that_starts_with_underscores_is_a_name_not_an_attribute():
+    # struct __sk_buff is what eBPF programs see; struct __packed { } is anonymous and packed
+    text = ("struct __sk_buff { int len; };\nstruct __packed { int b; } x;\n"
+            "struct __packed named { int c; };\nstruct __ec_align4 ecp { int d; };\n"
+            "typedef struct __packed { int e; } e_t;\n")
+    got = [(d.name, d.line, d.typedef) for d in find_definitions(text, aliases=True)]
+    assert got == [("__sk_buff", 1, False), ("named", 3, False), ("ecp", 4, False),
+                   ("e_t", 5, True)]
+    assert [d.line for d in find_named(text, "__sk_buff")] == [1]
+    assert find_named(text, "__packed") == []

@@ -32,9 +32,16 @@ class Definition:
 
 _ATTR = r"(?:__attribute__|__attribute|__aligned|__section|__designated_init|__packed|__randomize_layout|__no_randomize_layout|alignas|_Alignas)"
 _KEYWORD_RE = re.compile(r"\b(struct|union)\b")
-# words that may sit between the keyword, the tag and the brace: attributes and annotations
+# Words that may sit between the keyword, the tag and the brace: attributes with arguments,
+# the kernel's bare annotations, and any other __word that has a name after it
+# (``struct __ec_align4 ec_params {``). A lone __word before the brace is the tag itself
+# (``struct __kfifo {``, ``struct __sk_buff {``), unless it is a known annotation
+# (``struct __packed {`` is anonymous).
+_BARE_ATTRS = (r"(?:__packed|__randomize_layout|__no_randomize_layout|__designated_init"
+               r"|_*cacheline_aligned\w*|__aligned_largest|__may_alias|__no_const|__user)\b")
 _SKIP_RE = re.compile(
-    r"\s*(?:" + _ATTR + r"\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)|__\w+|____\w+)"
+    r"\s*(?:" + _ATTR + r"\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)|" + _BARE_ATTRS
+    + r"|__\w+(?=\s+[A-Za-z_]))"
 )
 _NAME_RE = re.compile(r"\s*([A-Za-z_]\w*)")
 _TYPEDEF_BEFORE_RE = re.compile(r"\btypedef\s+(?:(?:const|volatile)\s+)*\Z")
