@@ -70,7 +70,7 @@ from srcdiff.preprocess import (
     tokenize,
 )
 
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"
 
 # The bounds live in srcdiff.limits (docs/SAFETY.md); local names kept for readability.
 _MAX_DEPTH = MAX_NESTING
