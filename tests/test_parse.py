@@ -745,3 +745,15 @@ def test_a_kernel_config_brings_the_compilers_predefines_for_its_machine():
     # no machine named: those names stay undecided without a config, as cpp's 0 with one
     assert names() == ["limit", "lm", "lo", "hi", "hi", "lo"]
     assert names("CONFIG_NUMA=y") == ["limit"]
+
+
+def test_alternative_definitions_inside_an_include_guard_follow_the_config():
+    # as include/linux/percpu_counter.h: the SMP layout and the other, both in the guard
+    src = ("#ifndef _LINUX_PC_H\n#define _LINUX_PC_H\n#ifdef CONFIG_SMP\n"
+           "struct pc { raw_spinlock_t lock; s64 count; s32 *counters; };\n#else\n"
+           "struct pc { s64 count; };\n#endif\n#endif\n")
+    smp = fields(src, "pc", config=Config.from_defines(["CONFIG_SMP=y"]))
+    up = fields(src, "pc", config=Config.from_defines(["CONFIG_NUMA=y"]))
+    assert [f.name for f in smp.fields] == ["lock", "count", "counters"]
+    assert [f.name for f in up.fields] == ["count"]
+    assert up.line == 6 and "using line 6" in up.warnings[0]

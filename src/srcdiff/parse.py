@@ -243,21 +243,29 @@ def _choose(clean: str, cands: list[Definition], ctx: _Ctx) -> Definition:
     """The definition the compiler would see among several (#ifdef'd alternatives): the first
     in a branch that is active (with a config) or not compiled out (#if 0)."""
     stack = _CondStack(ctx)
-    lines = logical_lines(clean)
+    directives = [(ln, m.group(1), m.group(2)) for ln, s in logical_lines(clean)
+                  if "#" in s and (m := _DIRECTIVE_RE.match(s))]
     k = 0
     for d in cands:
-        while k < len(lines) and lines[k][0] < d.line:
-            s = lines[k][1]
-            if "#" in s:
-                m = _DIRECTIVE_RE.match(s)
-                if m:
-                    stack.directive(m.group(1), m.group(2), lines[k][0])
+        while k < len(directives) and directives[k][0] < d.line:
+            ln, name, rest = directives[k]
+            if name == "ifndef" and _guards_include(rest, directives[k + 1 : k + 2]):
+                # '#ifndef X_H' + '#define X_H': the include guard holds on first inclusion
+                # (as collect_macros reads it), though the file defines X_H itself
+                name, rest = "if", "1"
+            stack.directive(name, rest, ln)
             k += 1
         if stack.active:
             others = ", ".join(str(c.line) for c in cands if c is not d)
             ctx.warn(d.line, f"also defined at line(s) {others}; using line {d.line}")
             return d
     return cands[0]
+
+
+def _guards_include(rest: str, following: list[tuple[int, str, str]]) -> bool:
+    guard = rest.split(None, 1)[:1]
+    return bool(guard and following and following[0][1] == "define"
+                and following[0][2].split(None, 1)[:1] == guard)
 
 
 # ---------------------------------------------------------------------------------------------
