@@ -1,6 +1,6 @@
 """Tests for the extract stage: finding definitions without parsing."""
 
-from srcdiff.extract import defines_struct, find_definitions, find_named
+from srcdiff.extract import defines_struct, find_definitions
 from srcdiff.preprocess import strip_comments
 
 TEXT = """
@@ -66,5 +66,5 @@ def test_a_tag_that_starts_with_underscores_is_a_name_not_an_attribute():
     got = [(d.name, d.line, d.typedef) for d in find_definitions(text, aliases=True)]
     assert got == [("__sk_buff", 1, False), ("named", 3, False), ("ecp", 4, False),
                    ("e_t", 5, True)]
-    assert [d.line for d in find_named(text, "__sk_buff")] == [1]
-    assert find_named(text, "__packed") == []
+    assert [d.line for d in find_definitions(text) if d.name == "__sk_buff"] == [1]
+    assert not [d for d in find_definitions(text, aliases=True) if d.name == "__packed"]

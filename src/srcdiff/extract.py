@@ -87,45 +87,6 @@ def find_definitions(text: str, *, aliases: bool = False) -> list[Definition]:
     return out
 
 
-def find_named(text: str, name: str) -> list[Definition]:
-    """``[d for d in find_definitions(text, aliases=True) if d.name == name]``, without looking
-    at the definitions of other names: only the keywords just before a NAME, and the aggregates
-    whose closing brace comes just before one (typedef names), are examined."""
-    if name not in text:
-        return []
-    lines = _Lines(text)
-    pairs = _LocalPairs(text)
-    found: dict[tuple[int, bool], Definition] = {}
-    for occ in re.finditer(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text):
-        p = occ.start()
-        starts: list[re.Match] = []
-        i = _skip_attrs(text, occ.end())
-        while i < len(text) and text[i] in " \t\n":
-            i += 1
-        if i < len(text) and text[i] == "{":
-            # ``struct [attrs] NAME [attrs] {``: a keyword shortly before
-            starts += _KEYWORD_RE.finditer(text, max(0, p - _LOOKBACK), p)
-        if _AFTER_TYPEDEF_NAME_RE.match(text, occ.end()):
-            # ``typedef struct [TAG] {...} [attrs] NAME;``: NAME may name a typedef'd aggregate
-            # closing just before it
-            close = text.rfind("}", max(0, p - _LOOKBACK), p)
-            if close >= 0:
-                starts += (m for t in _TYPEDEF_KEYWORD_RE.finditer(text, 0, close)
-                           if (m := _KEYWORD_RE.match(text, t.start(1))) is not None
-                           and pairs.get(text.find("{", m.end())) == close + 1)
-        for m in starts:
-            for d in _at_keyword(text, m, pairs, lines, True):
-                if d.name == name:
-                    found[(d.start, d.typedef)] = d
-    return [found[k] for k in sorted(found)]
-
-
-# How far before a name its keyword (or, for a typedef name, before a body its keyword) may
-# stand: attributes between them are short; a longer gap is not a definition of the name.
-_LOOKBACK = 512
-_AFTER_TYPEDEF_NAME_RE = re.compile(r"\s*[;,\[]")  # what follows a typedef name (_typedef_name)
-
-
 class _Lines:
     """Line numbers of offsets, counted incrementally for offsets met in order."""
 
@@ -141,40 +102,6 @@ class _Lines:
         return self.line
 
 
-_TYPEDEF_KEYWORD_RE = re.compile(r"\btypedef\s+(?:(?:const|volatile)\s+)*(struct|union)\b")
-
-
-class _LocalPairs:
-    """Brace pairs found one at a time, each by reading forward from its '{' (what the
-    whole-file pairing gives too: braces before a '{' do not change where it closes)."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self._ends: dict[int, int] = {}
-
-    def get(self, i: int) -> int:
-        end = self._ends.get(i)
-        if end is None:
-            end = self._ends[i] = _closing(self.text, i)
-        return end
-
-
-def _closing(text: str, i: int) -> int:
-    """Offset just past the '}' matching the '{' at I (strings skipped), or -1."""
-    if i < 0 or not text.startswith("{", i):
-        return -1
-    depth = 0
-    for m in _BRACE_RE.finditer(text, i):
-        c = m.group(0)
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return m.end()
-    return -1
-
-
 class _Pairs:
     """Brace pairs of a text, worked out on first use."""
 
@@ -188,7 +115,7 @@ class _Pairs:
         return self._pairs.get(i, -1)
 
 
-def _at_keyword(text: str, m: re.Match, pairs: _Pairs | _LocalPairs, lines: _Lines, aliases: bool
+def _at_keyword(text: str, m: re.Match, pairs: _Pairs, lines: _Lines, aliases: bool
                 ) -> list[Definition]:
     """The definition whose ``struct``/``union`` keyword is M (and its typedef name with
     ALIASES), or [] when M does not open one."""

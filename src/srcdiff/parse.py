@@ -47,7 +47,7 @@ from typing import Any
 from pycparser import c_ast
 from pycparser.c_parser import CParser
 
-from srcdiff.extract import Definition, find_definitions, find_named
+from srcdiff.extract import Definition, find_definitions
 from srcdiff.kernel_macros import BUILTIN_MACROS
 from srcdiff.limits import MAX_MACRO_TOKENS, MAX_MEMBER_STEPS, MAX_NESTING, body_too_long
 from srcdiff.model import Field, StructDef
@@ -129,23 +129,9 @@ def canonical_type(node: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # File level
 
-# content -> [comment-stripped text, every definition (None until asked), {name: definitions}]
-_scan_cache: dict[bytes, list] = {}
+_scan_cache: dict[bytes, tuple[str, list[Definition]]] = {}
 _SCAN_CACHE_BYTES = 64 << 20  # whole blobs are kept: bound their summed size, not only count
 _scan_cache_size = 0
-
-
-def _scanned(data: bytes) -> list:
-    key = bytes(data)  # bytes hash is computed once per object and cached by Python
-    hit = _scan_cache.get(key)
-    if hit is None:
-        global _scan_cache_size
-        if len(_scan_cache) > 64 or _scan_cache_size + len(key) > _SCAN_CACHE_BYTES:
-            _scan_cache.clear()
-            _scan_cache_size = 0
-        hit = _scan_cache[key] = [strip_comments(decode_source(data)), None, {}]
-        _scan_cache_size += len(key)
-    return hit
 
 
 def scan(data: bytes) -> tuple[str, list[Definition]]:
@@ -155,33 +141,24 @@ def scan(data: bytes) -> tuple[str, list[Definition]]:
     Memoized by content, so callers that read many structs from one file (or ask first which
     structs a blob defines) pay for decoding and scanning once. Never raises on bad content.
     """
-    hit = _scanned(data)
-    if hit[1] is None:
-        hit[1] = find_definitions(hit[0], aliases=True)
-    return hit[0], hit[1]
-
-
-_NAMED_MIN_KEYWORDS = 64  # below this many struct/union keywords a file is scanned whole
+    key = bytes(data)  # bytes hash is computed once per object and cached by Python
+    hit = _scan_cache.get(key)
+    if hit is None:
+        clean = strip_comments(decode_source(data))
+        hit = (clean, find_definitions(clean, aliases=True))
+        global _scan_cache_size
+        if len(_scan_cache) > 64 or _scan_cache_size + len(key) > _SCAN_CACHE_BYTES:
+            _scan_cache.clear()
+            _scan_cache_size = 0
+        _scan_cache[key] = hit
+        _scan_cache_size += len(key)
+    return hit
 
 
 def scan_named(data: bytes, name: str) -> tuple[str, list[Definition]]:
-    """(comment-stripped text, the definitions scan would list under NAME): what reading one
-    struct needs, without scanning the rest of the file."""
-    hit = _scanned(data)
-    if hit[1] is None and ((hit[2] and name not in hit[2])
-                           or hit[0].count("struct") + hit[0].count("union") < _NAMED_MIN_KEYWORDS):
-        # a second name asked of the same file, or a file with few aggregates: one scan of it
-        # all costs no more, and serves every name from here
-        hit[1] = find_definitions(hit[0], aliases=True)
-    if hit[1] is not None:
-        return hit[0], [d for d in hit[1] if d.name == name]
-    defs = hit[2].get(name)
-    if defs is None:
-        defs = hit[2][name] = find_named(hit[0], name)
-    return hit[0], defs
-
-
-_scan = scan  # the name the locate stage imported first
+    """(comment-stripped text, the definitions scan lists under NAME)."""
+    clean, defs = scan(data)
+    return clean, [d for d in defs if d.name == name]
 
 
 @lru_cache(maxsize=64)
