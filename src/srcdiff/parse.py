@@ -53,6 +53,7 @@ from srcdiff.limits import MAX_MACRO_TOKENS, MAX_MEMBER_STEPS, MAX_NESTING, body
 from srcdiff.model import Field, StructDef
 from srcdiff.preprocess import (
     Config,
+    condition_text,
     ExprError,
     MacroEnv,
     _substitute,
@@ -96,8 +97,9 @@ def read_struct(
     declarations and uses are not definitions). Never raises on bad content: problems become
     StructDef.warnings ("path:line: reason") and Field(unparsed=text) entries.
     include_reader(repo_relative_path) returns that file's bytes at the same revision or None;
-    it is used, lazily and within ``preprocess.INCLUDE_BUDGET`` reads, to follow #include's to
-    the #define's of macros the struct uses (member-producing macros, array sizes).
+    it is used, on the first name the file cannot answer and within ``preprocess.INCLUDE_BUDGET``
+    reads, to follow #include's to the #define's of macros the struct uses (member-producing
+    macros, array sizes).
     """
     clean, defs = scan_named(data, name)
     cands = [d for d in defs if kind is None or d.kind == kind]
@@ -271,7 +273,7 @@ class _CondStack:
         if not toks:
             self.ctx.warn(line, "#if without a condition")
             return None, None
-        term = _condition_term(toks)
+        term = condition_text(toks)
         const = not any(is_ident(t) for t in toks)
         if const or self.ctx.config is not None:
             try:
@@ -331,12 +333,6 @@ class _CondStack:
 
 def _no_macro(name: str) -> None:
     return None
-
-
-def _condition_term(toks: list[str]) -> str:
-    from srcdiff.preprocess import condition_text
-
-    return condition_text(toks)
 
 
 def _body_tokens(body: str, first_line: int, ctx: _Ctx) -> list[Tok]:
@@ -497,19 +493,11 @@ class _Recorder:
         a = self.asked[("ambiguous", name)] = self._env.ambiguous(name)
         return a
 
-    def lookup_local(self, name: str) -> Any:
-        m = self.asked[("local", name)] = self._env.lookup_local(name)
-        return m
 
 
 def _same_answers(asked: dict[Any, Any], env: MacroEnv) -> bool:
     for q, want in asked.items():
-        if isinstance(q, str):
-            got = env.lookup(q)
-        elif q[0] == "ambiguous":
-            got = env.ambiguous(q[1])
-        else:
-            got = env.lookup_local(q[1])
+        got = env.lookup(q) if isinstance(q, str) else env.ambiguous(q[1])
         if got != want:
             return False
     return True

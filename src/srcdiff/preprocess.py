@@ -1,7 +1,7 @@
 """preprocess: the small C preprocessor that srcdiff needs for struct bodies.
 
 Decoding, comment stripping, kernel .config handling, #define collection, macro expansion,
-#if expression evaluation and guard spelling, and lazy #include following inside a repository.
+#if expression evaluation and guard spelling, and #include following inside a repository.
 
 Include rules (kernel first, other projects second): ``#include <x/y.h>`` is looked up, in this
 order, at ``arch/ARCH/include/x/y.h``, ``include/x/y.h``, ``arch/ARCH/include/uapi/x/y.h``,
@@ -10,13 +10,14 @@ for ``asm/`` headers the build would generate, then ``x/y.h`` from the repositor
 ``#include "y.h"`` is looked up next to the including file first, then as above.
 
 Include budget: one ``MacroEnv`` (one ``read_struct`` call) makes at most ``INCLUDE_BUDGET``
-(256) include_reader calls, breadth first (nearest headers first), and only when an identifier needs a
-definition that the file itself does not have. What a file defines is memoized per content hash,
-so repeated calls over the same blobs cost a dictionary lookup per file; the include walk of a
-file is shared by every read with the same text, path, config, arch and include_reader object
-(a reader is assumed to keep returning the same bytes for a path). A reader that can also give
-blob ids (``ids(paths)``, ``read_id(blob)``: srcdiff's reader of a git revision) has the walk
-done at once, and shared between revisions wherever every path it tried has the same blob id.
+(256) include_reader calls, breadth first (nearest headers first), all at once when the first
+identifier needs a definition that the file itself (or the config) does not have. What a file
+defines is memoized per content hash, so repeated calls over the same blobs cost a dictionary
+lookup per file; the include walk of a file is shared by every read with the same text, path,
+config, arch and include_reader object (a reader is assumed to keep returning the same bytes
+for a path). A reader that can also give blob ids (``ids(paths)``, ``read_id(blob)``:
+srcdiff's reader of a git revision) has its walk shared between revisions wherever every path
+it tried has the same blob id.
 """
 
 from __future__ import annotations
@@ -313,7 +314,7 @@ class Macro:
 
 def parse_define(rest: str) -> Macro | None:
     """The macro of a ``#define`` line, given the text after ``define``; None if malformed."""
-    m = re.match(r"\s*([A-Za-z_]\w*)(\()?", rest)
+    m = _DEFINE_NAME_RE.match(rest)
     if not m:
         return None
     name = m.group(1)
@@ -748,7 +749,6 @@ def guard_text(terms: Iterable[str]) -> str | None:
 # Files: #define's and #include's
 
 
-_DIRECTIVE_RE = re.compile(r"\s*#\s*([A-Za-z_]+)\s*(.*)", re.S)
 _INCLUDE_RE = re.compile(r'\s*[<"]([^>"]+)[>"]')
 
 
@@ -1012,10 +1012,9 @@ def include_candidates(name: str, quoted: bool, from_path: str, arch: str) -> li
 
 
 class _Scope:
-    """What one file sees through its #include's, shared by every read of that file (same
-    text, path, config, reader and arch): include files are read and merged once, not once
-    per struct. Reading stays lazy and breadth first, so a lookup answers exactly what a
-    fresh walk would."""
+    """What one file sees: its own #define's, the config, then what its #include's define
+    (read breadth first within the budget, see _included_for), shared by every read of that
+    file with the same text, path, config, reader and arch."""
 
     def __init__(
         self, text: str, path: str, config: Config | None,
@@ -1025,59 +1024,40 @@ class _Scope:
         self.defines: dict[str, Macro | str] = dict(fm.defines)
         self.config_macros = config.macros() if config else {}
         self.builtins = builtins
-        self.reader = reader
         self.config = config
         # a header under arch/X/ is only ever compiled for X
         am = _ARCH_PATH_RE.match(path)
-        self.arch = am.group(1) if am else arch
-        self.queue: deque[tuple[str, str, bool]] = deque((path, n, q) for n, q in fm.includes)
-        self.seen: set[str] = {path}
-        self.files_read = 0
-        self.misses: set[str] = set()
+        arch = am.group(1) if am else arch
         self.answers: dict[str, Macro | None] = {}
-        self.ambiguous: set[str] = set(fm.ambiguous)
-        self.inc_defines: dict[str, Macro | str] = {}  # from included files only
-        self.inc_ambiguous: set[str] = set()
+        self._own_ambiguous = set(fm.ambiguous)
+        # the includes are read on the first question the file itself cannot answer
+        self._inc: _Included | None = None if reader else _NOTHING
+        self._reading = (path, fm.includes, config, arch, reader)
         # alternatives under #if's the file cannot decide: decided with the #define's of the
         # included headers (e.g. __LITTLE_ENDIAN), as the compiler does, once one is asked for
         self.undecided: FileMacros | None = fm if fm.includes_decide and reader else None
         self.text = text
-        if reader is not None and hasattr(reader, "ids"):
-            # a reader that gives blob ids: the includes are read at once, and shared with
-            # every other read of a file at the same path with the same #include's whose
-            # included files have the same ids
-            inc = _included_for(path, fm.includes, config, self.arch, reader)
-            for k, v in inc.defines.items():
-                if k not in self.defines:
-                    self.defines[k] = v
-            self.inc_defines = inc.defines
-            self.inc_ambiguous = set(inc.ambiguous)
-            self.ambiguous |= inc.ambiguous
-            self.files_read = inc.files_read
-            self.queue.clear()
+
+    @property
+    def inc(self) -> _Included:
+        if self._inc is None:
+            self._inc = _included_for(*self._reading)
+        return self._inc
+
+    def is_ambiguous(self, name: str) -> bool:
+        return name in self._own_ambiguous or name in self.inc.ambiguous
 
     def _decide_with_includes(self) -> None:
         fm, self.undecided = self.undecided, None
         assert fm is not None
-        fm2 = collect_macros(self.text, self.config, self._include_lookup)
+        fm2 = collect_macros(self.text, self.config, lambda n: _resolve(self.inc.defines, n))
         # a name the includes leave undefined may come from the .c file's includes: then the
         # first reading (with its warning) is kept, not dropped
         top = dict(fm.defines)
         top.update(fm2.defines)
-        for k, v in self.inc_defines.items():
-            if k not in top:
-                top[k] = v
         self.defines = top
-        self.ambiguous = ((set(fm.ambiguous) - fm2.defines.keys()) | set(fm2.ambiguous)
-                          | self.inc_ambiguous)
+        self._own_ambiguous = (set(fm.ambiguous) - fm2.defines.keys()) | set(fm2.ambiguous)
         self.answers.clear()
-
-    def _include_lookup(self, name: str) -> Macro | None:
-        m = _resolve(self.inc_defines, name)
-        while m is None and self.queue and self.files_read < INCLUDE_BUDGET:
-            self._read_next()
-            m = _resolve(self.inc_defines, name)
-        return m
 
     def lookup(self, name: str) -> Macro | None:
         if self.undecided is not None and name in self.undecided.ambiguous:
@@ -1088,47 +1068,11 @@ class _Scope:
         m = _resolve(self.defines, name) or self.config_macros.get(name)
         if m is None and not (self.config is not None and name.startswith("CONFIG_")):
             # with a config a CONFIG_ name is decided by the config alone: absent is not set
-            while self.queue and self.files_read < INCLUDE_BUDGET:
-                self._read_next()
-                m = _resolve(self.defines, name)
-                if m is not None:
-                    break
+            m = _resolve(self.inc.defines, name)
         if m is None:
             m = _PREDEFINED.get(name) or self.builtins.get(name)
-        # later reads only add names (first definition wins) and a miss has emptied the
-        # queue or the budget, so an answer never changes
         self.answers[name] = m
         return m
-
-    def _read_next(self) -> None:
-        from_path, name, quoted = self.queue.popleft()
-        if self.reader is None:
-            return
-        for cand in include_candidates(name, quoted, from_path, self.arch):
-            if cand in self.seen:
-                if cand != from_path:
-                    return
-                continue
-            self.files_read += 1
-            try:
-                data = self.reader(cand)
-            except Exception:  # a broken reader must not stop parsing; treat as missing
-                data = None
-            if data is None:
-                continue
-            self.seen.add(cand)
-            fm = _macros_of_bytes(data, self.config)
-            d = self.defines
-            inc = self.inc_defines
-            for k, v in fm.defines.items():
-                if k not in d:
-                    d[k] = v
-                if k not in inc:
-                    inc[k] = v
-            self.queue.extend((cand, n, q) for n, q in fm.includes)
-            self.ambiguous.update(fm.ambiguous)
-            self.inc_ambiguous.update(fm.ambiguous)
-            return
 
 
 @dataclass
@@ -1140,7 +1084,9 @@ class _Included:
     ids: tuple[str | None, ...]
     defines: dict[str, Macro | str]
     ambiguous: frozenset[str]
-    files_read: int
+
+
+_NOTHING = _Included((), (), {}, frozenset())  # a file read without a reader of includes
 
 
 _included: dict[tuple[object, ...], list[_Included]] = {}
@@ -1149,12 +1095,15 @@ _macros_by_id: dict[tuple[str, str], FileMacros] = {}
 
 def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | None, arch: str,
                   reader) -> _Included:
-    """The includes of the file PATH (its #include list INCLUDES) as READER's revision has them:
-    an earlier reading when every path it tried has the same blob id here, else a new one.
-    The walk is the lazy one of ``_Scope`` run to its end (a lookup that misses runs it to
-    its end anyway), so answers are the same."""
+    """What the #include's (INCLUDES) of the file PATH define, read breadth first (nearest
+    headers first) within INCLUDE_BUDGET files tried; the first #define of a name wins.
+
+    A reader that gives blob ids (``ids(paths)``, ``read_id(blob)``: srcdiff's reader of a git
+    revision) has its reading shared: an earlier one is reused where every path it tried has
+    the same blob id, checked in one exchange. Any other reader is asked file by file."""
     cfp = config.fingerprint() if config else ""
     key = (path, tuple(includes), cfp, arch)
+    by_id = hasattr(reader, "ids")
     known: dict[str, str | None] = {}
 
     def ids(paths: list[str]) -> None:
@@ -1166,7 +1115,18 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
                 got = [None] * len(need)
             known.update(zip(need, got))
 
-    earlier = _included.get(key, [])
+    def fetch(cand: str) -> tuple[str | None, FileMacros | None]:
+        """(blob id if known, what CAND defines), (_, None) when it cannot be read."""
+        if by_id:
+            blob = known[cand]
+            return blob, None if blob is None else _macros_of_id(blob, reader, config, cfp)
+        try:
+            data = reader(cand)
+        except Exception:  # a broken reader must not stop parsing; treat as missing
+            data = None
+        return None, None if data is None else _macros_of_bytes(data, config)
+
+    earlier = _included.get(key, []) if by_id else []
     for k, inc in enumerate(earlier):
         ids(list(inc.tried))
         if all(known[p] == b for p, b in zip(inc.tried, inc.ids)):
@@ -1182,21 +1142,18 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
     while queue and files_read < INCLUDE_BUDGET:
         from_path, name, quoted = queue.popleft()
         cands = include_candidates(name, quoted, from_path, arch)
-        ids(cands)  # one exchange for an #include's candidates
+        if by_id:
+            ids(cands)  # one exchange for an #include's candidates
         for cand in cands:
             if cand in seen:
                 if cand != from_path:
                     break
                 continue
             files_read += 1
-            blob = known[cand]
+            blob, fm = fetch(cand)
             tried.append(cand)
-            tried_ids.append(blob)
-            if blob is None:
-                continue
-            fm = _macros_of_id(blob, reader, config, cfp)
+            tried_ids.append(blob if fm is not None else None)
             if fm is None:
-                tried_ids[-1] = None
                 continue
             seen.add(cand)
             for k, v in fm.defines.items():
@@ -1205,7 +1162,9 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
             queue.extend((cand, n, q) for n, q in fm.includes)
             ambiguous.update(fm.ambiguous)
             break
-    inc = _Included(tuple(tried), tuple(tried_ids), defines, frozenset(ambiguous), files_read)
+    inc = _Included(tuple(tried), tuple(tried_ids), defines, frozenset(ambiguous))
+    if not by_id:
+        return inc
     # a reading of a kernel header's includes holds tens of thousands of names: keep few
     if sum(map(len, _included.values())) >= _INCLUDED_MAX:
         _included.clear()
@@ -1254,9 +1213,9 @@ _NO_BUILTINS: dict[str, Macro] = {}
 
 
 class MacroEnv:
-    """Macro definitions visible from one file: its own, then (lazily) its includes, then
-    the config, then the built-in table. ``lookup`` follows includes only on a miss.
-    #define's met in a struct body (``define``/``undef``) stay in this env alone."""
+    """Macro definitions visible from one file: its own, then the config, then its includes,
+    then the built-in table. #define's met in a struct body (``define``/``undef``) stay in
+    this env alone."""
 
     def __init__(
         self,
@@ -1272,13 +1231,8 @@ class MacroEnv:
         )
         # body #define/#undef history per name: (line, macro or None for #undef), in order
         self.local: dict[str, list[tuple[int, Macro | None]]] = {}
-        self.config = config
         # the line being read: a body #define counts from its line on (like cpp)
         self.line = 1 << 30
-
-    @property
-    def files_read(self) -> int:
-        return self.scope.files_read
 
     def define(self, m: Macro, line: int = 0) -> None:
         """A #define met inside the struct body itself, at LINE."""
@@ -1306,12 +1260,5 @@ class MacroEnv:
     def ambiguous(self, name: str) -> bool:
         """Whether NAME has other #define's under #if's that could not be decided (the first
         one read is used)."""
-        return name in self.scope.ambiguous and not self._local(name)[0]
+        return self.scope.is_ambiguous(name) and not self._local(name)[0]
 
-    def lookup_local(self, name: str) -> Macro | None:
-        """Like lookup, but never reads another file (for #if's in the body)."""
-        found, m = self._local(name)
-        if found:
-            return m
-        sc = self.scope
-        return _resolve(sc.defines, name) or sc.config_macros.get(name) or _PREDEFINED.get(name)
