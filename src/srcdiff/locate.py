@@ -234,6 +234,13 @@ class RevFiles:
         self.repo = repo
         self.rev = rev
 
+    # equal readers share what a file sees through its #include's (preprocess._scope_for)
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RevFiles) and (self.repo, self.rev) == (other.repo, other.rev)
+
+    def __hash__(self) -> int:
+        return hash((id(self.repo), self.rev))
+
     def __call__(self, path: str) -> bytes | None:
         return self.repo.read_file(self.rev, path)
 
