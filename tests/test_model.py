@@ -36,3 +36,11 @@ def test_struct_json_round_trip_and_flatten():
     assert again == s
     assert [f.name for f in s.flat_fields()] == ["a", "b", "c"]
     assert "\tunion {" in s.render() and "char *b;\t/* if CONFIG_X */" in s.render()
+
+
+def test_an_empty_aggregate_member_renders_as_one_not_as_a_forward_declaration():
+    from srcdiff.parse import read_struct
+
+    sd = read_struct(b"struct s { int n; struct { } e; union { } u; };", "s")
+    assert sd.render().splitlines() == ["struct s {", "\tint n;", "\tstruct {", "\t} e;",
+                                        "\tunion {", "\t} u;", "};"]

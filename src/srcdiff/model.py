@@ -163,7 +163,8 @@ def _render_fields(fields: tuple[Field, ...], lines: list[str], depth: int) -> N
     pad = "\t" * depth
     for f in fields:
         guard = f"\t/* if {f.guard} */" if f.guard else ""
-        if f.fields and f.unparsed is None:
+        # an aggregate declared in place: members, or none at all ('struct { } e;' is not 'struct e;')
+        if f.unparsed is None and (f.fields or f.type in ("struct", "union")):
             head = f.type if f.name is None else f.type.split("{")[0].strip()
             lines.append(f"{pad}{head} {{")
             _render_fields(f.fields, lines, depth + 1)
