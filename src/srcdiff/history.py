@@ -655,7 +655,8 @@ class Builder:
                 continue
             if sha in self._shallow:
                 # Its parents are not in this clone: it may only have inherited the state.
-                return (), "history is cut here (shallow clone); the commit is not in this clone"
+                return (), ("history is cut here (shallow clone); the commit that made this "
+                            "change may be before it, and is not in this clone")
             parents = self._parents(sha)
             if not parents:
                 return (self.repo.commit_info(sha),), None
