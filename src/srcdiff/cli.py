@@ -273,10 +273,7 @@ def changelog_cmd(ctx: Context, struct: str, since: str | None, until: str | Non
             raise SrcdiffError(f"--since/--until: {t} is not one of the examined versions")
     if ctx.fmt == "json":
         data = render.log_json(history)
-        order = [v.tag for v in history.ordered()]
-        lo = order.index(since) if since else 0
-        hi = order.index(until) if until else len(order) - 1
-        keep = set(order[lo : hi + 1])
+        keep = {v.tag for v in render.version_range(history, since, until)}
         data["versions"] = [v for v in data["versions"] if v["tag"] in keep]
         data["changes"] = [c for c in data["changes"] if c["to"] in keep]
         click.echo(render.dumps(data))

@@ -28,6 +28,7 @@ from srcdiff.history import (
     History,
 )
 from srcdiff.model import Field, StructDef
+from srcdiff.versions import Version
 
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _C1 = re.compile(r"[\x7f-\x9f]")
@@ -284,12 +285,18 @@ def blame_text(name: str, tag: str, lines: list[BlameLine]) -> str:
 # -- changelog --------------------------------------------------------------------------
 
 
-def changelog_md(history: History, since: str | None = None, until: str | None = None) -> str:
-    out = [f"# Changelog of struct {code(history.name)}", ""]
+def version_range(history: History, since: str | None = None, until: str | None = None
+                  ) -> list[Version]:
+    """The examined versions from SINCE to UNTIL (either end open when None), oldest first."""
     order = [v.tag for v in history.ordered()]
     lo = order.index(since) if since in order else 0
     hi = order.index(until) if until in order else len(order) - 1
-    for v in reversed(history.ordered()[lo : hi + 1]):
+    return history.ordered()[lo : hi + 1]
+
+
+def changelog_md(history: History, since: str | None = None, until: str | None = None) -> str:
+    out = [f"# Changelog of struct {code(history.name)}", ""]
+    for v in reversed(version_range(history, since, until)):
         parent = history.versions.parent(v.tag)
         node = history.node(v.tag)
         date = f" ({node['date'][:10]})" if node.get("date") else ""
