@@ -113,3 +113,19 @@ def test_a_cache_warning_is_not_replayed(tmp_path):
     assert "rebuilding it" in runs[0].stderr
     assert runs[1].stderr == runs[2].stderr == ""
     assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+
+
+def test_the_result_store_keeps_only_the_newest_outputs(tmp_path):
+    import sqlite3
+
+    from srcdiff import fast
+    from srcdiff.cache import Cache
+
+    Cache(tmp_path).close()  # the schema, as a run creates it
+    for i in range(fast.MAX_OUTPUTS + 40):
+        fast._store(str(tmp_path), f"key{i}", 0, "", f"out{i}")
+    db = sqlite3.connect(tmp_path / "cache.sqlite")
+    keys = {k for (k,) in db.execute("SELECT k FROM outputs")}
+    db.close()
+    assert keys == {f"key{i}" for i in range(40, fast.MAX_OUTPUTS + 40)}
+    assert fast._lookup(str(tmp_path), f"key{fast.MAX_OUTPUTS + 39}") == (0, "", f"out{fast.MAX_OUTPUTS + 39}")

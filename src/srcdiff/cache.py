@@ -185,17 +185,6 @@ class Cache:
         except sqlite3.DatabaseError as exc:
             self._warn(f"could not write cache {self.path} ({exc}); results are not cached")
 
-    def put_output(self, key: str, code: int, err: str, out: str) -> None:
-        """Keep a command's whole output (one transaction)."""
-        if self._db is None:
-            return
-        try:
-            with self._lock:
-                self._db.execute("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?)",
-                                 (key, code, err, out))
-        except sqlite3.DatabaseError as exc:
-            self._warn(f"could not write cache {self.path} ({exc}); results are not cached")
-
     def close(self) -> None:
         self.flush()
         if self._db is not None:

@@ -23,6 +23,7 @@ WALKING = COMMANDS - {"show", "diff"}
 NOT_CACHED = {"--no-cache", "-o", "--output", "--stats", "-h", "--help", "--version"}
 ENV = ("SRCDIFF_MAX_BLOB_MB", "SRCDIFF_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "NO_COLOR", "TERM")
 MAX_STORED = 64 * 1024 * 1024  # outputs larger than this are not kept
+MAX_OUTPUTS = 256  # stored outputs kept (every fetch moves the refs: older keys never match)
 
 
 def main() -> None:
@@ -233,15 +234,22 @@ def _lookup(cache_dir: str, key: str) -> tuple[int, str, str] | None:
 
 
 def _store(cache_dir: str, key: str, code: int, err: str, out: str) -> None:
+    """Keep this run's output under KEY, in the cache the run itself opened (and checked);
+    only the newest MAX_OUTPUTS outputs are kept."""
     if len(out) + len(err) > MAX_STORED:
         return
-    from pathlib import Path
-
-    from srcdiff.cache import Cache
-
-    cache = Cache(Path(cache_dir), warn=lambda msg: None)
-    cache.put_output(key, code, err, out)
-    cache.close()
+    path = os.path.join(cache_dir, "cache.sqlite")
+    try:
+        db = sqlite3.connect(path, timeout=5)
+        try:
+            with db:
+                db.execute("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?)", (key, code, err, out))
+                db.execute("DELETE FROM outputs WHERE rowid NOT IN "
+                           "(SELECT rowid FROM outputs ORDER BY rowid DESC LIMIT ?)", (MAX_OUTPUTS,))
+        finally:
+            db.close()
+    except sqlite3.Error:
+        pass  # the answer was printed; not keeping it only costs the next run its shortcut
 
 
 class _Tee(io.TextIOBase):
