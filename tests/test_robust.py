@@ -129,3 +129,14 @@ def test_the_result_store_keeps_only_the_newest_outputs(tmp_path):
     db.close()
     assert keys == {f"key{i}" for i in range(40, fast.MAX_OUTPUTS + 40)}
     assert fast._lookup(str(tmp_path), f"key{fast.MAX_OUTPUTS + 39}") == (0, "", f"out{fast.MAX_OUTPUTS + 39}")
+
+
+def test_a_mistyped_version_number_gets_suggestions(tmp_path):
+    r = make_repo(tmp_path / "r")
+    res = srcdiff_cmd("log", "foo", "--repo", str(r), "--versions", "1.0,1.3", cache=tmp_path / "c",
+                      capture_output=True, text=True)
+    assert res.returncode == 2 and res.stdout == ""
+    line = res.stderr.strip()
+    assert line.startswith("srcdiff: error: unknown revision or tag: 1.3 (did you mean ")
+    named = line.split("did you mean ", 1)[1].rstrip("?)").split(", ")
+    assert "1.2" in named and len(named) == len(set(named))

@@ -182,7 +182,7 @@ def select_versions(
         for w in wanted:
             v = by_label.get(w) or by_label.get(w.lstrip("vV"))
             if v is None:
-                raise SrcdiffError(_unknown_tag_message(w, list(all_tags)))
+                raise SrcdiffError(_unknown_tag_message(w, list(dict.fromkeys([*all_tags, *by_label]))))
             picked.append(v)
         _no_repeats([v.tag for v in picked], "--versions")
         chosen = picked
