@@ -68,3 +68,12 @@ def test_a_tag_that_starts_with_underscores_is_a_name_not_an_attribute():
                    ("e_t", 5, True)]
     assert [d.line for d in find_definitions(text) if d.name == "__sk_buff"] == [1]
     assert not [d for d in find_definitions(text, aliases=True) if d.name == "__packed"]
+
+
+def test_a_bare_word_the_file_defines_as_a_macro_is_an_attribute_not_a_tag():
+    # cros_ec_commands.h: '#define __ec_todo_unpacked' then anonymous bodies carrying it
+    text = ("#define __ec_todo_unpacked\nstruct __kfifo { int a; };\n"
+            "struct x { struct __ec_todo_unpacked { int b; } y; };\n"
+            "typedef struct __ec_todo_unpacked { int e; } e_t;\n")
+    assert [(d.name, d.line) for d in find_definitions(text, aliases=True)] == [
+        ("__kfifo", 2), ("x", 3), ("e_t", 4)]

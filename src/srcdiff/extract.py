@@ -115,6 +115,11 @@ class _Pairs:
         return self._pairs.get(i, -1)
 
 
+def _defines_macro(text: str, name: str) -> bool:
+    """Whether TEXT #define's NAME (a bare __word before a body is then an attribute)."""
+    return re.search(r"^[ \t]*#[ \t]*define[ \t]+" + re.escape(name) + r"\b", text, re.M) is not None
+
+
 def _at_keyword(text: str, m: re.Match, pairs: _Pairs, lines: _Lines, aliases: bool
                 ) -> list[Definition]:
     """The definition whose ``struct``/``union`` keyword is M (and its typedef name with
@@ -123,8 +128,12 @@ def _at_keyword(text: str, m: re.Match, pairs: _Pairs, lines: _Lines, aliases: b
     i = _skip_attrs(text, m.end())
     name = None
     nm = _NAME_RE.match(text, i)
-    if nm and not nm.group(1).startswith("__attribute"):
+    if nm and not nm.group(1).startswith("__attribute") and not (
+            nm.group(1).startswith("__") and _defines_macro(text, nm.group(1))):
         name = nm.group(1)
+        i = _skip_attrs(text, nm.end())
+    elif nm and nm.group(1).startswith("__") and not nm.group(1).startswith("__attribute"):
+        # 'struct __ec_align4 {' where the file #define's __ec_align4: an attribute macro
         i = _skip_attrs(text, nm.end())
     while i < len(text) and text[i] in " \t\n":
         i += 1
