@@ -806,7 +806,8 @@ def _directives(text: str) -> list[tuple[str, str]]:
     return out
 
 
-_file_cache: dict[tuple[str, str], FileMacros] = {}  # keyed by the text itself: str hashes are cached
+# keyed by a digest of the text, so the cache holds what files define, not the files themselves
+_file_cache: dict[tuple[bytes, str], FileMacros] = {}
 
 # macros a kernel build always has; the rest of the compiler's predefines do not matter here
 _PREDEFINED = {"__KERNEL__": Macro("__KERNEL__", None, ("1",))}
@@ -825,7 +826,8 @@ def collect_macros(
     found nowhere counts as undefined (as in cpp), except CONFIG_ names without a config and
     ``__X__`` names (compiler predefines, not modelled). Not memoized then.
     """
-    key = (text, config.fingerprint() if config else "")
+    key = (hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest(),
+           config.fingerprint() if config else "")
     if external is None:
         hit = _file_cache.get(key)
         if hit is not None:
@@ -983,11 +985,11 @@ def _safe_eval(toks: list[str], lookup: Callable[[str], Macro | None]) -> bool |
         return None
 
 
-_bytes_cache: dict[tuple[bytes, str], FileMacros] = {}
+_bytes_cache: dict[tuple[bytes, str], FileMacros] = {}  # keyed by a digest of the content
 
 
 def _macros_of_bytes(data: bytes, config: Config | None) -> FileMacros:
-    key = (bytes(data), config.fingerprint() if config else "")
+    key = (hashlib.sha1(data).digest(), config.fingerprint() if config else "")
     fm = _bytes_cache.get(key)
     if fm is None:
         if len(_bytes_cache) > 4000:
