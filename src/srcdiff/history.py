@@ -224,6 +224,7 @@ class Builder:
         self._states: dict[tuple, StructDef | None] = {}
         self._blobs: dict[tuple[str, str], str | None] = {}  # (commit, path) -> blob id
         self._parents_of: dict[str, tuple[str, ...]] = {}
+        self._primed: set[tuple[str, str]] = set()  # (name, path) looked up at every version
         # commit walks started while locating (touch key -> Future of commits_touching)
         self._walks: dict[str, Future] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -347,13 +348,8 @@ class Builder:
         if not anchors:
             return absent
         best = dict(absent)
-        # Most versions have the struct where an anchor has it: look that file up at every
-        # version, and read the blobs, in one exchange with git each.
-        for path, name_at in dict.fromkeys((f.path, f.name) for _t, f in anchors if f.path):
-            revs = [v.commit for v in vs.versions]
-            self.repo.prime_blob_ids(revs, path)
-            self.reader.prefetch([(b, name_at) for r in revs
-                                  if (b := self.repo.blob_id(r, path)) is not None])
+        for _t, f in anchors:
+            self._prime(f.name, f.path)
         for tag, f in anchors:
             if best[tag].sdef is not None:
                 continue  # reached from an earlier anchor already: spreading again finds the same
@@ -387,6 +383,18 @@ class Builder:
                 result[t] = f
         return [(t, result[t]) for t in tags if result[t].sdef is not None]
 
+    def _prime(self, name: str, path: str | None) -> None:
+        """Most versions have the struct where it was found (at an anchor, or after a move or
+        rename): look PATH up at every version, and read its blobs, in one exchange with git
+        each, once per (NAME, PATH)."""
+        if not path or (name, path) in self._primed:
+            return
+        self._primed.add((name, path))
+        revs = [v.commit for v in self.versions.versions]
+        self.repo.prime_blob_ids(revs, path)
+        self.reader.prefetch([(b, name) for r in revs
+                              if (b := self.repo.blob_id(r, path)) is not None])
+
     def _located_key(self, v: Version, name: str, kinds) -> str:
         return f"{v.commit}|{name}|{self.reader.fingerprint}|{kinds}"
 
@@ -418,6 +426,7 @@ class Builder:
 
     def _recheck(self, v: Version, idents: list[tuple[str, str]]) -> Found | None:
         for n, p in idents:
+            self._prime(n, p)
             blob, sdef = self.reader.at(v.commit, p, n)
             if sdef is not None:
                 return Found(n, p, blob, sdef)
@@ -429,6 +438,7 @@ class Builder:
         if fx.sdef is None:
             hit = self._recheck(y, kx)
             return (hit, [(hit.name, hit.path)]) if hit else (Found(fx.name, None, None, None), kx)
+        self._prime(fx.name, fx.path)
         blob = self.repo.blob_id(y.commit, fx.path)
         if blob is not None:
             sdef = fx.sdef if blob == fx.blob else self.reader.in_blob(blob, fx.name, fx.path, y.commit)
@@ -720,6 +730,7 @@ class Builder:
         events: list[Change] = []
         for _ in range(20):  # bounded: a struct rarely moves more than a few times per release
             commits = self._walk(b.commit, start, [path], first_parent=False)
+            self._read_ahead(commits, [(name, path)])
             gone = None
             for sha in commits:
                 if self._state_at(sha, [(name, path)]) is None:
@@ -803,6 +814,7 @@ class Builder:
             if self.reader.at(a.commit, path, name)[1] is not None:
                 return events, (name, path)
             commits = self._walk(end, a.commit, [path], first_parent=False)
+            self._read_ahead(commits, [(name, path)])
             appear = None
             for sha in reversed(commits):
                 if self._state_at(sha, [(name, path)]) is None:
