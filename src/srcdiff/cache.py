@@ -2,14 +2,26 @@
 
 A key names everything that determines its value (blob id, struct name, parser version,
 config fingerprint), so an entry is never stale; a damaged file is detected and rebuilt.
+
+Damage is looked for in two places. An open runs ``PRAGMA quick_check`` (which reads the
+whole file: 0.2-0.3 s at 550 MB) only when the file is not as srcdiff left it: each clean close
+writes the file's size, times and inode to a side file (``cache.sqlite-clean``), and an open
+that finds them unchanged skips the check. Writes through SQLite by anyone keep the file
+consistent; what the side file catches is a change SQLite did not make (a truncated or
+overwritten file, a copy, a restore). Damage that leaves those unchanged (a bad disk
+sector), or that comes while a run has the file open, is met by a read or a write instead:
+SQLite then raises "database disk image is malformed", and get/has/flush/info/clear warn
+once and rebuild, as an open does.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sqlite3
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,6 +42,86 @@ def _is_busy(exc: Exception) -> bool:
     return "locked" in msg or "busy" in msg
 
 
+def _is_damage(exc: Exception) -> bool:
+    """Whether a failed write means the file is damaged (not busy, full or read-only)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
+        return True
+    msg = str(exc).lower()
+    return "malformed" in msg or "not a database" in msg or "no such table" in msg
+
+
+STAMP_SUFFIX = "-clean"
+
+
+def _file_state(path: Path) -> dict[str, int] | None:
+    """What the side file records of the cache file: any write to it changes one of these."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
+            "ino": st.st_ino, "dev": st.st_dev}
+
+
+def _read_stamp(path: Path) -> dict[str, int] | None:
+    try:
+        with open(str(path) + STAMP_SUFFIX, encoding="utf-8") as f:
+            stamp = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return stamp if isinstance(stamp, dict) else None
+
+
+def _write_stamp(path: Path, state: dict[str, int]) -> bool:
+    """Record STATE as the file's state after a clean close; atomic (a reader sees the old
+    side file or the new one, never half of one)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=path.name + STAMP_SUFFIX + ".", dir=path.parent)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(state, f)
+        os.replace(tmp, str(path) + STAMP_SUFFIX)
+        return True
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
+
+
+def _drop_stamp(path: Path) -> None:
+    _stamped.pop(str(path), None)
+    try:
+        os.unlink(str(path) + STAMP_SUFFIX)
+    except OSError:
+        pass
+
+
+# Side files this process wrote, and what it wrote in them. A run's result is stored in the
+# file after its Cache is closed (srcdiff.fast._store, through SQLite): at exit, a side file
+# still holding what this process wrote is brought up to date, so that write does not cost
+# the next run a full check. A change made by something else in the moments between the
+# close and the exit is vouched for too; a later run's reads and writes still meet it.
+_stamped: dict[str, dict[str, int]] = {}
+
+
+def _restamp_at_exit() -> None:
+    for name, state in list(_stamped.items()):
+        path = Path(name)
+        if _read_stamp(path) != state:
+            continue  # another run has written or dropped it since: leave that alone
+        now = _file_state(path)
+        if now is not None and now != state:
+            _write_stamp(path, now)
+
+
+atexit.register(_restamp_at_exit)
+
+
 # Set when any Cache of this process warned (damaged, busy, unwritable): such a run's output
 # describes that run, and the result store (fast.py) must not replay it.
 troubled = False
@@ -47,6 +139,9 @@ class Cache:
         self._pending: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._rebuilt = False  # this Cache has warned about damage and rebuilt the file once
+        self._clean = True  # no error but "busy" met in the open file: close may vouch for it
+        self.full_checks = 0  # opens that ran quick_check (the side file did not match)
         say = warn or (lambda msg: print(f"srcdiff: warning: {msg}", file=sys.stderr))
 
         def _warn(msg: str) -> None:
@@ -59,6 +154,7 @@ class Cache:
         if directory is None:
             return
         self.path = Path(directory) / "cache.sqlite"
+        _stamped.pop(str(self.path), None)  # in use again: its close says whether it is clean
         try:
             self._db = self._open_patiently()
         except OSError as exc:  # no such directory, read-only file system: nothing to rebuild
@@ -85,35 +181,47 @@ class Cache:
     def _open(self) -> sqlite3.Connection:
         assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # As srcdiff left it (a clean close recorded this state), read before SQLite touches it.
+        state = _file_state(self.path)
+        trusted = state is not None and state == _read_stamp(self.path)
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout=30000")
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL,"
-            " PRIMARY KEY (ns, k)) WITHOUT ROWID"
-        )
-        # Whole outputs of earlier commands (srcdiff.fast), stored raw: read back unparsed.
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS outputs (k TEXT PRIMARY KEY, code INTEGER NOT NULL,"
-            " err TEXT NOT NULL, out TEXT NOT NULL)"
-        )
-        row = db.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
-        if row is None:
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif row[0] != str(SCHEMA_VERSION):
-            db.execute("DELETE FROM kv")
-            db.execute("DELETE FROM outputs")
-            db.execute("UPDATE meta SET v=? WHERE k='schema'", (str(SCHEMA_VERSION),))
-        # A torn or foreign file fails here rather than giving wrong answers later.
-        check = db.execute("PRAGMA quick_check").fetchone()
-        if not check or check[0] != "ok":
-            raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+        try:
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL,"
+                " PRIMARY KEY (ns, k)) WITHOUT ROWID"
+            )
+            # Whole outputs of earlier commands (srcdiff.fast), stored raw: read back unparsed.
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS outputs (k TEXT PRIMARY KEY, code INTEGER NOT NULL,"
+                " err TEXT NOT NULL, out TEXT NOT NULL)"
+            )
+            row = db.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
+            if row is None:
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif row[0] != str(SCHEMA_VERSION):
+                db.execute("DELETE FROM kv")
+                db.execute("DELETE FROM outputs")
+                db.execute("UPDATE meta SET v=? WHERE k='schema'", (str(SCHEMA_VERSION),))
+            if not trusted:
+                # Changed by something other than srcdiff (or never closed cleanly): a torn
+                # or foreign file fails here rather than giving wrong answers later.
+                self.full_checks += 1
+                check = db.execute("PRAGMA quick_check").fetchone()
+                if not check or check[0] != "ok":
+                    raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def _rebuild(self) -> sqlite3.Connection | None:
         assert self.path is not None
+        self._rebuilt = True
+        _drop_stamp(self.path)
         for suffix in ("", "-wal", "-shm", "-journal"):
             try:
                 Path(str(self.path) + suffix).unlink()
@@ -127,23 +235,43 @@ class Cache:
             self._warn(f"cannot use cache {self.path} ({exc}); running without it")
             return None
 
+    def _damaged(self, db: sqlite3.Connection | None, exc: Exception) -> None:
+        """DB met damage (EXC): warn once and rebuild the file. Later damage in the same
+        Cache (a failing disk) stops it using the file, without a second warning."""
+        with self._lock:
+            if db is None or self._db is not db:
+                return  # another thread met it first and has dealt with it
+            self._clean = False
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+            if self._rebuilt:
+                return
+            self._warn(f"cache {self.path} is damaged ({exc}); rebuilding it")
+            self._db = self._rebuild()
+            self._clean = self._db is not None  # a new file, no error met in it yet
+
     def get(self, ns: str, key: str) -> Any | None:
         """The JSON value stored under (NS, KEY), or None."""
         hit = self._mem.get((ns, key))
         if hit is not None or self._db is None:
             return hit
+        db = None
         try:
             with self._lock:
-                row = self._db.execute("SELECT v FROM kv WHERE ns=? AND k=?", (ns, key)).fetchone()
+                db = self._db
+                if db is None:
+                    return None
+                row = db.execute("SELECT v FROM kv WHERE ns=? AND k=?", (ns, key)).fetchone()
             if row is None:
                 return None
             value = json.loads(row[0])
         except (sqlite3.DatabaseError, ValueError) as exc:
-            if _is_busy(exc):
+            if isinstance(exc, sqlite3.DatabaseError) and _is_busy(exc):
                 return None  # another run is writing: compute this one instead
-            self._warn(f"cache {self.path} is damaged ({exc}); rebuilding it")
-            with self._lock:
-                self._db = self._rebuild()
+            self._damaged(db, exc)
             return None
         self._mem[(ns, key)] = value
         return value
@@ -154,11 +282,17 @@ class Cache:
             return True
         if self._db is None:
             return False
+        db = None
         try:
             with self._lock:
-                row = self._db.execute("SELECT 1 FROM kv WHERE ns=? AND k=?", (ns, key)).fetchone()
-        except sqlite3.DatabaseError:
-            return False  # get() reports a damaged cache; here it only means "not known"
+                db = self._db
+                if db is None:
+                    return False
+                row = db.execute("SELECT 1 FROM kv WHERE ns=? AND k=?", (ns, key)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            if not _is_busy(exc):
+                self._damaged(db, exc)
+            return False
         return row is not None
 
     def put(self, ns: str, key: str, value: Any) -> None:
@@ -168,37 +302,82 @@ class Cache:
             if len(self._pending) >= 500:
                 self.flush()
 
+    def _write(self, batch: list[tuple[str, str, str]]) -> sqlite3.Connection | None:
+        """Commit BATCH in one transaction (all or nothing); the connection written to."""
+        with self._lock:
+            db = self._db
+            if db is None:
+                return None
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany("INSERT OR REPLACE INTO kv VALUES (?,?,?)", batch)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.DatabaseError as exc:
+                exc.srcdiff_db = db  # type: ignore[attr-defined]
+                raise
+        return db
+
     def flush(self) -> None:
-        """Commit pending writes in one transaction (all or nothing)."""
+        """Commit pending writes in one transaction (all or nothing). A batch that meets
+        damage goes whole into the rebuilt file."""
         if self._db is None or not self._pending:
             return
         batch, self._pending = self._pending, []
-        try:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.executemany("INSERT OR REPLACE INTO kv VALUES (?,?,?)", batch)
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-        except sqlite3.DatabaseError as exc:
-            self._warn(f"could not write cache {self.path} ({exc}); results are not cached")
+        for _attempt in range(2):
+            try:
+                self._write(batch)
+                return
+            except sqlite3.DatabaseError as exc:
+                if not _is_damage(exc):
+                    self._clean = False
+                    self._warn(f"could not write cache {self.path} ({exc}); results are not cached")
+                    return
+                self._damaged(getattr(exc, "srcdiff_db", None), exc)
 
     def close(self) -> None:
         self.flush()
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        with self._lock:
+            db, self._db = self._db, None
+        if db is None:
+            return
+        db.close()  # the last connection to close checkpoints the WAL into the file
+        assert self.path is not None
+        if not self._clean:
+            _drop_stamp(self.path)  # the next open checks the whole file
+            return
+        state = _file_state(self.path)
+        if state is not None and _write_stamp(self.path, state):
+            _stamped[str(self.path)] = state
+
+    def _query(self, sql: str) -> list[tuple]:
+        """All rows of SQL; damage met warns, rebuilds and answers from the rebuilt file."""
+        for _attempt in range(2):
+            with self._lock:
+                db = self._db
+            if db is None:
+                return []
+            try:
+                with self._lock:
+                    return db.execute(sql).fetchall()
+            except sqlite3.DatabaseError as exc:
+                if _is_busy(exc):
+                    raise
+                self._damaged(db, exc)
+        return []
 
     def info(self) -> dict[str, Any]:
         """Location, size and entry counts per namespace."""
         out: dict[str, Any] = {"path": str(self.path) if self.path else None, "entries": {}}
         if self._db is None or self.path is None:
             return out
-        for ns, n in self._db.execute("SELECT ns, count(*) FROM kv GROUP BY ns"):
+        for ns, n in self._query("SELECT ns, count(*) FROM kv GROUP BY ns"):
             out["entries"][ns] = n
-        out["entries"]["output"] = self._db.execute("SELECT count(*) FROM outputs").fetchone()[0]
+        out["entries"]["output"] = sum(n for (n,) in self._query("SELECT count(*) FROM outputs"))
         size = 0
         for suffix in ("", "-wal"):
             p = Path(str(self.path) + suffix)
@@ -209,9 +388,8 @@ class Cache:
 
     def clear(self) -> None:
         if self._db is not None:
-            with self._lock:
-                self._db.execute("DELETE FROM kv")
-                self._db.execute("DELETE FROM outputs")
-                self._db.execute("VACUUM")
+            self._query("DELETE FROM kv")
+            self._query("DELETE FROM outputs")
+            self._query("VACUUM")
         self._mem.clear()
         self._pending.clear()
