@@ -16,7 +16,6 @@ once and rebuild, as an open does.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import sqlite3
@@ -102,24 +101,21 @@ def _drop_stamp(path: Path) -> None:
 
 
 # Side files this process wrote, and what it wrote in them. A run's result is stored in the
-# file after its Cache is closed (srcdiff.fast._store, through SQLite): at exit, a side file
-# still holding what this process wrote is brought up to date, so that write does not cost
-# the next run a full check. A change made by something else in the moments between the
-# close and the exit is vouched for too; a later run's reads and writes still meet it.
+# file after its Cache is closed (srcdiff.fast._store, through SQLite), which then calls
+# restamp: a side file still holding what this process wrote is brought up to date, so that
+# write does not cost the next run a full check.
 _stamped: dict[str, dict[str, int]] = {}
 
 
-def _restamp_at_exit() -> None:
-    for name, state in list(_stamped.items()):
-        path = Path(name)
-        if _read_stamp(path) != state:
-            continue  # another run has written or dropped it since: leave that alone
-        now = _file_state(path)
-        if now is not None and now != state:
-            _write_stamp(path, now)
-
-
-atexit.register(_restamp_at_exit)
+def restamp(path: Path) -> None:
+    """After this process wrote PATH through SQLite outside a Cache (the result store):
+    record its new state, unless another run has changed or dropped the side file since."""
+    state = _stamped.get(str(path))
+    if state is None or _read_stamp(path) != state:
+        return
+    now = _file_state(path)
+    if now is not None and now != state and _write_stamp(path, now):
+        _stamped[str(path)] = now
 
 
 # Set when any Cache of this process warned (damaged, busy, unwritable): such a run's output

@@ -249,7 +249,12 @@ def _store(cache_dir: str, key: str, code: int, err: str, out: str) -> None:
         finally:
             db.close()
     except sqlite3.Error:
-        pass  # the answer was printed; not keeping it only costs the next run its shortcut
+        return  # the answer was printed; not keeping it only costs the next run its shortcut
+    from pathlib import Path
+
+    from srcdiff.cache import restamp  # loaded already: the run used the cache
+
+    restamp(Path(path))
 
 
 class _Tee(io.TextIOBase):
