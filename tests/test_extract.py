@@ -1,5 +1,8 @@
 """Tests for the extract stage: finding definitions without parsing."""
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from srcdiff.extract import defines_struct, find_definitions
 from srcdiff.preprocess import strip_comments
 
@@ -77,3 +80,27 @@ def test_a_bare_word_the_file_defines_as_a_macro_is_an_attribute_not_a_tag():
             "typedef struct __ec_todo_unpacked { int e; } e_t;\n")
     assert [(d.name, d.line) for d in find_definitions(text, aliases=True)] == [
         ("__kfifo", 2), ("x", 3), ("e_t", 4)]
+
+
+_PIECES = [
+    "struct {n} {{ int a; }};\n", "union {n} {{ long b; }};\n", "struct {n} *p;\n",
+    "struct {n};\n", "void f(struct {n} *x, struct {n});\n", "typedef struct {{ int c; }} {n};\n",
+    "typedef struct {n} {{ int d; }} {n}_t, *{n}_p;\n", "typedef union {{ int e; }} __packed {n};\n",
+    "struct __attribute__((aligned(8))) {n} {{ int f; }};\n", "struct {n} __randomize_layout {{\n int g;\n}};\n",
+    "struct ____cacheline_aligned {n} {{ int h; }};\n", "struct outer {{ struct {n} {{ int i; }} in; }};\n",
+    "#define {n} other\n", "char *s = \"struct {n} {{\";\n", "struct my{n} {{ int j; }};\n",
+    "struct {n}x {{ int k; }};\n", "typedef const struct {{ int l; }} {n};\n", "typedef struct {n} {n};\n",
+    "struct\n{n}\n{{ int m; }};\n", "mystruct {n} {{ int o; }};\n", "}} {n};\n", "{{\n",
+]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(["foo", "bar", "__foo", "f"])),
+                max_size=12),
+       st.sampled_from(["foo", "bar", "__foo", "f", "foo_t", "missing"]))
+@settings(max_examples=300, deadline=None)
+def test_looking_for_one_name_finds_what_the_whole_scan_lists_under_it(pieces, name):
+    # srcdiff reads one struct out of hundreds of blobs: the search for one name must list
+    # exactly what the whole-file scan lists under that name, line numbers and spans included
+    text = strip_comments("".join(p.format(n=n) for p, n in pieces))
+    want = [d for d in find_definitions(text, aliases=True) if d.name == name]
+    assert find_definitions(text, aliases=True, name=name) == want

@@ -7,6 +7,7 @@ or ``typedef struct|union [TAG] {...} NAME;`` (NAME the typedef name of the aggr
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -72,19 +73,46 @@ def _brace_pairs(text: str) -> dict[int, int]:
 _BRACE_RE = re.compile(r"""[{}]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'""")
 
 
-def find_definitions(text: str, *, aliases: bool = False) -> list[Definition]:
+def find_definitions(text: str, *, aliases: bool = False, name: str | None = None
+                     ) -> list[Definition]:
     """Every struct/union definition (and typedef'd anonymous one) in comment-stripped TEXT,
     nested ones included, in order of appearance.
 
     aliases: also list ``typedef struct TAG {...} NAME;`` under NAME (``typedef=True``,
     ``tag="TAG"``) right after its entry under TAG; off, each body is listed once.
+    name: only the definitions listed under NAME; the keywords that cannot open one (the
+    next word is another plain name, and no ``typedef`` stands just before) are not examined.
     """
     out: list[Definition] = []
     lines = _Lines(text)
-    pairs = _Pairs(text)
-    for m in _KEYWORD_RE.finditer(text):
+    pairs: _Pairs | _LocalPairs = _Pairs(text)
+    if name is None:
+        keywords: Iterable[re.Match] = _KEYWORD_RE.finditer(text)
+    elif name not in text:
+        return out
+    else:
+        keywords = _keywords_for(text, name)
+        pairs = _LocalPairs(text)
+    for m in keywords:
         out += _at_keyword(text, m, pairs, lines, aliases)
+    if name is not None:
+        out = [d for d in out if d.name == name]
     return out
+
+
+def _keywords_for(text: str, name: str) -> list[re.Match]:
+    """The struct/union keywords of TEXT that may open a definition listed under NAME, in
+    order: the next word is NAME (not used as in 'struct NAME *p') or may be an attribute
+    (see _SKIP_RE), or 'typedef' stands before it (NAME may follow the body)."""
+    # patterns that start with a literal are searched for many times faster than '\b(a|b)'
+    after = r"\b(?=\s*(?:" + re.escape(name) + r"\b(?!\s*[*;,)])|_|alignas|cacheline_aligned))"
+    at = {m.start() for kw in ("struct", "union") for m in re.finditer(kw + after, text)}
+    at.update(m.start(1) for m in _TYPEDEF_KEYWORD_RE.finditer(text))
+    # match() checks the word boundary before each (no keyword inside 'mystruct')
+    return [k for p in sorted(at) if (k := _KEYWORD_RE.match(text, p)) is not None]
+
+
+_TYPEDEF_KEYWORD_RE = re.compile(r"typedef\s+(?:(?:const|volatile)\s+)*(struct|union)\b")
 
 
 class _Lines:
@@ -115,12 +143,38 @@ class _Pairs:
         return self._pairs.get(i, -1)
 
 
+class _LocalPairs:
+    """Brace pairs found one at a time, for a few braces of a large text: what _brace_pairs
+    gives, read from the start of the brace's line (a string never spans lines in
+    _BRACE_RE, so the whole-file reading starts every line afresh too; braces before a '{'
+    do not change where it closes)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def get(self, i: int) -> int:
+        depth = 0
+        for m in _BRACE_RE.finditer(self.text, self.text.rfind("\n", 0, i) + 1):
+            if depth == 0 and m.start() != i:
+                if m.end() > i:
+                    return -1  # the '{' at I is inside a string
+                continue
+            c = m.group(0)
+            if c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+                if depth == 0:
+                    return m.end()
+        return -1
+
+
 def _defines_macro(text: str, name: str) -> bool:
     """Whether TEXT #define's NAME (a bare __word before a body is then an attribute)."""
     return re.search(r"^[ \t]*#[ \t]*define[ \t]+" + re.escape(name) + r"\b", text, re.M) is not None
 
 
-def _at_keyword(text: str, m: re.Match, pairs: _Pairs, lines: _Lines, aliases: bool
+def _at_keyword(text: str, m: re.Match, pairs: _Pairs | _LocalPairs, lines: _Lines, aliases: bool
                 ) -> list[Definition]:
     """The definition whose ``struct``/``union`` keyword is M (and its typedef name with
     ALIASES), or [] when M does not open one."""
