@@ -757,3 +757,152 @@ def test_alternative_definitions_inside_an_include_guard_follow_the_config():
     assert [f.name for f in smp.fields] == ["lock", "count", "counters"]
     assert [f.name for f in up.fields] == ["count"]
     assert up.line == 6 and "using line 6" in up.warnings[0]
+
+
+# An operand that cannot be evaluated (a function-like macro no file read defines, a name
+# without a config) leaves an #if undecided only when the other operands do not decide it:
+# C's 1 || X is 1 and 0 && X is 0 whatever X is, and c ? a : b needs only the chosen arm.
+
+PAGE_FRAG = """\
+#define BITS_PER_LONG 64
+#define PAGE_SIZE (_AC(1,UL) << PAGE_SHIFT)
+struct page_frag {
+	struct page *page;
+#if (BITS_PER_LONG > 32) || (PAGE_SIZE >= 65536)
+	__u32 offset;
+	__u32 size;
+#else
+	__u16 offset;
+	__u16 size;
+#endif
+};
+"""
+
+
+def test_or_decided_by_its_known_operand_keeps_one_branch_as_the_compiler_does():
+    # linux's page_frag: _AC comes from a header not read, so PAGE_SIZE cannot be evaluated
+    sd = fields(PAGE_FRAG, "page_frag", config=Config.from_defines(["CONFIG_64BIT=y"]))
+    assert named(sd) == [("page", "struct page *"), ("offset", "__u32"), ("size", "__u32")]
+    assert sd.warnings == ()
+    # the other way round the known operand does not decide: both branches, guarded, a warning
+    src = PAGE_FRAG.replace("BITS_PER_LONG 64", "BITS_PER_LONG 32")
+    sd = fields(src, "page_frag", config=Config.from_defines(["CONFIG_64BIT=y"]))
+    cond = "(BITS_PER_LONG > 32) || (PAGE_SIZE >= 65536)"
+    assert [(f.name, f.type, f.guard) for f in sd.fields[1:]] == [
+        ("offset", "__u32", f"({cond})"), ("size", "__u32", f"({cond})"),
+        ("offset", "__u16", f"!({cond})"), ("size", "__u16", f"!({cond})")]
+    assert len(sd.warnings) == 1 and "cannot evaluate" in sd.warnings[0]
+
+
+COMBINED = """\
+struct s {
+	int always;
+#if !defined(CONFIG_ON) && F(1)
+	int and_dropped;
+#endif
+#if defined(CONFIG_ON) && F(2)
+	int and_open;
+#endif
+#if CONFIG_N > 4 ? 1 : G(3)
+	int ternary_kept;
+#endif
+#if CONFIG_N < 4 ? G(4) : 0
+	int ternary_dropped;
+#endif
+#if CONFIG_N > 4 ? G(5) : 1
+	int ternary_open;
+#endif
+#if !(defined(CONFIG_ON) || F(6))
+	int not_dropped;
+#else
+	int not_else;
+#endif
+#if (F(7) || (CONFIG_N == 8 && !defined(CONFIG_OFF))) && (defined(CONFIG_OFF) || 1)
+	int nested_kept;
+#endif
+#if F(8) || defined(CONFIG_OFF)
+	int or_open;
+#endif
+};"""
+
+
+def test_and_ternary_not_and_nesting_decide_on_their_known_operands():
+    sd = fields(COMBINED, config=Config.from_defines(["CONFIG_ON=y", "CONFIG_N=8"]))
+    assert [(f.name, f.guard) for f in sd.fields] == [
+        ("always", None),
+        ("and_open", "CONFIG_ON && F(2)"),
+        ("ternary_kept", "(CONFIG_N > 4 ? 1 : G(3))"),
+        ("ternary_open", "(CONFIG_N > 4 ? G(5) : 1)"),
+        ("not_else", "(CONFIG_ON || F(6))"),
+        ("nested_kept", "((F(7) || (CONFIG_N == 8 && !CONFIG_OFF)) && (CONFIG_OFF || 1))"),
+        ("or_open", "(F(8) || CONFIG_OFF)"),
+    ]
+    # the undecided ones say so, the decided ones do not
+    undecided = ["defined(CONFIG_ON) && F(2)", "CONFIG_N > 4 ? G(5) : 1",
+                 "F(8) || defined(CONFIG_OFF)"]
+    assert len(sd.warnings) == 3
+    for cond, w in zip(undecided, sd.warnings):
+        assert f"cannot evaluate #if {cond}: unknown function-like macro" in w
+
+
+def test_constant_operands_decide_without_a_config_and_leave_no_guard():
+    sd = fields("""struct s {
+	int always;
+#if 0 && defined(CONFIG_X)
+	int dead;
+#endif
+#if 1 || CONFIG_X
+	int live;
+#else
+	int also_dead;
+#endif
+#if !(0 || 0 && CONFIG_Y)
+	int not_live;
+#endif
+#if 1 ? 0 : CONFIG_Z
+	int ternary_dead;
+#elif CONFIG_W || 0
+	int open;
+#endif
+#if CONFIG_X || 0
+	int x;
+#else
+	int not_x;
+#endif
+};""")
+    assert [(f.name, f.guard) for f in sd.fields] == [
+        ("always", None), ("live", None), ("not_live", None),
+        ("open", "(CONFIG_W || 0)"),
+        ("x", "(CONFIG_X || 0)"), ("not_x", "!(CONFIG_X || 0)"),
+    ]
+    # a config decides them the same way and writes no guard for them either
+    sd2 = fields("""struct s {
+#if 1 || CONFIG_X
+	int live;
+#endif
+#if 0 && CONFIG_X
+	int dead;
+#else
+	int other;
+#endif
+};""", config=Config.from_defines(["CONFIG_X=y"]))
+    assert [(f.name, f.guard) for f in sd2.fields] == [("live", None), ("other", None)]
+
+
+def test_a_constant_condition_that_cannot_be_evaluated_stays_undecided_with_a_warning():
+    src = """struct s {
+#if 1 || 1 / 0
+	int live;
+#endif
+#if 0 || 1 / 0
+	int open;
+#else
+	int open_else;
+#endif
+};"""
+    for config in (None, Config.from_defines(["CONFIG_X=y"])):
+        sd = fields(src, config=config)
+        assert [(f.name, f.guard) for f in sd.fields] == [
+            ("live", None), ("open", "(0 || 1 / 0)"), ("open_else", "!(0 || 1 / 0)")]
+        assert [w.split(": ", 1)[1] for w in sd.warnings] == [
+            "cannot evaluate #if 0 || 1 / 0: division by zero"]

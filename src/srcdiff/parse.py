@@ -33,7 +33,11 @@ Guards (``Field.guard``): the #if conditions around the member inside the struct
 to the enclosing aggregate's guard), joined with `` && ``: ``#ifdef X`` and ``defined(X)`` are
 written ``X``, ``#ifndef X`` ``!X``, ``#else``/``#elif`` branches add the negation of the earlier
 branches' conditions, ``IS_ENABLED(CONFIG_X)`` is kept as written, constant conditions
-(``#if 0``, ``#if 1``) are decided and never written.
+(``#if 0``, ``#if 1``, and ``#if 1 || X``, ``#if 0 && X``, ``#if 1 ? 2 : X`` whatever X is) are
+decided and never written. With a config a condition is decided where the operands that can be
+evaluated decide it (``(BITS_PER_LONG > 32) || (PAGE_SIZE >= 65536)`` on a 64-bit machine, even
+when PAGE_SIZE needs a macro no header read defines); otherwise both branches stay, guarded,
+with a warning.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ from srcdiff.preprocess import (
     MacroEnv,
     _substitute,
     decode_source,
-    eval_condition,
+    condition_value,
     eval_int,
     expand,
     guard_text,
@@ -71,7 +75,7 @@ from srcdiff.preprocess import (
     tokenize,
 )
 
-PARSER_VERSION = "5"
+PARSER_VERSION = "6"
 
 # The bounds live in srcdiff.limits (docs/SAFETY.md); local names kept for readability.
 _MAX_DEPTH = MAX_NESTING
@@ -274,15 +278,22 @@ class _CondStack:
             self.ctx.warn(line, "#if without a condition")
             return None, None
         term = condition_text(toks)
-        const = not any(is_ident(t) for t in toks)
-        if const or self.ctx.config is not None:
-            try:
-                val = eval_condition(toks, self.ctx.env.lookup if not const else _no_macro)
-            except ExprError as e:
-                self.ctx.warn(line, f"cannot evaluate #{d} {join_tokens(toks)}: {e}")
-                return None, term
-            return val, None if const else term
-        return None, term
+        # Constants decide alone (#if 0, 1 || X, 0 && X): such a condition is never written.
+        # Without a config every name is unknown, so only they can; with one, names are looked
+        # up and one no file defines is 0, as in cpp: what is left unknown is an operand that
+        # cannot be evaluated (a function-like macro no file read defines, ...), and the other
+        # operands may still decide (see preprocess.condition_value).
+        const, why = condition_value(toks, _no_macro, _every_name)
+        if self.ctx.config is None:
+            if const is None and not any(is_ident(t) for t in toks):
+                # no name in it: the text itself cannot be evaluated
+                self.ctx.warn(line, f"cannot evaluate #{d} {join_tokens(toks)}: {why}")
+            return const, term if const is None else None
+        val, why = condition_value(toks, self.ctx.env.lookup)
+        if val is None:
+            self.ctx.warn(line, f"cannot evaluate #{d} {join_tokens(toks)}: {why}")
+            return None, term
+        return val, None if val == const else term
 
     def directive(self, d: str, rest: str, line: int) -> None:
         self.ctx.env.line = line  # body #define's before this line count, later ones do not
@@ -333,6 +344,10 @@ class _CondStack:
 
 def _no_macro(name: str) -> None:
     return None
+
+
+def _every_name(name: str) -> bool:
+    return True
 
 
 def _body_tokens(body: str, first_line: int, ctx: _Ctx) -> list[Tok]:

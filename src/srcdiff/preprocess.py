@@ -517,13 +517,36 @@ def _int_literal(t: str) -> int | None:
     return int(s)
 
 
-class _Evaluator:
-    """Pratt evaluator over already-expanded tokens; unknown identifiers give ``ident_value``."""
+# An operand that cannot be evaluated stands for any value: the evaluator below is
+# three-valued, None for such an operand, and an operator whose known operands decide it is
+# decided anyway (C's 1 || X is 1, 0 && X is 0, c ? a : b needs only the chosen arm).
+_UNKNOWN_TOK = " unknown"  # a token no source text gives: defined(X) with X unknown
 
-    def __init__(self, toks: list[str], ident_value: int | None):
+
+def _never(name: str) -> bool:
+    return False
+
+
+class _Evaluator:
+    """Pratt evaluator over already-expanded tokens, three-valued: a value is an int or None
+    (cannot be evaluated: an unknown name, a function-like macro no file read defines, a
+    division by zero, an unknown sizeof); ``||``, ``&&`` and ``?:`` are decided by their known
+    operands where those decide them, any other operator on None is None. The first reason
+    for a None is kept in ``why``. Text that does not parse raises ExprError.
+
+    unknown(name): whether an identifier left after expansion cannot be evaluated; one that
+    is not (cpp's undefined name) is 0. None: every such identifier is unknown (integer
+    constant expressions: array sizes, bitfield widths)."""
+
+    def __init__(self, toks: list[str], unknown: Callable[[str], bool] | None):
         self.t = toks
         self.i = 0
-        self.ident_value = ident_value
+        self.unknown = unknown
+        self.why: str | None = None
+
+    def cannot(self, why: str) -> None:
+        if self.why is None:
+            self.why = why
 
     def peek(self) -> str | None:
         return self.t[self.i] if self.i < len(self.t) else None
@@ -535,13 +558,13 @@ class _Evaluator:
         self.i += 1
         return tok
 
-    def parse(self) -> int:
+    def parse(self) -> int | None:
         v = self.ternary()
         if self.i != len(self.t):
             raise ExprError(f"unexpected {self.t[self.i]!r}")
         return v
 
-    def ternary(self) -> int:
+    def ternary(self) -> int | None:
         c = self.binary(1)
         if self.peek() == "?":
             self.take()
@@ -549,10 +572,12 @@ class _Evaluator:
             if self.take() != ":":
                 raise ExprError("expected ':'")
             b = self.ternary()
+            if c is None:
+                return a if a is not None and a == b else None
             return a if c else b
         return c
 
-    def binary(self, minprec: int) -> int:
+    def binary(self, minprec: int) -> int | None:
         left = self.unary()
         while True:
             op = self.peek()
@@ -561,18 +586,32 @@ class _Evaluator:
                 return left
             self.take()
             right = self.binary(prec + 1)
-            left = _apply(op or "", left, right)
+            left = self.apply(op or "", left, right)
 
-    def unary(self) -> int:
+    def apply(self, op: str, a: int | None, b: int | None) -> int | None:
+        if op == "||":
+            if a or b:  # a known non-zero operand decides it
+                return 1
+            return None if a is None or b is None else 0
+        if op == "&&":
+            if a == 0 or b == 0:  # a known zero operand decides it (None == 0 is False)
+                return 0
+            return None if a is None or b is None else 1
+        if a is None or b is None:
+            return None
+        try:
+            return _apply(op, a, b)
+        except ExprError as e:
+            self.cannot(str(e))
+            return None
+
+    def unary(self) -> int | None:
         t = self.take()
-        if t == "!":
-            return int(not self.unary())
-        if t == "~":
-            return ~self.unary()
-        if t == "-":
-            return -self.unary()
-        if t == "+":
-            return self.unary()
+        if t in ("!", "~", "-", "+"):
+            v = self.unary()
+            if v is None or t == "+":
+                return v
+            return int(not v) if t == "!" else ~v if t == "~" else -v
         if t == "(":
             # a cast to an integer type is transparent for the sizes kernels use
             j = self.i
@@ -589,18 +628,37 @@ class _Evaluator:
             return v
         if t == "sizeof":
             return self.sizeof()
+        if t == _UNKNOWN_TOK:
+            return None  # why: set where the token was made
         v = _int_literal(t)
         if v is not None:
             return v
         if is_ident(t):
-            if self.ident_value is None:
-                raise ExprError(f"unknown identifier {t}")
             if self.peek() == "(":
-                raise ExprError(f"unknown function-like macro {t}")
-            return self.ident_value
+                # a function-like macro no file read defines: cpp would stop, the build would
+                # not, so some header defines it; its value is unknown
+                close = self._close(self.i)
+                self.i = close + 1
+                self.cannot(f"unknown function-like macro {t}")
+                return None
+            if self.unknown is None or self.unknown(t):
+                self.cannot(f"unknown identifier {t}")
+                return None
+            return 0
         raise ExprError(f"unexpected {t!r}")
 
-    def sizeof(self) -> int:
+    def _close(self, i: int) -> int:
+        depth = 0
+        for j in range(i, len(self.t)):
+            if self.t[j] == "(":
+                depth += 1
+            elif self.t[j] == ")":
+                depth -= 1
+                if depth == 0:
+                    return j
+        raise ExprError("expected ')'")
+
+    def sizeof(self) -> int | None:
         if self.take() != "(":
             raise ExprError("sizeof without parentheses")
         words: list[str] = []
@@ -613,7 +671,8 @@ class _Evaluator:
             return 8
         if key in _SIZEOF:
             return _SIZEOF[key]
-        raise ExprError(f"sizeof({key}) unknown")
+        self.cannot(f"sizeof({key}) unknown")
+        return None
 
 
 _TYPE_WORDS = {"unsigned", "signed", "int", "long", "short", "char", "const", "volatile"}
@@ -628,7 +687,6 @@ def _apply(op: str, a: int, b: int) -> int:
     if op in ("<<", ">>") and not 0 <= b < 4096:
         raise ExprError("shift out of range")
     return {
-        "||": lambda: int(bool(a) or bool(b)), "&&": lambda: int(bool(a) and bool(b)),
         "|": lambda: a | b, "^": lambda: a ^ b, "&": lambda: a & b,
         "==": lambda: int(a == b), "!=": lambda: int(a != b), "<": lambda: int(a < b),
         ">": lambda: int(a > b), "<=": lambda: int(a <= b), ">=": lambda: int(a >= b),
@@ -641,12 +699,23 @@ _KCONFIG_TESTS = ("IS_ENABLED", "IS_BUILTIN", "IS_MODULE", "IS_REACHABLE")
 
 
 def _resolve_defined(
-    toks: list[str], lookup: Callable[[str], Macro | None]
+    toks: list[str], lookup: Callable[[str], Macro | None], unknown: Callable[[str], bool],
+    whys: list[str],
 ) -> list[str]:
-    """Replace defined(X), IS_ENABLED(X) & co. by 0/1 before expansion, as cpp does."""
+    """Replace defined(X), IS_ENABLED(X) & co. by 0/1 before expansion, as cpp does; by the
+    unknown token where that depends on a name unknown(name) says cannot be evaluated (its
+    reason appended to WHYS)."""
     out: list[str] = []
     i = 0
     n = len(toks)
+
+    def one(name: str) -> bool | None:  # defined as 1 / not / unknown
+        m = lookup(name)
+        if m is None and unknown(name):
+            whys.append(f"{name} unknown")
+            return None
+        return _is_one(m)
+
     while i < n:
         t = toks[i]
         if t == "defined":
@@ -656,14 +725,24 @@ def _resolve_defined(
                 name, i = toks[i + 1], i + 2
             else:
                 raise ExprError("malformed defined")
-            out.append("1" if lookup(name) is not None else "0")
+            if lookup(name) is not None:
+                out.append("1")
+            elif unknown(name):
+                whys.append(f"{name} unknown")
+                out.append(_UNKNOWN_TOK)
+            else:
+                out.append("0")
             continue
         if t in _KCONFIG_TESTS and i + 3 < n and toks[i + 1] == "(" and toks[i + 3] == ")":
             name = toks[i + 2]
-            y = _is_one(lookup(name))
-            m = _is_one(lookup(name + "_MODULE"))
-            val = {"IS_ENABLED": y or m, "IS_BUILTIN": y, "IS_MODULE": m, "IS_REACHABLE": y or m}
-            out.append("1" if val[t] else "0")
+            y, m = one(name), one(name + "_MODULE")
+            if t == "IS_BUILTIN":
+                val = y
+            elif t == "IS_MODULE":
+                val = m
+            else:  # built in or a module: three-valued or
+                val = True if y or m else None if y is None or m is None else False
+            out.append(_UNKNOWN_TOK if val is None else "1" if val else "0")
             i += 4
             continue
         out.append(t)
@@ -675,24 +754,83 @@ def _is_one(m: Macro | None) -> bool:
     return m is not None and m.params is None and list(m.body) == ["1"]
 
 
-def eval_condition(toks: list[str], lookup: Callable[[str], Macro | None]) -> bool:
-    """Value of an #if expression; undefined identifiers are 0 as in cpp. Raises ExprError."""
-    resolved = _resolve_defined(toks, lookup)
+def condition_value(
+    toks: list[str], lookup: Callable[[str], Macro | None],
+    unknown: Callable[[str], bool] = _never,
+) -> tuple[bool | None, str | None]:
+    """Value of an #if expression: (True or False, None) when decided, (None, the reason)
+    when not. Names are looked up with LOOKUP; one it does not define is 0 as in cpp, unless
+    unknown(name) says it cannot be evaluated (a header not read may define it). An operand
+    that cannot be evaluated (such a name, a function-like macro nobody defines, a division
+    by zero ...) leaves the condition undecided only where the other operands do not decide
+    it: ``1 || X``, ``0 && X``, ``1 ? 2 : X`` are decided whatever X is. This is the one
+    evaluator of #if's: in struct bodies (srcdiff.parse) and in headers (collect_macros)."""
+    why = _plainly_unknown(toks, lookup, unknown)
+    if why is not None:
+        return None, why
+    whys: list[str] = []
     try:
-        expanded = expand(resolved, lookup)
-    except ValueError as e:
-        raise ExprError(str(e)) from None
-    expanded = _resolve_defined(expanded, lookup)
-    return bool(_Evaluator(expanded, 0).parse())
+        resolved = _resolve_defined(toks, lookup, unknown, whys)
+        try:
+            expanded = expand(resolved, lookup)
+        except ValueError as e:
+            return None, str(e)
+        expanded = _resolve_defined(expanded, lookup, unknown, whys)
+        ev = _Evaluator(expanded, unknown)
+        v = ev.parse()
+    except ExprError as e:
+        return None, str(e)
+    if v is None:
+        return None, ev.why or (whys[0] if whys else "cannot be evaluated")
+    return bool(v), None
+
+
+def _plainly_unknown(
+    toks: list[str], lookup: Callable[[str], Macro | None], unknown: Callable[[str], bool]
+) -> str | None:
+    """The quick answer for most #if's of a header read without a config
+    (``#if defined(CONFIG_X)``, ``#if IS_ENABLED(CONFIG_X) && ...`` is not one): where TOKS has
+    no operator an operand can decide (``||``, ``&&``, ``?:``), no macro to expand and no type
+    name, one unknown name makes it unknown; the reason, or None where this does not say."""
+    why = None
+    for i, t in enumerate(toks):
+        if t in ("||", "&&", "?"):
+            return None
+        if not is_ident(t) or t == "defined" or t in _KCONFIG_TESTS:
+            continue
+        if t == "sizeof" or t in _TYPE_WORDS or t in _SIZEOF or lookup(t) is not None:
+            return None
+        if i >= 2 and toks[i - 1] == "(" and toks[i - 2] in _KCONFIG_TESTS:
+            # IS_MODULE(X) tests X_MODULE, IS_ENABLED(X) both
+            mod = t + "_MODULE"
+            if lookup(mod) is not None or not unknown(mod):
+                return None
+        if why is None and unknown(t):
+            why = f"{t} unknown"
+    return why
+
+
+def eval_condition(toks: list[str], lookup: Callable[[str], Macro | None]) -> bool:
+    """Value of an #if expression; undefined identifiers are 0 as in cpp. Raises ExprError
+    when it cannot be decided (see condition_value)."""
+    val, why = condition_value(toks, lookup)
+    if val is None:
+        raise ExprError(why or "cannot be evaluated")
+    return val
 
 
 def eval_int(toks: list[str], lookup: Callable[[str], Macro | None]) -> int:
-    """Value of an integer constant expression (array size, bitfield width). Raises ExprError."""
+    """Value of an integer constant expression (array size, bitfield width): the evaluator of
+    #if's with every name left after expansion unknown. Raises ExprError when undecided."""
     try:
         expanded = expand(toks, lookup)
     except ValueError as e:
         raise ExprError(str(e)) from None
-    return _Evaluator(expanded, None).parse()
+    ev = _Evaluator(expanded, None)
+    v = ev.parse()
+    if v is None:
+        raise ExprError(ev.why or "cannot be evaluated")
+    return v
 
 
 def condition_text(toks: list[str]) -> str:
@@ -819,9 +957,10 @@ def collect_macros(
 ) -> FileMacros:
     """The #define's and #include's of a comment-stripped file, conditionals evaluated.
 
-    With a config, #if's are evaluated (undefined names are 0). Without one, a condition that
-    depends on a CONFIG_ name or on a name the file does not define is unknown, and both
-    branches are read (the first #define of a name wins).
+    In #if's, a CONFIG_ name the config does not set is 0 (unknown without a config), a name
+    the file does not define is unknown (a header it includes may define it). A condition with
+    an unknown operand is decided where its other operands decide it (``1 || X``, ``0 && X``:
+    see condition_value), else both its branches are read (the first #define of a name wins).
     external(name): the #define of NAME in the headers the file includes; with it, a name
     found nowhere counts as undefined (as in cpp), except CONFIG_ names without a config and
     ``__X__`` names (compiler predefines, not modelled). Not memoized then.
@@ -927,24 +1066,16 @@ def _file_condition(
         if val is None:
             return None
         return val if d == "ifdef" else not val
-    for t in toks:
-        if is_ident(t) and t not in ("defined", *_KCONFIG_TESTS):
-            if _known_defined(t, lookup, config, external is not None) is None:
-                return None
-    # A name met only in an expansion counts too: ``#define USE_X (NR_CPUS >= 4)`` and then
-    # ``#if USE_X`` cannot be decided in a file that does not define NR_CPUS (cpp's 0 for an
-    # unknown name would drop what the includes may well turn on).
-    unknown = False
+    # A name the file does not define may come from a header it includes: unknown, not cpp's
+    # 0. So is a name met only in an expansion: ``#define USE_X (NR_CPUS >= 4)`` and then
+    # ``#if USE_X`` cannot be decided in a file that does not define NR_CPUS (cpp's 0 would
+    # drop what the includes may well turn on). The operands that are known may still decide.
+    includes_seen = external is not None
 
-    def probe(name: str) -> Macro | None:
-        nonlocal unknown
-        m = lookup(name)
-        if m is None and _known_defined(name, lookup, config, external is not None) is None:
-            unknown = True
-        return m
+    def unknown(name: str) -> bool:
+        return _known_defined(name, lookup, config, includes_seen) is None
 
-    val = _safe_eval(toks, probe)
-    return None if unknown else val
+    return condition_value(toks, lookup, unknown)[0]
 
 
 def _outside_names(
@@ -976,13 +1107,6 @@ def _known_defined(
     if includes_seen and _decidable_outside(name, config):
         return False  # looked up through the includes and found nowhere
     return None
-
-
-def _safe_eval(toks: list[str], lookup: Callable[[str], Macro | None]) -> bool | None:
-    try:
-        return eval_condition(toks, lookup)
-    except ExprError:
-        return None
 
 
 _bytes_cache: dict[tuple[bytes, str], FileMacros] = {}  # keyed by a digest of the content
