@@ -135,23 +135,18 @@ def canonical_type(node: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # File level
 
-_scan_cache: dict[bytes, tuple[str, list[Definition]]] = {}
+# content -> [comment-stripped text, every definition (None: not scanned whole yet),
+# {name: the definitions listed under it}]
+_scan_cache: dict[bytes, list[Any]] = {}
 _SCAN_CACHE_BYTES = 64 << 20  # whole blobs are kept: bound their summed size, not only count
 _scan_cache_size = 0
 
 
-def scan(data: bytes) -> tuple[str, list[Definition]]:
-    """(comment-stripped text, every struct/union definition in it) of the header DATA;
-    ``typedef struct TAG {...} NAME;`` is listed under TAG and under NAME (``Definition.tag``).
-
-    Memoized by content, so callers that read many structs from one file (or ask first which
-    structs a blob defines) pay for decoding and scanning once. Never raises on bad content.
-    """
+def _scanned(data: bytes) -> list[Any]:
     key = bytes(data)  # bytes hash is computed once per object and cached by Python
     hit = _scan_cache.get(key)
     if hit is None:
-        clean = strip_comments(decode_source(data))
-        hit = (clean, find_definitions(clean, aliases=True))
+        hit = [strip_comments(decode_source(data)), None, {}]
         global _scan_cache_size
         if len(_scan_cache) > 64 or _scan_cache_size + len(key) > _SCAN_CACHE_BYTES:
             _scan_cache.clear()
@@ -161,10 +156,30 @@ def scan(data: bytes) -> tuple[str, list[Definition]]:
     return hit
 
 
+def scan(data: bytes) -> tuple[str, list[Definition]]:
+    """(comment-stripped text, every struct/union definition in it) of the header DATA;
+    ``typedef struct TAG {...} NAME;`` is listed under TAG and under NAME (``Definition.tag``).
+
+    Memoized by content, so callers that read many structs from one file (or ask first which
+    structs a blob defines) pay for decoding and scanning once. Never raises on bad content.
+    """
+    hit = _scanned(data)
+    if hit[1] is None:
+        hit[1] = find_definitions(hit[0], aliases=True)
+    return hit[0], hit[1]
+
+
 def scan_named(data: bytes, name: str) -> tuple[str, list[Definition]]:
-    """(comment-stripped text, the definitions scan lists under NAME)."""
-    clean, defs = scan(data)
-    return clean, [d for d in defs if d.name == name]
+    """(comment-stripped text, the definitions scan lists under NAME): from the whole scan
+    when there is one, else looking for NAME alone (history reads one struct out of hundreds
+    of versions of a file: examining every definition in each would be wasted)."""
+    hit = _scanned(data)
+    if hit[1] is not None:
+        return hit[0], [d for d in hit[1] if d.name == name]
+    defs = hit[2].get(name)
+    if defs is None:
+        defs = hit[2][name] = find_definitions(hit[0], aliases=True, name=name)
+    return hit[0], defs
 
 
 @lru_cache(maxsize=64)
