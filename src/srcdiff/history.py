@@ -7,13 +7,17 @@ attributed to the commit that made it by replaying the commits in between that t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import networkx as nx
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 from srcdiff.cache import Cache
 from srcdiff.errors import SrcdiffError
@@ -266,6 +270,8 @@ class Builder:
         return {"nodes": nodes, "edges": edges, "warnings": h.warnings}
 
     def _history_from_cache(self, data: dict) -> History:
+        import networkx as nx
+
         vs = self.versions
         g = nx.DiGraph()
         order = {v.tag: i for i, v in enumerate(vs.versions)}
@@ -291,6 +297,8 @@ class Builder:
         vs = self.versions
         order = {v.tag: i for i, v in enumerate(vs.versions)}
         found = self._locate_all()
+        import networkx as nx  # loaded by now, by the version DAG's thread
+
         topo = list(nx.lexicographical_topological_sort(vs.graph, key=order.__getitem__))
         g = nx.DiGraph()
         for tag in topo:

@@ -6,6 +6,8 @@ tagged ancestor, so a stable branch (v5.4 -> v5.4.1 -> v5.4.2) sits beside mainl
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import difflib
 import fnmatch
 import re
@@ -15,7 +17,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import pairwise
 
-import networkx as nx
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import GitRepo
@@ -60,6 +64,8 @@ class VersionSet:
     @property
     def graph(self) -> nx.DiGraph:
         if self._graph is None:
+            import networkx as nx
+
             self._graph = nx.DiGraph()
             self._graph.add_nodes_from(v.tag for v in self.versions)
         elif isinstance(self._graph, Future):
@@ -226,6 +232,8 @@ def revision_version(repo: GitRepo, rev: str, i: int = 0) -> Version:
 def _explicit_revs(repo: GitRepo, revs: list[str]) -> VersionSet:
     _no_repeats(revs, "--revs")
     out = [revision_version(repo, r, i) for i, r in enumerate(revs)]
+    import networkx as nx
+
     g = nx.DiGraph()
     g.add_nodes_from(v.tag for v in out)
     g.add_edges_from((a.tag, b.tag) for a, b in pairwise(out))
@@ -249,6 +257,10 @@ def _unknown_tag_message(name: str, known: list[str]) -> str:
 def _version_graph(repo: GitRepo, chosen: list[Version], all_tags: dict[str, str], cache=None
                    ) -> nx.DiGraph:
     """Edge from each version's nearest tagged ancestor to it (one history walk)."""
+    # networkx takes ~0.2 s to load: loaded here, on the walk's thread, while the main
+    # thread waits on git for its first searches
+    import networkx as nx
+
     g = nx.DiGraph()
     order = {v.tag: i for i, v in enumerate(chosen)}
     for v in chosen:
