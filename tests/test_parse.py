@@ -906,3 +906,50 @@ def test_a_constant_condition_that_cannot_be_evaluated_stays_undecided_with_a_wa
             ("live", None), ("open", "(0 || 1 / 0)"), ("open_else", "!(0 || 1 / 0)")]
         assert [w.split(": ", 1)[1] for w in sd.warnings] == [
             "cannot evaluate #if 0 || 1 / 0: division by zero"]
+
+
+# include/linux/fs.h: a name #define'd only under an #if on a name from an include
+INODE_H = """\
+#include <asm/bitsperlong.h>
+#if BITS_PER_LONG==32 && defined(CONFIG_SMP)
+#define __NEED_I_SIZE_ORDERED
+#endif
+struct inode {
+	long i_size;
+#ifdef __NEED_I_SIZE_ORDERED
+	seqcount_t i_size_seqcount;
+#endif
+};
+"""
+BITSPERLONG_TREE = {
+    "include/asm-generic/bitsperlong.h": (
+        b"#ifdef CONFIG_64BIT\n#define BITS_PER_LONG 64\n#else\n#define BITS_PER_LONG 32\n#endif\n"),
+}
+X86_64 = ["CONFIG_X86=y", "CONFIG_X86_64=y", "CONFIG_64BIT=y", "CONFIG_SMP=y"]
+I386 = ["CONFIG_X86=y", "CONFIG_X86_32=y", "CONFIG_SMP=y"]
+
+
+@pytest.mark.parametrize("tree", [BITSPERLONG_TREE, None], ids=["header", "no header"])
+def test_a_name_defined_only_under_an_if_the_includes_or_the_target_decide(tree):
+    def names(cfg):
+        sd = fields(INODE_H, "inode", path="include/linux/fs.h", config=cfg,
+                    include_reader=tree.get if tree is not None else None)
+        return [(f.name, f.guard) for f in sd.fields]
+
+    # x86-64: BITS_PER_LONG is 64 (the header's, else the machine's): no i_size_seqcount
+    assert names(Config.from_defines(X86_64)) == [("i_size", None)]
+    if tree is not None:
+        # i386: the header's 32, and CONFIG_SMP: the compiler sees it
+        assert names(Config.from_defines(I386)) == [
+            ("i_size", None), ("i_size_seqcount", "__NEED_I_SIZE_ORDERED")]
+    # without a config the member stays, under its guard
+    assert names(None) == [("i_size", None), ("i_size_seqcount", "__NEED_I_SIZE_ORDERED")]
+
+
+def test_a_name_defined_under_an_if_nothing_decides_keeps_its_member_under_its_guard():
+    # no header, no config defines WORD_LEVEL: the compiler's answer is not known
+    src = INODE_H.replace("BITS_PER_LONG==32", "WORD_LEVEL==32")
+    sd = fields(src, "inode", path="include/linux/fs.h", config=Config.from_defines(X86_64),
+                include_reader=BITSPERLONG_TREE.get)
+    assert [(f.name, f.guard) for f in sd.fields] == [
+        ("i_size", None), ("i_size_seqcount", "__NEED_I_SIZE_ORDERED")]

@@ -274,7 +274,11 @@ def target_predefines(values: dict[str, str]) -> dict[str, str]:
             out["__s390x__"] = "1"
         if "CONFIG_PPC" in on:
             out.update({"__powerpc64__": "1", "__PPC64__": "1"})
-    out["__SIZEOF_LONG__"] = out["__SIZEOF_POINTER__"] = "8" if wide else "4"
+    else:
+        out.update({"__ILP32__": "1", "_ILP32": "1"})
+    out["__CHAR_BIT__"] = "8"
+    out["__SIZEOF_LONG__"] = out["__SIZEOF_POINTER__"] = out["__SIZEOF_SIZE_T__"] = (
+        "8" if wide else "4")
     if "CONFIG_CPU_BIG_ENDIAN" in on:
         big = True
     elif "CONFIG_CPU_LITTLE_ENDIAN" in on:
@@ -292,6 +296,21 @@ def target_predefines(values: dict[str, str]) -> dict[str, str]:
         ver = values.get("CONFIG_GCC_VERSION", "")
         out["__GNUC__"] = str(int(ver) // 10000) if ver.isdigit() and int(ver) >= 10000 else "4"
     return out
+
+
+# what target_predefines may define: with a config that names the machine, one of these it
+# does not define is not defined (the compiler's other predefines are not modelled)
+_TARGET_NAMES = frozenset(
+    [n for names, _ in _ARCH_PREDEFINES.values() for n in names]
+    + "__LP64__ _LP64 __ILP32__ _ILP32 __s390x__ __powerpc64__ __PPC64__ __CHAR_BIT__".split()
+    + "__SIZEOF_LONG__ __SIZEOF_POINTER__ __SIZEOF_SIZE_T__ __BYTE_ORDER__".split()
+)
+
+
+def _has_target(config: Config | None) -> bool:
+    """Whether CONFIG names the machine (a kernel .config: target_predefines gives its
+    word size), so that word sizes follow it rather than the 64-bit default."""
+    return config is not None and "__SIZEOF_POINTER__" in config.macros()
 
 
 def _valid_config_value(v: str) -> bool:
@@ -903,6 +922,10 @@ class FileMacros:
     ambiguous: frozenset[str] = frozenset()
     # whether some of those #if's test names the included headers may define
     includes_decide: bool = False
+    # names #define'd (once) only under #if's this file alone cannot decide
+    uncertain: frozenset[str] = frozenset()
+    # those of them whose #if's test names the included headers (or the machine) may define
+    outside: frozenset[str] = frozenset()
 
     def macro(self, name: str) -> Macro | None:
         """The #define of NAME in this file, or None."""
@@ -953,7 +976,7 @@ _PREDEFINED = {"__KERNEL__": Macro("__KERNEL__", None, ("1",))}
 
 def collect_macros(
     text: str, config: Config | None,
-    external: Callable[[str], Macro | None] | None = None,
+    external: Callable[[str], Macro | None] | None = None, external_complete: bool = True,
 ) -> FileMacros:
     """The #define's and #include's of a comment-stripped file, conditionals evaluated.
 
@@ -963,7 +986,9 @@ def collect_macros(
     see condition_value), else both its branches are read (the first #define of a name wins).
     external(name): the #define of NAME in the headers the file includes; with it, a name
     found nowhere counts as undefined (as in cpp), except CONFIG_ names without a config and
-    ``__X__`` names (compiler predefines, not modelled). Not memoized then.
+    ``__X__`` names (compiler predefines, not modelled). Not memoized then. With
+    external_complete False, a name external does not give stays unknown as without it: then
+    only what external (and the file, the config) does define decides.
     """
     key = (hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest(),
            config.fingerprint() if config else "")
@@ -987,12 +1012,15 @@ def collect_macros(
     stack: list[list[bool]] = []
     active = True
     uncertain: set[str] = set()
+    decidable: set[str] = set()
     ambiguous: set[str] = set()
     includes_decide = False
+    # with external: whether a name it does not give counts as undefined (cpp) or unknown
+    seen = external if external_complete else None
     dirs = _directives(text)
     for k, (d, rest) in enumerate(dirs):
         if d in ("if", "ifdef", "ifndef"):
-            val = _file_condition(d, rest, lookup, config, external) if active else False
+            val = _file_condition(d, rest, lookup, config, seen) if active else False
             if val is None and d == "ifndef" and k + 1 < len(dirs) and dirs[k + 1][0] == "define":
                 # the include-guard idiom: #ifndef X / #define X
                 guard = rest.split(None, 1)[:1]
@@ -1003,7 +1031,7 @@ def collect_macros(
             active = active and val is not False
         elif d == "elif" and stack:
             fr = stack[-1]
-            val = (_file_condition("if", rest, lookup, config, external)
+            val = (_file_condition("if", rest, lookup, config, seen)
                    if fr[0] and not fr[2] else False)
             fr[1] = val is not False
             fr[2] = fr[2] or val is True
@@ -1028,6 +1056,9 @@ def collect_macros(
                     defines[name] = rest
                     if undecided:
                         uncertain.add(name)
+                        if any(fr[3] and fr[4] for fr in stack):
+                            decidable.add(name)
+                            includes_decide = True
                 elif (undecided or name in uncertain) and defines[name] != rest:
                     ambiguous.add(name)
                     includes_decide = includes_decide or any(fr[4] for fr in stack)
@@ -1037,7 +1068,8 @@ def collect_macros(
             im = _INCLUDE_RE.match(rest)
             if im:
                 includes.append((im.group(1).strip(), rest.lstrip().startswith('"')))
-    fm = FileMacros(defines, tuple(includes), frozenset(ambiguous), includes_decide)
+    fm = FileMacros(defines, tuple(includes), frozenset(ambiguous), includes_decide,
+                    frozenset(uncertain - ambiguous), frozenset(decidable - ambiguous))
     if external is not None:
         return fm
     if len(_file_cache) > 16000:
@@ -1104,6 +1136,8 @@ def _known_defined(
         return True
     if name in _NEVER_DEFINED or (config is not None and name.startswith("CONFIG_")):
         return False
+    if name in _TARGET_NAMES and _has_target(config):
+        return False  # the compiler defines it for some machines, not this one
     if includes_seen and _decidable_outside(name, config):
         return False  # looked up through the includes and found nowhere
     return None
@@ -1160,8 +1194,9 @@ class _Scope:
         self._inc: _Included | None = None if reader else _NOTHING
         self._reading = (path, fm.includes, config, arch, reader)
         # alternatives under #if's the file cannot decide: decided with the #define's of the
-        # included headers (e.g. __LITTLE_ENDIAN), as the compiler does, once one is asked for
-        self.undecided: FileMacros | None = fm if fm.includes_decide and reader else None
+        # included headers (e.g. __LITTLE_ENDIAN) and the built-in ones for the machine, as
+        # the compiler does, once one is asked for
+        self.undecided: FileMacros | None = fm if fm.includes_decide else None
         self.text = text
 
     @property
@@ -1176,17 +1211,36 @@ class _Scope:
     def _decide_with_includes(self) -> None:
         fm, self.undecided = self.undecided, None
         assert fm is not None
-        fm2 = collect_macros(self.text, self.config, lambda n: _resolve(self.inc.defines, n))
+        inc, builtins = self.inc, self.builtins
+        fm2 = collect_macros(self.text, self.config,
+                             lambda n: _resolve(inc.defines, n) or builtins.get(n))
         # a name the includes leave undefined may come from the .c file's includes: then the
-        # first reading (with its warning) is kept, not dropped
+        # first reading (with its warning) is kept, not dropped ...
         top = dict(fm.defines)
         top.update(fm2.defines)
+        gone = fm.defines.keys() - fm2.defines.keys()
+        if gone:
+            # ... unless what the includes (the config, the machine) do define rules it out:
+            # read once more with every name they do not define (or define under #if's of
+            # their own that cannot be decided) unknown
+            sure = builtins if _has_target(self.config) else _NO_BUILTINS
+
+            def known(n: str) -> Macro | None:
+                if n in inc.ambiguous or n in inc.uncertain:
+                    return None
+                return _resolve(inc.defines, n) or sure.get(n)
+
+            fm3 = collect_macros(self.text, self.config, known, external_complete=False)
+            for n in gone - fm3.defines.keys():
+                del top[n]
         self.defines = top
-        self._own_ambiguous = (set(fm.ambiguous) - fm2.defines.keys()) | set(fm2.ambiguous)
+        self._own_ambiguous = ((set(fm.ambiguous) - fm2.defines.keys()) | set(fm2.ambiguous)) & top.keys()
         self.answers.clear()
 
     def lookup(self, name: str) -> Macro | None:
-        if self.undecided is not None and name in self.undecided.ambiguous:
+        if self.undecided is not None and (
+            name in self.undecided.ambiguous or name in self.undecided.outside
+        ):
             self._decide_with_includes()
         hit = self.answers.get(name, _UNSET)
         if hit is not _UNSET:
@@ -1210,6 +1264,8 @@ class _Included:
     ids: tuple[str | None, ...]
     defines: dict[str, Macro | str]
     ambiguous: frozenset[str]
+    # names whose first #define sits under #if's its file could not decide
+    uncertain: frozenset[str] = frozenset()
 
 
 _NOTHING = _Included((), (), {}, frozenset())  # a file read without a reader of includes
@@ -1264,6 +1320,7 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
     tried_ids: list[str | None] = []
     defines: dict[str, Macro | str] = {}
     ambiguous: set[str] = set()
+    uncertain: set[str] = set()
     files_read = 0
     while queue and files_read < INCLUDE_BUDGET:
         from_path, name, quoted = queue.popleft()
@@ -1282,13 +1339,16 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
             if fm is None:
                 continue
             seen.add(cand)
+            if fm.uncertain:
+                uncertain.update(k for k in fm.uncertain if k not in defines)
             for k, v in fm.defines.items():
                 if k not in defines:
                     defines[k] = v
             queue.extend((cand, n, q) for n, q in fm.includes)
             ambiguous.update(fm.ambiguous)
             break
-    inc = _Included(tuple(tried), tuple(tried_ids), defines, frozenset(ambiguous))
+    inc = _Included(tuple(tried), tuple(tried_ids), defines, frozenset(ambiguous),
+                    frozenset(uncertain))
     if not by_id:
         return inc
     # a reading of a kernel header's includes holds tens of thousands of names: keep few
