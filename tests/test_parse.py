@@ -953,3 +953,56 @@ def test_a_name_defined_under_an_if_nothing_decides_keeps_its_member_under_its_g
                 include_reader=BITSPERLONG_TREE.get)
     assert [(f.name, f.guard) for f in sd.fields] == [
         ("i_size", None), ("i_size_seqcount", "__NEED_I_SIZE_ORDERED")]
+
+
+WORD_SIZED = """\
+struct s {
+	DECLARE_BITMAP(map, 64);
+	char pad[sizeof(void *)];
+	char lpad[sizeof(long)];
+	char spad[sizeof(size_t)];
+	char bpad[BITS_PER_LONG / 8];
+#if BITS_PER_LONG == 64
+	int wide;
+#else
+	int narrow;
+#endif
+};
+"""
+
+
+@pytest.mark.parametrize("machine, words", [
+    (X86_64, ("1", "8", True)),
+    (["CONFIG_ARM64=y", "CONFIG_64BIT=y"], ("1", "8", True)),
+    (I386, ("2", "4", False)),
+    (["CONFIG_ARM=y"], ("2", "4", False)),
+    (["CONFIG_64BIT=y"], ("1", "8", True)),  # no machine named: the 64-bit default
+])
+def test_word_size_follows_the_configs_machine(machine, words):
+    bitmap, size, wide = words
+    sd = fields(WORD_SIZED, config=Config.from_defines(machine))
+    assert named(sd) == [
+        ("map", f"unsigned long[{bitmap}]"), ("pad", f"char[{size}]"), ("lpad", f"char[{size}]"),
+        ("spad", f"char[{size}]"), ("bpad", f"char[{size}]"), ("wide" if wide else "narrow", "int")]
+
+
+def test_word_size_without_a_config_is_the_64_bit_default_and_a_header_defining_it_wins():
+    sd = fields(WORD_SIZED)
+    assert [(n, t) for n, t in named(sd)][:5] == [
+        ("map", "unsigned long[1]"), ("pad", "char[8]"), ("lpad", "char[8]"),
+        ("spad", "char[8]"), ("bpad", "char[8]")]
+    assert [(f.name, f.guard) for f in sd.fields[5:]] == [
+        ("wide", "BITS_PER_LONG == 64"), ("narrow", "!(BITS_PER_LONG == 64)")]
+    # the kernel's own BITS_PER_LONG (asm-generic/bitsperlong.h, by CONFIG_64BIT) ...
+    src = "#include <asm/bitsperlong.h>\n" + WORD_SIZED
+    sd = fields(src, config=Config.from_defines(I386), include_reader=BITSPERLONG_TREE.get)
+    assert named(sd)[4:] == [("bpad", "char[4]"), ("narrow", "int")]
+    # ... and a project's own, even where it disagrees with the machine
+    sd = fields("#define BITS_PER_LONG 64\n" + WORD_SIZED, config=Config.from_defines(I386))
+    assert named(sd)[4:] == [("bpad", "char[8]"), ("wide", "int")]
+
+
+def test_a_name_defined_under_an_if_on_the_word_size_follows_a_32_bit_machine():
+    sd = fields(INODE_H, "inode", path="include/linux/fs.h", config=Config.from_defines(I386))
+    assert [(f.name, f.guard) for f in sd.fields] == [
+        ("i_size", None), ("i_size_seqcount", "__NEED_I_SIZE_ORDERED")]

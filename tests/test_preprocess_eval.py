@@ -139,3 +139,14 @@ def test_kconfig_tests_on_names_without_a_config():
     assert val("defined(CONFIG_Q) > 0") is None and val("!IS_REACHABLE(CONFIG_Q)") is None
     # an || brought by a macro decides as well as one written in the #if
     assert val("WIDE") is True and val("!WIDE && CONFIG_Q") is False
+
+
+@pytest.mark.parametrize("machine, size", [
+    (None, 8), (["CONFIG_X86=y", "CONFIG_X86_64=y", "CONFIG_64BIT=y"], 8),
+    (["CONFIG_X86=y", "CONFIG_X86_32=y"], 4), (["CONFIG_ARM=y"], 4)])
+def test_sizeof_of_word_sized_types_follows_the_configs_machine(machine, size):
+    lookup = Config.from_defines(machine).macros().get if machine else (lambda name: None)
+    for t in ("long", "unsigned long", "void *", "char *", "size_t", "ssize_t",
+              "unsigned long int", "struct page *"):
+        assert condition_value(tokenize(f"sizeof({t}) == {size}"), lookup) == (True, None), t
+    assert condition_value(tokenize("sizeof(int) == 4 && sizeof(u64) == 8"), lookup)[0] is True

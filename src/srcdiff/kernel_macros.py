@@ -6,7 +6,7 @@ read without an include_reader). Written as #define lines, expanded like the tre
 
 from __future__ import annotations
 
-from srcdiff.preprocess import Macro, parse_define
+from srcdiff.preprocess import Config, Macro, parse_define
 
 # Each line mirrors what the kernel's own definition makes the compiler see.
 _DEFINES = r"""
@@ -35,3 +35,18 @@ for _line in _DEFINES.strip().splitlines():
     _m = parse_define(_line[len("define ") :])
     if _m is not None:
         BUILTIN_MACROS[_m.name] = _m
+
+# for a 32-bit machine (a .config naming the machine, without CONFIG_64BIT), as
+# asm-generic/bitsperlong.h has it; sizeof(long) follows the config's __SIZEOF_LONG__
+BUILTIN_MACROS_32: dict[str, Macro] = dict(BUILTIN_MACROS)
+BUILTIN_MACROS_32["BITS_PER_LONG"] = Macro("BITS_PER_LONG", None, ("32",))
+
+
+def builtin_macros(config: Config | None) -> dict[str, Macro]:
+    """The built-in table for the machine CONFIG builds for: 64-bit unless the config names a
+    32-bit one. The same dict on every call: callers must not change it."""
+    if config is not None:
+        m = config.macros().get("__SIZEOF_LONG__")
+        if m is not None and m.body == ("4",):
+            return BUILTIN_MACROS_32
+    return BUILTIN_MACROS

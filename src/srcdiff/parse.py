@@ -52,7 +52,7 @@ from pycparser import c_ast
 from pycparser.c_parser import CParser
 
 from srcdiff.extract import Definition, find_definitions
-from srcdiff.kernel_macros import BUILTIN_MACROS
+from srcdiff.kernel_macros import builtin_macros
 from srcdiff.limits import MAX_MACRO_TOKENS, MAX_MEMBER_STEPS, MAX_NESTING, body_too_long
 from srcdiff.model import Field, StructDef
 from srcdiff.preprocess import (
@@ -214,7 +214,7 @@ def _read(
     clean: str, cands: list[Definition], name: str, path: str, config: Config | None,
     include_reader: Callable[[str], bytes | None] | None, arch: str,
 ) -> StructDef:
-    env = MacroEnv(clean, path, config, include_reader, arch, BUILTIN_MACROS)
+    env = MacroEnv(clean, path, config, include_reader, arch, builtin_macros(config))
     ctx = _Ctx(path, env, config)
     d = cands[0]
     if len(cands) > 1:

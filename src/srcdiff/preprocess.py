@@ -493,7 +493,8 @@ class ExprError(Exception):
     """An expression that cannot be evaluated to an integer."""
 
 
-# LP64 sizes: the arches srcdiff reads kernels for are 64-bit unless told otherwise
+# LP64 sizes: the arches srcdiff reads kernels for are 64-bit unless told otherwise (a
+# config naming a 32-bit machine: its __SIZEOF_LONG__, __SIZEOF_POINTER__, see _WORD_SIZED)
 _SIZEOF = {
     "char": 1, "signed char": 1, "unsigned char": 1, "_Bool": 1, "bool": 1,
     "short": 2, "unsigned short": 2, "int": 4, "unsigned int": 4, "unsigned": 4,
@@ -505,6 +506,17 @@ _SIZEOF = {
     "size_t": 8, "ssize_t": 8, "uint8_t": 1, "uint16_t": 2, "uint32_t": 4, "uint64_t": 8,
     "int8_t": 1, "int16_t": 2, "int32_t": 4, "int64_t": 8, "void *": 8, "char *": 8,
     "unsigned long int": 8, "long int": 8, "long unsigned int": 8,
+}
+
+# types as wide as a long or a pointer: the predefine that gives their size for the machine
+_WORD_SIZED = {
+    "long": "__SIZEOF_LONG__", "unsigned long": "__SIZEOF_LONG__",
+    "long int": "__SIZEOF_LONG__", "unsigned long int": "__SIZEOF_LONG__",
+    "long unsigned int": "__SIZEOF_LONG__", "signed long": "__SIZEOF_LONG__",
+    "size_t": "__SIZEOF_SIZE_T__", "ssize_t": "__SIZEOF_SIZE_T__",
+    "ptrdiff_t": "__SIZEOF_POINTER__", "uintptr_t": "__SIZEOF_POINTER__",
+    "intptr_t": "__SIZEOF_POINTER__", "void *": "__SIZEOF_POINTER__",
+    "char *": "__SIZEOF_POINTER__",
 }
 
 _BINARY = {
@@ -546,6 +558,10 @@ def _never(name: str) -> bool:
     return False
 
 
+def _no_lookup(name: str) -> Macro | None:
+    return None
+
+
 class _Evaluator:
     """Pratt evaluator over already-expanded tokens, three-valued: a value is an int or None
     (cannot be evaluated: an unknown name, a function-like macro no file read defines, a
@@ -557,10 +573,12 @@ class _Evaluator:
     is not (cpp's undefined name) is 0. None: every such identifier is unknown (integer
     constant expressions: array sizes, bitfield widths)."""
 
-    def __init__(self, toks: list[str], unknown: Callable[[str], bool] | None):
+    def __init__(self, toks: list[str], unknown: Callable[[str], bool] | None,
+                 lookup: Callable[[str], Macro | None] = _no_lookup):
         self.t = toks
         self.i = 0
         self.unknown = unknown
+        self.lookup = lookup  # for the machine's word size (__SIZEOF_LONG__ ...)
         self.why: str | None = None
 
     def cannot(self, why: str) -> None:
@@ -686,7 +704,13 @@ class _Evaluator:
         self.take()
         key = " ".join(w for w in words if w not in ("const", "volatile", "struct"))
         key = re.sub(r"\s*\*$", " *", key)
-        if key.endswith("*"):
+        word = "__SIZEOF_POINTER__" if key.endswith("*") else _WORD_SIZED.get(key)
+        if word is not None:
+            m = self.lookup(word)
+            if m is not None and m.params is None and len(m.body) == 1:
+                v = _int_literal(m.body[0])
+                if v:
+                    return v
             return 8
         if key in _SIZEOF:
             return _SIZEOF[key]
@@ -795,7 +819,7 @@ def condition_value(
         except ValueError as e:
             return None, str(e)
         expanded = _resolve_defined(expanded, lookup, unknown, whys)
-        ev = _Evaluator(expanded, unknown)
+        ev = _Evaluator(expanded, unknown, lookup)
         v = ev.parse()
     except ExprError as e:
         return None, str(e)
@@ -845,7 +869,7 @@ def eval_int(toks: list[str], lookup: Callable[[str], Macro | None]) -> int:
         expanded = expand(toks, lookup)
     except ValueError as e:
         raise ExprError(str(e)) from None
-    ev = _Evaluator(expanded, None)
+    ev = _Evaluator(expanded, None, lookup)
     v = ev.parse()
     if v is None:
         raise ExprError(ev.why or "cannot be evaluated")
