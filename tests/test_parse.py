@@ -1006,3 +1006,33 @@ def test_a_name_defined_under_an_if_on_the_word_size_follows_a_32_bit_machine():
     sd = fields(INODE_H, "inode", path="include/linux/fs.h", config=Config.from_defines(I386))
     assert [(f.name, f.guard) for f in sd.fields] == [
         ("i_size", None), ("i_size_seqcount", "__NEED_I_SIZE_ORDERED")]
+
+
+# include/linux/mm_types_task.h, read without include/linux/kconfig.h (the build -include's it)
+MM_TYPES_TASK = (
+    b"#include <linux/threads.h>\n"
+    b"#define USE_SPLIT_PTE_PTLOCKS\t(NR_CPUS >= CONFIG_SPLIT_PTLOCK_CPUS)\n"
+    b"#define USE_SPLIT_PMD_PTLOCKS\t(USE_SPLIT_PTE_PTLOCKS && \\\n"
+    b"\t\tIS_ENABLED(CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK))\n")
+MM_TREE = {"include/linux/mm_types_task.h": MM_TYPES_TASK,
+           "include/linux/threads.h": b"#define NR_CPUS\t\tCONFIG_NR_CPUS\n"}
+MM_H = """\
+#include <linux/mm_types_task.h>
+struct mm_struct {
+	int map_count;
+#if defined(CONFIG_TRANSPARENT_HUGEPAGE) && !USE_SPLIT_PMD_PTLOCKS
+	pgtable_t pmd_huge_pte;
+#endif
+};
+"""
+
+
+@pytest.mark.parametrize("split, kept", [("y", False), ("n", True)])
+def test_is_enabled_inside_a_macro_follows_the_config_without_kconfig_h(split, kept):
+    cfg = Config.from_defines(X86_64 + [
+        "CONFIG_NR_CPUS=8192", "CONFIG_SPLIT_PTLOCK_CPUS=4", "CONFIG_TRANSPARENT_HUGEPAGE=y",
+        f"CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK={split}"])
+    sd = fields(MM_H, "mm_struct", path="include/linux/mm_types.h", config=cfg,
+                include_reader=MM_TREE.get)
+    assert [f.name for f in sd.fields] == ["map_count"] + (["pmd_huge_pte"] if kept else [])
+    assert sd.warnings == ()

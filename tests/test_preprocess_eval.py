@@ -150,3 +150,23 @@ def test_sizeof_of_word_sized_types_follows_the_configs_machine(machine, size):
               "unsigned long int", "struct page *"):
         assert condition_value(tokenize(f"sizeof({t}) == {size}"), lookup) == (True, None), t
     assert condition_value(tokenize("sizeof(int) == 4 && sizeof(u64) == 8"), lookup)[0] is True
+
+
+def test_kconfig_tests_inside_a_macro_see_the_expanded_option_as_the_kernels_do():
+    # include/linux/kconfig.h is not read (the build -include's it): IS_ENABLED(CONFIG_X)
+    # inside a macro's body has its CONFIG_X expanded first, IS_ENABLED(1) is then 1, as the
+    # kernel's __is_defined(1) is
+    cfg = Config.from_defines(["CONFIG_ON=y", "CONFIG_MOD=m", "CONFIG_N=8"])
+    defs = {"ON": "(IS_ENABLED(CONFIG_ON))", "ON_B": "IS_BUILTIN(CONFIG_ON)",
+            "ON_M": "IS_MODULE(CONFIG_ON)", "MOD": "IS_ENABLED(CONFIG_MOD)",
+            "MOD_M": "IS_MODULE(CONFIG_MOD)", "OFF": "IS_ENABLED(CONFIG_OFF)",
+            "NUM": "IS_ENABLED(CONFIG_N)", "REACH": "IS_REACHABLE(CONFIG_ON)"}
+    macros = {k: Macro(k, None, tuple(tokenize(v))) for k, v in defs.items()}
+
+    def lookup(name):
+        return macros.get(name) or cfg.macros().get(name)
+
+    got = {k: condition_value(tokenize(k), lookup) for k in defs}
+    assert got == {"ON": (True, None), "ON_B": (True, None), "ON_M": (False, None),
+                   "MOD": (True, None), "MOD_M": (True, None), "OFF": (False, None),
+                   "NUM": (False, None), "REACH": (True, None)}

@@ -753,6 +753,10 @@ def _resolve_defined(
     n = len(toks)
 
     def one(name: str) -> bool | None:  # defined as 1 / not / unknown
+        if not is_ident(name):
+            # the option already expanded (IS_ENABLED(CONFIG_X) in a macro's body, with
+            # linux/kconfig.h not read): the kernel's __is_defined(x) is 1 for x = 1 alone
+            return name == "1"
         m = lookup(name)
         if m is None and unknown(name):
             whys.append(f"{name} unknown")
