@@ -302,8 +302,9 @@ def target_predefines(values: dict[str, str]) -> dict[str, str]:
 # does not define is not defined (the compiler's other predefines are not modelled)
 _TARGET_NAMES = frozenset(
     [n for names, _ in _ARCH_PREDEFINES.values() for n in names]
-    + "__LP64__ _LP64 __ILP32__ _ILP32 __s390x__ __powerpc64__ __PPC64__ __CHAR_BIT__".split()
-    + "__SIZEOF_LONG__ __SIZEOF_POINTER__ __SIZEOF_SIZE_T__ __BYTE_ORDER__".split()
+    + ["__LP64__", "_LP64", "__ILP32__", "_ILP32", "__s390x__", "__powerpc64__", "__PPC64__"]
+    + ["__CHAR_BIT__", "__SIZEOF_LONG__", "__SIZEOF_POINTER__", "__SIZEOF_SIZE_T__"]
+    + ["__BYTE_ORDER__"]
 )
 
 
@@ -1262,7 +1263,8 @@ class _Scope:
             for n in gone - fm3.defines.keys():
                 del top[n]
         self.defines = top
-        self._own_ambiguous = ((set(fm.ambiguous) - fm2.defines.keys()) | set(fm2.ambiguous)) & top.keys()
+        own = (set(fm.ambiguous) - fm2.defines.keys()) | set(fm2.ambiguous)
+        self._own_ambiguous = own & top.keys()
         self.answers.clear()
 
     def lookup(self, name: str) -> Macro | None:
