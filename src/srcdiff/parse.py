@@ -48,8 +48,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from pycparser import c_ast
-from pycparser.c_parser import CParser
 
 from srcdiff.extract import Definition, find_definitions
 from srcdiff.kernel_macros import builtin_macros
@@ -850,7 +848,23 @@ class _Fail(Exception):
         self.reason = reason
 
 
-_PARSER = CParser()
+# pycparser is loaded with the first declaration it is asked to read: a run answered from the
+# cache, or one whose members the fast path reads, never pays for it
+c_ast: Any = None
+_PARSER: Any = None
+
+
+def _cparser() -> Any:
+    global _PARSER, c_ast
+    if _PARSER is None:
+        from pycparser import c_ast as ast_module
+        from pycparser.c_parser import CParser
+
+        c_ast = ast_module
+        _PARSER = CParser()
+    return _PARSER
+
+
 _decl_cache: dict[str, tuple[tuple[str | None, str, str | None], ...] | str] = {}
 _PH_RE = re.compile(r"__sd_([dt])(\d+)")
 
@@ -1191,7 +1205,7 @@ def _parse_decl(toks: list[str]) -> tuple[tuple[str | None, str, str | None], ..
     src = "".join(f"typedef int {s};" for s in sorted(stubs))
     src += "struct __sd_s {" + " ".join(toks) + ";};"
     try:
-        ast = _PARSER.parse(src, "<member>")
+        ast = _cparser().parse(src, "<member>")
         decls = ast.ext[-1].type.decls or []
         out = []
         for d in decls:
