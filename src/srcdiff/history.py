@@ -7,14 +7,12 @@ attributed to the commit that made it by replaying the commits in between that t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -48,19 +48,18 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-
 from srcdiff.extract import Definition, find_definitions
 from srcdiff.kernel_macros import builtin_macros
 from srcdiff.limits import MAX_MACRO_TOKENS, MAX_MEMBER_STEPS, MAX_NESTING, body_too_long
 from srcdiff.model import Field, StructDef
 from srcdiff.preprocess import (
     Config,
-    condition_text,
     ExprError,
     MacroEnv,
     _substitute,
-    decode_source,
+    condition_text,
     condition_value,
+    decode_source,
     eval_int,
     expand,
     guard_text,

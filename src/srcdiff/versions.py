@@ -6,8 +6,6 @@ tagged ancestor, so a stable branch (v5.4 -> v5.4.1 -> v5.4.2) sits beside mainl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import difflib
 import fnmatch
 import re
@@ -16,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import pairwise
-
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import networkx as nx
