@@ -243,3 +243,23 @@ def run_cli(repo: Path, cache: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", "from srcdiff.cli import main; main()", "log",
                            "foo", "--format", "json", "--repo", str(repo), "--cache-dir", str(cache)],
                           capture_output=True, text=True, env=ENV, timeout=60, check=False)
+
+
+def test_known_asks_for_many_keys_at_once_and_gets_answer_the_rest_from_memory(tmp_path, statements):
+    c = Cache(tmp_path)
+    for i in range(0, 1200, 2):
+        c.put("struct", key(i), value(i))
+    c.close()
+    c = Cache(tmp_path)
+    statements.clear()
+    keys = [key(i) for i in range(1200)]
+    assert c.known("struct", keys) == {key(i) for i in range(0, 1200, 2)}
+    asked = len([s for s in statements if s.startswith("SELECT")])
+    assert 0 < asked <= 3  # 1,200 keys in chunks, not one query each
+    statements.clear()
+    assert c.get("struct", key(1)) is None and not c.has("struct", key(3))
+    assert not [s for s in statements if s.startswith("SELECT")]  # known absent: not asked
+    assert c.get("struct", key(2)) == value(2)  # known present: read from the file
+    c.put("struct", key(5), value(5))  # stored by this run after known() said absent
+    assert c.get("struct", key(5)) == value(5) and c.has("struct", key(5))
+    c.close()

@@ -132,6 +132,7 @@ class Cache:
 
     def __init__(self, directory: Path | None, warn=None):
         self._mem: dict[tuple[str, str], Any] = {}
+        self._absent: set[tuple[str, str]] = set()  # not stored when known() asked
         self._pending: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
@@ -252,7 +253,7 @@ class Cache:
     def get(self, ns: str, key: str) -> Any | None:
         """The JSON value stored under (NS, KEY), or None."""
         hit = self._mem.get((ns, key))
-        if hit is not None or self._db is None:
+        if hit is not None or self._db is None or (ns, key) in self._absent:
             return hit
         db = None
         try:
@@ -276,7 +277,7 @@ class Cache:
         """Whether a value is stored under (NS, KEY), without decoding it."""
         if (ns, key) in self._mem:
             return True
-        if self._db is None:
+        if self._db is None or (ns, key) in self._absent:
             return False
         db = None
         try:
@@ -290,6 +291,33 @@ class Cache:
                 self._damaged(db, exc)
             return False
         return row is not None
+
+    def known(self, ns: str, keys: list[str]) -> set[str]:
+        """Which of KEYS have a value stored under NS, asked in a few queries instead of one
+        per key; get and has answer the others without asking again (a value another run
+        stores meanwhile is only computed twice)."""
+        out = {k for k in keys if (ns, k) in self._mem}
+        ask = [k for k in dict.fromkeys(keys) if k not in out and (ns, k) not in self._absent]
+        if self._db is None or not ask:
+            return out
+        db = None
+        try:
+            for i in range(0, len(ask), 500):  # well under SQLite's limit on parameters
+                chunk = ask[i : i + 500]
+                with self._lock:
+                    db = self._db
+                    if db is None:
+                        return out
+                    rows = db.execute(
+                        f"SELECT k FROM kv WHERE ns=? AND k IN ({','.join('?' * len(chunk))})",
+                        (ns, *chunk)).fetchall()
+                found = {r[0] for r in rows}
+                out |= found
+                self._absent.update((ns, k) for k in chunk if k not in found)
+        except sqlite3.DatabaseError as exc:
+            if not _is_busy(exc):
+                self._damaged(db, exc)
+        return out
 
     def put(self, ns: str, key: str, value: Any) -> None:
         self._mem[(ns, key)] = value

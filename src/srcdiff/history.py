@@ -309,6 +309,9 @@ class Builder:
             g.add_edge(a, b, changes=[])
         edges = sorted(vs.graph.edges, key=lambda e: (order[e[1]], order[e[0]]))
         self._prefetch_commits(edges, found)
+        # which edges the cache knows, in a few queries rather than one per edge
+        self.cache.known("edge", [self._edge_key(vs.by_tag(a), vs.by_tag(b), found[a], found[b])
+                                  for a, b in edges])
         for i, (a, b) in enumerate(edges):
             changes = self._edge_cached(vs.by_tag(a), vs.by_tag(b), found[a], found[b])
             g.edges[a, b]["changes"] = changes
@@ -504,15 +507,18 @@ class Builder:
         """_edge, remembered by everything that determines it (commits, blobs, options)."""
         if fa.sdef is None and fb.sdef is None:
             return []
-        o = self.opts
-        key = "|".join(map(str, ("v2", a.commit, b.commit, fa.name, fa.path, fa.blob, fb.name,
-                                 fb.path, fb.blob, self._hfp, o.first_parent, o.rename_threshold)))
+        key = self._edge_key(a, b, fa, fb)
         hit = self.cache.get("edge", key)
         if hit is not None:
             return [change_from_cache(c) for c in hit]
         changes = self._edge(a, b, fa, fb)
         self.cache.put("edge", key, [change_to_cache(c) for c in changes])
         return changes
+
+    def _edge_key(self, a: Version, b: Version, fa: Found, fb: Found) -> str:
+        o = self.opts
+        return "|".join(map(str, ("v2", a.commit, b.commit, fa.name, fa.path, fa.blob, fb.name,
+                                  fb.path, fb.blob, self._hfp, o.first_parent, o.rename_threshold)))
 
     def _edge(self, a: Version, b: Version, fa: Found, fb: Found) -> list[Change]:
         """The changes from A to B: moves and renames on the way, the struct appearing or going,

@@ -129,9 +129,10 @@ class StructReader:
     def prefetch(self, wanted: list[tuple[str, str]]) -> None:
         """Read ahead, in one exchange with git, the blobs of WANTED ((blob, name) pairs) that
         in_blob will have to parse (neither in memory nor in the cache)."""
-        todo = [b for b, n in dict.fromkeys(wanted)
-                if (b, n) not in self._mem and b not in self._data
-                and not self.cache.has("struct", f"{b}|{n}|{self.fingerprint}")]
+        want = [(b, n) for b, n in dict.fromkeys(wanted)
+                if (b, n) not in self._mem and b not in self._data]
+        cached = self.cache.known("struct", [f"{b}|{n}|{self.fingerprint}" for b, n in want])
+        todo = [b for b, n in want if f"{b}|{n}|{self.fingerprint}" not in cached]
         if len(todo) < 2:
             return
         held = sum(map(len, self._data.values()))
