@@ -70,6 +70,10 @@ class VersionSet:
             self._graph = self._graph.result()
         return self._graph
 
+    def graph_pending(self) -> bool:
+        """Whether the DAG is still being computed (asking for it now would wait)."""
+        return isinstance(self._graph, Future) and not self._graph.done()
+
     def shape_key(self) -> str:
         """What determines the DAG: 'dag' when it comes from the tags' own ancestry (a function
         of the tag -> commit map), else its edges as given."""
