@@ -177,3 +177,21 @@ def test_collect_macros_reads_directives_only_at_the_start_of_logical_lines():
     assert fm.macro("SPACED").body == ("2",)
     assert fm.macro("BROKEN").body == ("3",)  # the malformed first one defines nothing
     assert fm.macro("LAST").body == ("4",)
+
+
+def test_a_name_an_included_header_undefines_is_not_seen_by_the_includer():
+    from srcdiff.parse import read_struct
+
+    # arch/x86/include/asm/apicdef.h: "#define u32 unsigned int" for its own struct, then
+    # "#undef u32"; a file that includes it still sees u32 the typedef
+    files = {
+        "include/linux/apic.h": b"#define u32 unsigned int\nstruct a { u32 r; };\n#undef u32\n"
+                                b"#ifdef SOMETIMES\n#undef NR\n#endif\n#define NR 4\n#undef NR\n",
+    }
+    src = b"#include <linux/apic.h>\nstruct s { u32 v; int n[NR]; };\n"
+    for cfg in (None, Config.from_defines(["CONFIG_X=y"])):
+        sd = read_struct(src, "s", path="drivers/x.h", config=cfg, include_reader=files.get)
+        assert [(f.name, f.type) for f in sd.fields] == [("v", "u32"), ("n", "int[NR]")]
+    # the header's own struct sees its #define
+    own = read_struct(files["include/linux/apic.h"], "a", path="include/linux/apic.h")
+    assert [(f.name, f.type) for f in own.fields] == [("r", "unsigned int")]

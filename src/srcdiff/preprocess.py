@@ -1006,6 +1006,7 @@ _PREDEFINED = {"__KERNEL__": Macro("__KERNEL__", None, ("1",))}
 def collect_macros(
     text: str, config: Config | None,
     external: Callable[[str], Macro | None] | None = None, external_complete: bool = True,
+    included: bool = False,
 ) -> FileMacros:
     """The #define's and #include's of a comment-stripped file, conditionals evaluated.
 
@@ -1018,9 +1019,12 @@ def collect_macros(
     ``__X__`` names (compiler predefines, not modelled). Not memoized then. With
     external_complete False, a name external does not give stays unknown as without it: then
     only what external (and the file, the config) does define decides.
+    included: the file is read for a file that #include's it, which sees what it leaves
+    defined at its end: an #undef outside #if's that cannot be decided drops the name also
+    without a config (a file's own structs see every #define, an #undef only with a config).
     """
     key = (hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest(),
-           config.fingerprint() if config else "")
+           config.fingerprint() if config else "", included)
     if external is None:
         hit = _file_cache.get(key)
         if hit is not None:
@@ -1091,7 +1095,9 @@ def collect_macros(
                 elif (undecided or name in uncertain) and defines[name] != rest:
                     ambiguous.add(name)
                     includes_decide = includes_decide or any(fr[4] for fr in stack)
-        elif d == "undef" and config is not None:
+        elif d == "undef" and (
+            config is not None or (included and not any(fr[3] for fr in stack))
+        ):
             defines.pop(rest.strip(), None)
         elif d == "include":
             im = _INCLUDE_RE.match(rest)
@@ -1181,7 +1187,8 @@ def _macros_of_bytes(data: bytes, config: Config | None) -> FileMacros:
     if fm is None:
         if len(_bytes_cache) > 4000:
             _bytes_cache.clear()
-        fm = _bytes_cache[key] = collect_macros(strip_comments(decode_source(data)), config)
+        fm = _bytes_cache[key] = collect_macros(strip_comments(decode_source(data)), config,
+                                                included=True)
     return fm
 
 
