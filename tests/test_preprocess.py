@@ -179,6 +179,100 @@ def test_collect_macros_reads_directives_only_at_the_start_of_logical_lines():
     assert fm.macro("LAST").body == ("4",)
 
 
+def _many_includes_tree():
+    """drivers/x/x.h includes 100 headers that each include <linux/types.h> (whose first
+    candidate, arch/x86/include/linux/types.h, is missing); the last one also includes the
+    header that defines what struct s needs."""
+    files = {f"include/linux/h{i}.h": b"#include <linux/types.h>\n" for i in range(100)}
+    files["include/linux/h99.h"] += b"#include <linux/slots.h>\n"
+    files["include/linux/types.h"] = b"typedef int s32;\n"
+    files["include/linux/slots.h"] = b"#define NSLOTS 8\n#define HAVE_EXTRA 1\n"
+    src = "".join(f"#include <linux/h{i}.h>\n" for i in range(100))
+    src += "struct s {\n\tint slot[NSLOTS];\n#ifdef HAVE_EXTRA\n\tint extra;\n#endif\n};\n"
+    return files, src.encode()
+
+
+def test_include_walk_spends_no_budget_on_paths_it_already_looked_up():
+    from srcdiff.parse import read_struct
+
+    files, src = _many_includes_tree()
+    asked = []
+
+    def reader(p):
+        asked.append(p)
+        return files.get(p)
+
+    cfg = Config.from_defines(["CONFIG_X=y"])
+    sd = read_struct(src, "s", path="drivers/x/x.h", config=cfg, include_reader=reader)
+    # slots.h is reached although 99 headers ask again for the missing arch/ candidate
+    assert [(f.name, f.type) for f in sd.fields] == [("slot", "int[8]"), ("extra", "int")]
+    assert len(asked) == len(set(asked))  # each path looked up once
+    assert "arch/x86/include/linux/types.h" in asked
+
+
+class _IdReader:
+    """A reader with blob ids, like srcdiff's reader of a git revision; counts what it is asked."""
+
+    def __init__(self, files):
+        self.files = files
+        self.asked: list[str] = []
+        self.calls = 0
+
+    def __call__(self, p):
+        return self.files.get(p)
+
+    def ids(self, paths):
+        self.calls += 1
+        self.asked += paths
+        return [p if p in self.files else None for p in paths]
+
+    def read_id(self, blob):
+        return self.files[blob]
+
+
+def test_include_walk_tries_each_path_once_with_blob_ids():
+    from srcdiff.preprocess import _included_for, _resolve, collect_macros
+
+    files, src = _many_includes_tree()
+    reader = _IdReader(files)
+    fm = collect_macros(src.decode(), None)
+    inc = _included_for("drivers/x/x.h", list(fm.includes), None, "x86", reader)
+    assert _resolve(inc.defines, "NSLOTS").body == ("8",)
+    assert len(inc.tried) == len(set(inc.tried))  # the reuse check asks each path once
+    assert len(reader.asked) == len(set(reader.asked))
+
+
+def test_include_budget_bounds_lookups_on_hostile_headers():
+    from srcdiff.preprocess import INCLUDE_BUDGET, _included_for, _resolve, collect_macros
+
+    # thousands of #include lines: distinct missing headers, the same missing one again and
+    # again, and one spelled many ways that resolve to a file already read
+    src = "".join(f"#include <linux/m{i}.h>\n" for i in range(3000))
+    src += "#include <linux/gone.h>\n" * 3000
+    src += "".join('#include "' + "./" * i + 'here.h"\n' for i in range(3000))
+    files = {"drivers/x/here.h": b"#define HERE 1\n"}
+    fm = collect_macros(src, None)
+    asked = []
+
+    def reader(p):
+        asked.append(p)
+        return files.get(p)
+
+    inc = _included_for("drivers/x/x.h", list(fm.includes), None, "x86", reader)
+    assert len(asked) <= INCLUDE_BUDGET and len(inc.tried) <= INCLUDE_BUDGET
+    # with blob ids: the same bound on paths tried, at most one exchange and six ids per path
+    id_reader = _IdReader(files)
+    inc = _included_for("drivers/x/y.h", list(fm.includes), None, "x86", id_reader)
+    assert len(inc.tried) <= INCLUDE_BUDGET
+    assert id_reader.calls <= INCLUDE_BUDGET and len(id_reader.asked) <= 6 * INCLUDE_BUDGET
+    # the quoted spellings after here.h is read cost nothing
+    src2 = '#include "here.h"\n' + src[src.index('#include "'):]
+    asked.clear()
+    inc = _included_for("drivers/x/x.h", list(collect_macros(src2, None).includes), None,
+                        "x86", reader)
+    assert _resolve(inc.defines, "HERE").body == ("1",) and len(asked) < 50
+
+
 def test_a_name_an_included_header_undefines_is_not_seen_by_the_includer():
     from srcdiff.parse import read_struct
 

@@ -28,7 +28,8 @@ MAX_MACRO_TOKENS = 200_000
 # Nested macro expansions and tokens per expansion in #if's and array sizes.
 MAX_EXPANSION_DEPTH = 64
 MAX_EXPANSION_TOKENS = 20_000
-# Files read while following #include's for one struct (a header that includes the world).
+# Distinct paths looked up (so also files read) while following #include's for one struct
+# (a header that includes the world); a path already read or found missing costs nothing.
 MAX_INCLUDE_READS = 256
 
 # Commit descriptions kept in memory at once (a long history must not hold all of them).

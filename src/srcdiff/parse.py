@@ -72,7 +72,7 @@ from srcdiff.preprocess import (
     tokenize,
 )
 
-PARSER_VERSION = "8"
+PARSER_VERSION = "9"
 
 # The bounds live in srcdiff.limits (docs/SAFETY.md); local names kept for readability.
 _MAX_DEPTH = MAX_NESTING

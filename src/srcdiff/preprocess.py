@@ -9,15 +9,18 @@ order, at ``arch/ARCH/include/x/y.h``, ``include/x/y.h``, ``arch/ARCH/include/ua
 for ``asm/`` headers the build would generate, then ``x/y.h`` from the repository root;
 ``#include "y.h"`` is looked up next to the including file first, then as above.
 
-Include budget: one ``MacroEnv`` (one ``read_struct`` call) makes at most ``INCLUDE_BUDGET``
-(256) include_reader calls, breadth first (nearest headers first), all at once when the first
-identifier needs a definition that the file itself (or the config) does not have. What a file
-defines is memoized per content hash, so repeated calls over the same blobs cost a dictionary
-lookup per file; the include walk of a file is shared by every read with the same text, path,
-config, arch and include_reader object (a reader is assumed to keep returning the same bytes
-for a path). A reader that can also give blob ids (``ids(paths)``, ``read_id(blob)``:
-srcdiff's reader of a git revision) has its walk shared between revisions wherever every path
-it tried has the same blob id.
+Include budget: the include walk of one file looks up at most ``INCLUDE_BUDGET`` (256) distinct
+paths (include_reader calls; a path read or found missing is not asked again in that walk, so a
+header that includes the world, or the same missing candidate 1,000 times, costs at most 256),
+breadth first (nearest headers first), all at once when the first identifier needs a definition
+that the file itself (or the config) does not have; files read are at most as many. A reader
+that gives blob ids is asked for an #include's remaining candidates in one exchange, so at most
+six ids per path tried. What a file defines is memoized per content hash, so repeated calls
+over the same blobs cost a dictionary lookup per file; the include walk of a file is shared by
+every read with the same text, path, config, arch and include_reader object (a reader is
+assumed to keep returning the same bytes for a path). A reader that can also give blob ids
+(``ids(paths)``, ``read_id(blob)``: srcdiff's reader of a git revision) has its walk shared
+between revisions wherever every path it tried has the same blob id.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from pathlib import Path
 from srcdiff.errors import SrcdiffError
 from srcdiff.limits import MAX_EXPANSION_DEPTH, MAX_EXPANSION_TOKENS, MAX_INCLUDE_READS
 
-INCLUDE_BUDGET = MAX_INCLUDE_READS  # bounds live in srcdiff.limits
+# paths looked up per include walk, see _included_for; bounds live in srcdiff.limits
+INCLUDE_BUDGET = MAX_INCLUDE_READS
 _MAX_EXPANSION_DEPTH = MAX_EXPANSION_DEPTH
 _MAX_EXPANSION_TOKENS = MAX_EXPANSION_TOKENS
 
@@ -1315,7 +1319,10 @@ _macros_by_id: dict[tuple[str, str], FileMacros] = {}
 def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | None, arch: str,
                   reader) -> _Included:
     """What the #include's (INCLUDES) of the file PATH define, read breadth first (nearest
-    headers first) within INCLUDE_BUDGET files tried; the first #define of a name wins.
+    headers first) within INCLUDE_BUDGET paths looked up; the first #define of a name wins.
+    Each path is looked up once per walk: a candidate already found missing is skipped and one
+    already read ends the search for that #include, at no cost, and ``tried`` lists each path
+    once.
 
     A reader that gives blob ids (``ids(paths)``, ``read_id(blob)``: srcdiff's reader of a git
     revision) has its reading shared: an earlier one is reused where every path it tried has
@@ -1352,28 +1359,37 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
             earlier.insert(0, earlier.pop(k))
             return inc
     queue = deque((path, n, q) for n, q in includes)
-    seen = {path}
+    seen = {path}  # files read (and the file itself)
+    missing: set[str] = set()  # candidates looked up in this walk and not there
     tried: list[str] = []
     tried_ids: list[str | None] = []
     defines: dict[str, Macro | str] = {}
     ambiguous: set[str] = set()
     uncertain: set[str] = set()
-    files_read = 0
-    while queue and files_read < INCLUDE_BUDGET:
+    # the budget counts paths looked up (each one once: a path read or found missing is not
+    # asked again), so it bounds both the reader's work and the reuse check; files read are
+    # at most as many
+    while queue and len(tried) < INCLUDE_BUDGET:
         from_path, name, quoted = queue.popleft()
-        cands = include_candidates(name, quoted, from_path, arch)
-        if by_id:
-            ids(cands)  # one exchange for an #include's candidates
-        for cand in cands:
+        # the candidates still to look up, in order: none after one already read (the
+        # #include names that file), none already known missing
+        cands: list[str] = []
+        for cand in include_candidates(name, quoted, from_path, arch):
             if cand in seen:
                 if cand != from_path:
                     break
                 continue
-            files_read += 1
+            if cand not in missing:
+                cands.append(cand)
+        del cands[INCLUDE_BUDGET - len(tried):]
+        if by_id and cands:
+            ids(cands)  # one exchange for an #include's candidates
+        for cand in cands:
             blob, fm = fetch(cand)
             tried.append(cand)
             tried_ids.append(blob if fm is not None else None)
             if fm is None:
+                missing.add(cand)
                 continue
             seen.add(cand)
             if fm.uncertain:
