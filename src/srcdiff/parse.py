@@ -99,8 +99,8 @@ def read_struct(
     StructDef.warnings ("path:line: reason") and Field(unparsed=text) entries.
     include_reader(repo_relative_path) returns that file's bytes at the same revision or None;
     it is used, on the first name the file cannot answer and within ``preprocess.INCLUDE_BUDGET``
-    reads, to follow #include's to the #define's of macros the struct uses (member-producing
-    macros, array sizes).
+    distinct paths looked up, to follow #include's to the #define's of macros the struct uses
+    (member-producing macros, array sizes).
     """
     clean, defs = scan_named(data, name)
     cands = [d for d in defs if kind is None or d.kind == kind]
