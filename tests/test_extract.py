@@ -104,3 +104,12 @@ def test_looking_for_one_name_finds_what_the_whole_scan_lists_under_it(pieces, n
     text = strip_comments("".join(p.format(n=n) for p, n in pieces))
     want = [d for d in find_definitions(text, aliases=True) if d.name == name]
     assert find_definitions(text, aliases=True, name=name) == want
+
+
+def test_a_keyword_right_after_a_word_ending_in_struct_is_still_seen():
+    # include/rdma/ib_verbs.h: '#define DECLARE_RDMA_OBJ_SIZE(ib_struct) size_t size_##ib_struct'
+    # just before 'struct rdma_user_mmap_entry {'
+    text = "#define D(ib_struct) size_##ib_struct\n\nstruct rdma_user_mmap_entry {\n\tint ref;\n};\n"
+    want = [d for d in find_definitions(text, aliases=True) if d.name == "rdma_user_mmap_entry"]
+    assert len(want) == 1
+    assert find_definitions(text, aliases=True, name="rdma_user_mmap_entry") == want

@@ -104,14 +104,26 @@ def _keywords_for(text: str, name: str) -> list[re.Match]:
     """The struct/union keywords of TEXT that may open a definition listed under NAME, in
     order: the next word is NAME (not used as in 'struct NAME *p') or may be an attribute
     (see _SKIP_RE), or 'typedef' stands before it (NAME may follow the body)."""
-    # patterns that start with a literal are searched for many times faster than '\b(a|b)'
-    after = r"\b(?=\s*(?:" + re.escape(name) + r"\b(?!\s*[*;,)])|_|alignas|cacheline_aligned))"
-    at = {m.start() for kw in ("struct", "union") for m in re.finditer(kw + after, text)}
+    # patterns that start with a literal are searched for many times faster than '\b(a|b)';
+    # fixed ones: a pattern per name would be compiled again for every name a caller asks
+    at = set()
+    for rx in (_STRUCT_WORD_RE, _UNION_WORD_RE):
+        for m in rx.finditer(text):
+            w = m.group(1)
+            if (w == name and not _USE_RE.match(text, m.end(1))) or (
+                    w and w.startswith(_MAY_BE_ATTR)):
+                at.add(m.start())
     at.update(m.start(1) for m in _TYPEDEF_KEYWORD_RE.finditer(text))
     # match() checks the word boundary before each (no keyword inside 'mystruct')
     return [k for p in sorted(at) if (k := _KEYWORD_RE.match(text, p)) is not None]
 
 
+# a keyword and the word after it (looked at, not consumed: it may be the next keyword)
+_STRUCT_WORD_RE = re.compile(r"struct\b(?=\s*(\w*))")
+# what may stand between a keyword and its tag (see _SKIP_RE)
+_MAY_BE_ATTR = ("_", "alignas", "cacheline_aligned")
+_USE_RE = re.compile(r"\s*[*;,)]")  # 'struct NAME *p', '(struct NAME)': a use, not a definition
+_UNION_WORD_RE = re.compile(r"union\b(?=\s*(\w*))")
 _TYPEDEF_KEYWORD_RE = re.compile(r"typedef\s+(?:(?:const|volatile)\s+)*(struct|union)\b")
 
 
