@@ -250,24 +250,33 @@ class Cache:
             self._db = self._rebuild()
             self._clean = self._db is not None  # a new file, no error met in it yet
 
-    def get(self, ns: str, key: str) -> Any | None:
-        """The JSON value stored under (NS, KEY), or None."""
-        hit = self._mem.get((ns, key))
-        if hit is not None or self._db is None or (ns, key) in self._absent:
-            return hit
+    def _read_rows(self, sql: str, params: tuple) -> list[tuple] | None:
+        """Rows of one read; None when there is no file to read, another run is writing it
+        (busy: the caller computes instead), or it is damaged (warned and rebuilt)."""
         db = None
         try:
             with self._lock:
                 db = self._db
                 if db is None:
                     return None
-                row = db.execute("SELECT v FROM kv WHERE ns=? AND k=?", (ns, key)).fetchone()
-            if row is None:
-                return None
-            value = json.loads(row[0])
-        except (sqlite3.DatabaseError, ValueError) as exc:
-            if isinstance(exc, sqlite3.DatabaseError) and _is_busy(exc):
-                return None  # another run is writing: compute this one instead
+                return db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if not _is_busy(exc):
+                self._damaged(db, exc)
+            return None
+
+    def get(self, ns: str, key: str) -> Any | None:
+        """The JSON value stored under (NS, KEY), or None."""
+        hit = self._mem.get((ns, key))
+        if hit is not None or self._db is None or (ns, key) in self._absent:
+            return hit
+        db = self._db
+        rows = self._read_rows("SELECT v FROM kv WHERE ns=? AND k=?", (ns, key))
+        if not rows:
+            return None
+        try:
+            value = json.loads(rows[0][0])
+        except ValueError as exc:  # a value SQLite kept but that is not what srcdiff wrote
             self._damaged(db, exc)
             return None
         self._mem[(ns, key)] = value
@@ -279,18 +288,7 @@ class Cache:
             return True
         if self._db is None or (ns, key) in self._absent:
             return False
-        db = None
-        try:
-            with self._lock:
-                db = self._db
-                if db is None:
-                    return False
-                row = db.execute("SELECT 1 FROM kv WHERE ns=? AND k=?", (ns, key)).fetchone()
-        except sqlite3.DatabaseError as exc:
-            if not _is_busy(exc):
-                self._damaged(db, exc)
-            return False
-        return row is not None
+        return bool(self._read_rows("SELECT 1 FROM kv WHERE ns=? AND k=?", (ns, key)))
 
     def known(self, ns: str, keys: list[str]) -> set[str]:
         """Which of KEYS have a value stored under NS, asked in a few queries instead of one
@@ -298,25 +296,16 @@ class Cache:
         stores meanwhile is only computed twice)."""
         out = {k for k in keys if (ns, k) in self._mem}
         ask = [k for k in dict.fromkeys(keys) if k not in out and (ns, k) not in self._absent]
-        if self._db is None or not ask:
-            return out
-        db = None
-        try:
-            for i in range(0, len(ask), 500):  # well under SQLite's limit on parameters
-                chunk = ask[i : i + 500]
-                with self._lock:
-                    db = self._db
-                    if db is None:
-                        return out
-                    rows = db.execute(
-                        f"SELECT k FROM kv WHERE ns=? AND k IN ({','.join('?' * len(chunk))})",
-                        (ns, *chunk)).fetchall()
-                found = {r[0] for r in rows}
-                out |= found
-                self._absent.update((ns, k) for k in chunk if k not in found)
-        except sqlite3.DatabaseError as exc:
-            if not _is_busy(exc):
-                self._damaged(db, exc)
+        for i in range(0, len(ask), 500):  # well under SQLite's limit on parameters
+            chunk = ask[i : i + 500]
+            rows = self._read_rows(
+                f"SELECT k FROM kv WHERE ns=? AND k IN ({','.join('?' * len(chunk))})",
+                (ns, *chunk))
+            if rows is None:
+                break  # no file, busy or damaged: the rest are looked up one by one, or computed
+            found = {r[0] for r in rows}
+            out |= found
+            self._absent.update((ns, k) for k in chunk if k not in found)
         return out
 
     def put(self, ns: str, key: str, value: Any) -> None:
