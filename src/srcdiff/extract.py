@@ -83,21 +83,17 @@ def find_definitions(text: str, *, aliases: bool = False, name: str | None = Non
     name: only the definitions listed under NAME; the keywords that cannot open one (the
     next word is another plain name, and no ``typedef`` stands just before) are not examined.
     """
-    out: list[Definition] = []
     lines = _Lines(text)
-    pairs: _Pairs | _LocalPairs = _Pairs(text)
     if name is None:
+        pairs: _Pairs | _LocalPairs = _Pairs(text)
         keywords: Iterable[re.Match] = _KEYWORD_RE.finditer(text)
-    elif name not in text:
-        return out
-    else:
+    elif name in text:
+        pairs = _LocalPairs(text)  # a few candidates: each brace matched on its own
         keywords = _keywords_for(text, name)
-        pairs = _LocalPairs(text)
-    for m in keywords:
-        out += _at_keyword(text, m, pairs, lines, aliases)
-    if name is not None:
-        out = [d for d in out if d.name == name]
-    return out
+    else:
+        return []
+    out = [d for m in keywords for d in _at_keyword(text, m, pairs, lines, aliases)]
+    return out if name is None else [d for d in out if d.name == name]
 
 
 def _keywords_for(text: str, name: str) -> list[re.Match]:

@@ -87,7 +87,7 @@ class StructReader:
         key = (blob, name)
         if key in self._mem:
             return self._mem[key]
-        ckey = f"{blob}|{name}|{self.fingerprint}"
+        ckey = self._key(blob, name)
         hit = self.cache.get("struct", ckey)
         sdef = None
         if isinstance(hit, dict) and "body" in hit:
@@ -114,6 +114,10 @@ class StructReader:
         self._mem[key] = sdef
         return sdef
 
+    def _key(self, blob: str, name: str) -> str:
+        """Cache key of NAME's reading in BLOB under these options."""
+        return f"{blob}|{name}|{self.fingerprint}"
+
     def _body(self, bkey: str) -> StructDef | None:
         sdef = self._bodies.get(bkey)
         if sdef is None:
@@ -131,8 +135,8 @@ class StructReader:
         in_blob will have to parse (neither in memory nor in the cache)."""
         want = [(b, n) for b, n in dict.fromkeys(wanted)
                 if (b, n) not in self._mem and b not in self._data]
-        cached = self.cache.known("struct", [f"{b}|{n}|{self.fingerprint}" for b, n in want])
-        todo = [b for b, n in want if f"{b}|{n}|{self.fingerprint}" not in cached]
+        cached = self.cache.known("struct", [self._key(b, n) for b, n in want])
+        todo = [b for b, n in want if self._key(b, n) not in cached]
         if len(todo) < 2:
             return
         held = sum(map(len, self._data.values()))

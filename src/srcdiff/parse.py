@@ -132,18 +132,28 @@ def canonical_type(node: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # File level
 
-# content -> [comment-stripped text, every definition (None: not scanned whole yet),
-# {name: the definitions listed under it}]
-_scan_cache: dict[bytes, list[Any]] = {}
+class _Scanned:
+    """What is known of one file content: its comment-stripped text, every definition in it
+    (None until a caller asks for all), and the definitions of the names asked for alone."""
+
+    __slots__ = ("clean", "every", "named")
+
+    def __init__(self, clean: str):
+        self.clean = clean
+        self.every: list[Definition] | None = None
+        self.named: dict[str, list[Definition]] = {}
+
+
+_scan_cache: dict[bytes, _Scanned] = {}  # by content
 _SCAN_CACHE_BYTES = 64 << 20  # whole blobs are kept: bound their summed size, not only count
 _scan_cache_size = 0
 
 
-def _scanned(data: bytes) -> list[Any]:
+def _scanned(data: bytes) -> _Scanned:
     key = bytes(data)  # bytes hash is computed once per object and cached by Python
     hit = _scan_cache.get(key)
     if hit is None:
-        hit = [strip_comments(decode_source(data)), None, {}]
+        hit = _Scanned(strip_comments(decode_source(data)))
         global _scan_cache_size
         if len(_scan_cache) > 64 or _scan_cache_size + len(key) > _SCAN_CACHE_BYTES:
             _scan_cache.clear()
@@ -161,9 +171,9 @@ def scan(data: bytes) -> tuple[str, list[Definition]]:
     structs a blob defines) pay for decoding and scanning once. Never raises on bad content.
     """
     hit = _scanned(data)
-    if hit[1] is None:
-        hit[1] = find_definitions(hit[0], aliases=True)
-    return hit[0], hit[1]
+    if hit.every is None:
+        hit.every = find_definitions(hit.clean, aliases=True)
+    return hit.clean, hit.every
 
 
 def scan_named(data: bytes, name: str) -> tuple[str, list[Definition]]:
@@ -171,12 +181,12 @@ def scan_named(data: bytes, name: str) -> tuple[str, list[Definition]]:
     when there is one, else looking for NAME alone (history reads one struct out of hundreds
     of versions of a file: examining every definition in each would be wasted)."""
     hit = _scanned(data)
-    if hit[1] is not None:
-        return hit[0], [d for d in hit[1] if d.name == name]
-    defs = hit[2].get(name)
+    if hit.every is not None:
+        return hit.clean, [d for d in hit.every if d.name == name]
+    defs = hit.named.get(name)
     if defs is None:
-        defs = hit[2][name] = find_definitions(hit[0], aliases=True, name=name)
-    return hit[0], defs
+        defs = hit.named[name] = find_definitions(hit.clean, aliases=True, name=name)
+    return hit.clean, defs
 
 
 @lru_cache(maxsize=64)
