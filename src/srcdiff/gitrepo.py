@@ -170,11 +170,21 @@ class GitRepo:
 
     def prime_blob_ids(self, revs: list[str], path: str) -> None:
         """Look up PATH at each of REVS in one exchange, for blob_id to answer from memory."""
-        todo = [r for r in dict.fromkeys(revs) if (r, path) not in self._ids]
-        if len(self._ids) + len(todo) > MAX_COMMIT_MEMO:
+        self._path_headers([(r, path) for r in revs])
+
+    def path_headers(self, rev: str, paths: list[str]) -> list[tuple[str, str, int] | None]:
+        """headers() of PATHS at the commit REV, remembered: a commit's files never change,
+        and parsing asks for the same #include'd paths at one revision many times."""
+        return self._path_headers([(rev, p) for p in paths])
+
+    def _path_headers(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str, int] | None]:
+        todo = [k for k in dict.fromkeys(pairs) if k not in self._ids]
+        got = dict(zip(todo, self.headers([f"{r}:{p}" for r, p in todo])))
+        out = [got[k] if k in got else self._ids[k] for k in pairs]
+        if len(self._ids) + len(got) > MAX_COMMIT_MEMO:
             self._ids.clear()
-        for rev, h in zip(todo, self.headers([f"{r}:{path}" for r in todo])):
-            self._ids[(rev, path)] = h
+        self._ids.update(got)
+        return out
 
     def blob_id(self, rev: str, path: str) -> str | None:
         """Blob id of PATH at REV, or None when the file does not exist there or is not a blob

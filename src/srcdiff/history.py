@@ -584,22 +584,26 @@ class Builder:
             changes.extend(self._attribute(a, b, member_changes, idents))
         return changes
 
-    def _state_at(self, sha: str, idents: list[tuple[str, str]]) -> StructDef | None:
+    def _state_at(self, sha: str, idents: list[tuple[str, str]], inc: str) -> StructDef | None:
+        """The struct at commit SHA, under the first of IDENTS ((name, path)) that defines it
+        there. Between two versions, the #include'd headers are read as at the newer one, INC:
+        the commits walked are those of the struct's own file, and one reading of the
+        includes then serves every commit of the range. (A struct text already read is not
+        read again anyway: readings are shared by blob and by definition text.)"""
         key = (sha, tuple(idents))
         if key not in self._states:
-            self._states[key] = self._state_at_uncached(sha, idents)
+            self._states[key] = self._state_at_uncached(sha, idents, inc)
         return self._states[key]
 
-    def _state_at_uncached(self, sha: str, idents: list[tuple[str, str]]) -> StructDef | None:
+    def _state_at_uncached(self, sha: str, idents: list[tuple[str, str]], inc: str
+                           ) -> StructDef | None:
         for name, path in idents:
             if path is None:
                 continue
             key = (sha, path)
-            if key in self._blobs:  # known from a commit walk: no object look-up needed
-                blob = self._blobs[key]
-                sdef = None if blob is None else self.reader.in_blob(blob, name, path, sha)
-            else:
-                _blob, sdef = self.reader.at(sha, path, name)
+            # known from a commit walk: no object look-up needed
+            blob = self._blobs[key] if key in self._blobs else self.repo.blob_id(sha, path)
+            sdef = None if blob is None else self.reader.in_blob(blob, name, path, inc)
             if sdef is not None:
                 return sdef
         return None
@@ -684,11 +688,11 @@ class Builder:
             parents = self.repo.commit_info(sha).parents
         return parents[:1] if self.opts.first_parent else parents
 
-    def _find_commit(self, commits: list[str], idents, wanted: Callable[[StructDef | None], bool]
-                     ) -> tuple[tuple[CommitInfo, ...], str | None]:
+    def _find_commit(self, commits: list[str], idents, wanted: Callable[[StructDef | None], bool],
+                     inc: str) -> tuple[tuple[CommitInfo, ...], str | None]:
         """The last commit in COMMITS whose state satisfies WANTED while no parent's did."""
         for sha in reversed(commits):
-            if not wanted(self._state_at(sha, idents)):
+            if not wanted(self._state_at(sha, idents, inc)):
                 continue
             if sha in self._shallow:
                 # Its parents are not in this clone: it may only have inherited the state.
@@ -697,7 +701,7 @@ class Builder:
             parents = self._parents(sha)
             if not parents:
                 return (self.repo.commit_info(sha),), None
-            if all(not wanted(self._state_at(p, idents)) for p in parents):
+            if all(not wanted(self._state_at(p, idents, inc)) for p in parents):
                 return (self.repo.commit_info(sha),), None
         if self._shallow:
             return (), "history is cut here (shallow clone); the commit is not in this clone"
@@ -729,14 +733,14 @@ class Builder:
                     return sdef is not None and cur is None
                 return cur is not None and _same(cur, final) and cur.guard == final.guard
 
-            found, note = self._find_commit(commits, idents, wanted)
+            found, note = self._find_commit(commits, idents, wanted, b.commit)
             out.append(Change(ch.kind, ch.field, ch.old, ch.new, found, note))
         return out
 
     def _attribute_presence(self, a: Version, b: Version, idents, present: bool):
         commits = self._commits(a, b, idents)
         self._read_ahead(commits, idents)
-        return self._find_commit(commits, idents, lambda s: (s is not None) == present)
+        return self._find_commit(commits, idents, lambda s: (s is not None) == present, b.commit)
 
     def _trace_cached(self, a: Version, b: Version, fa: Found) -> list[Change]:
         key = f"fwd|{a.commit}|{b.commit}|{fa.name}|{fa.path}|{self._hfp}|{self.opts.rename_threshold}"
@@ -760,16 +764,16 @@ class Builder:
             self._read_ahead(commits, [(name, path)])
             gone = None
             for sha in commits:
-                if self._state_at(sha, [(name, path)]) is None:
+                if self._state_at(sha, [(name, path)], b.commit) is None:
                     parents = self._parents(sha)
-                    if parents and self._state_at(parents[0], [(name, path)]) is not None:
+                    if parents and self._state_at(parents[0], [(name, path)], b.commit) is not None:
                         gone = sha
                         break
             if gone is None:
                 return events
             info = self.repo.commit_info(gone)
             parent = info.parents[0]
-            before = self._state_at(parent, [(name, path)])
+            before = self._state_at(parent, [(name, path)], b.commit)
             changed = self.repo.changed_paths(parent, gone)
             moved = self.reader.search(gone, name, changed, None)
             if moved.sdef is not None:
@@ -844,10 +848,10 @@ class Builder:
             self._read_ahead(commits, [(name, path)])
             appear = None
             for sha in reversed(commits):
-                if self._state_at(sha, [(name, path)]) is None:
+                if self._state_at(sha, [(name, path)], b.commit) is None:
                     continue
                 parents = self._parents(sha)
-                if parents and self._state_at(parents[0], [(name, path)]) is None:
+                if parents and self._state_at(parents[0], [(name, path)], b.commit) is None:
                     appear = sha
                     break
             if appear is None:
@@ -861,7 +865,7 @@ class Builder:
                                         old_path=moved.path, new_path=path))
                 path, end = moved.path, parent
                 continue
-            after = self._state_at(appear, [(name, path)])
+            after = self._state_at(appear, [(name, path)], b.commit)
             best = self._counterpart(parent, appear, changed, after, name)
             if best is None:
                 return events, None

@@ -253,7 +253,7 @@ class RevFiles:
         """Blob id of each of PATHS (None: missing, not a blob, or over the size limit)."""
         limit = max_blob_bytes()
         return [h[0] if h is not None and h[1] == "blob" and h[2] <= limit else None
-                for h in self.repo.headers([f"{self.rev}:{p}" for p in paths])]
+                for h in self.repo.path_headers(self.rev, paths)]
 
     def read_id(self, blob: str) -> bytes:
         return self.repo.read_object_raw(blob)
