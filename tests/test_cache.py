@@ -263,3 +263,29 @@ def test_known_asks_for_many_keys_at_once_and_gets_answer_the_rest_from_memory(t
     c.put("struct", key(5), value(5))  # stored by this run after known() said absent
     assert c.get("struct", key(5)) == value(5) and c.has("struct", key(5))
     c.close()
+
+
+def test_a_history_read_back_gives_the_same_answers_even_with_its_bodies_gone(
+        demo_repo, srcdiff, tmp_path):
+    """A run that asks for a history built before reads it back from the cache, where the
+    versions' definitions are kept by reference to the parsed texts; with those texts gone
+    (evicted, say) it reads the blobs again and still answers the same."""
+    args = ("vfio_pci_device", "--repo", str(demo_repo), "--follow", "--format", "json")
+    first = {cmd: srcdiff(cmd, *args) for cmd in ("log", "blame", "changelog")}
+    assert all(r.code == 0 for r in first.values())
+    db = sqlite3.connect(tmp_path / "cache" / "cache.sqlite")
+    try:
+        stored = db.execute("SELECT v FROM kv WHERE ns='history'").fetchall()
+        assert len(stored) == 1
+        assert '"read":true' in stored[0][0]  # definitions kept by reference ...
+        assert "\"irq_type\"" not in stored[0][0]  # ... not spelled out again
+    finally:
+        db.close()
+    for cmd, r in first.items():
+        assert srcdiff(cmd, *args).out == r.out
+    db = sqlite3.connect(tmp_path / "cache" / "cache.sqlite")
+    with db:
+        assert db.execute("DELETE FROM kv WHERE ns IN ('body', 'struct')").rowcount > 0
+    db.close()
+    for cmd, r in first.items():
+        assert srcdiff(cmd, *args).out == r.out

@@ -260,7 +260,11 @@ class Builder:
     def _history_to_cache(self, h: History) -> dict:
         nodes = {}
         for tag, d in h.graph.nodes(data=True):
-            nodes[tag] = {"sdef": d["sdef"].to_json() if d["sdef"] else None, "name": d["name"],
+            # a definition read from a blob is stored by reference: the reader's cache has it
+            # (by blob, then by definition text), and most versions share a few texts
+            read = d["sdef"] is not None and d["blob"] is not None
+            nodes[tag] = {"sdef": d["sdef"].to_json() if d["sdef"] and not read else None,
+                          "read": read, "name": d["name"],
                           "path": d["path"], "blob": d["blob"], "before": d["before"],
                           "date": d["date"], "notes": [change_to_cache(c) for c in d["notes"]]}
         edges = [[a, b, [change_to_cache(c) for c in d["changes"]]]
@@ -275,8 +279,11 @@ class Builder:
         order = {v.tag: i for i, v in enumerate(vs.versions)}
         for tag in sorted(data["nodes"], key=order.__getitem__):
             d = data["nodes"][tag]
-            g.add_node(tag, version=vs.by_tag(tag),
-                       sdef=StructDef.from_json(d["sdef"]) if d["sdef"] else None,
+            if d.get("read"):
+                sdef = self.reader.in_blob(d["blob"], d["name"], d["path"], vs.by_tag(tag).commit)
+            else:
+                sdef = StructDef.from_json(d["sdef"]) if d["sdef"] else None
+            g.add_node(tag, version=vs.by_tag(tag), sdef=sdef,
                        name=d["name"], path=d["path"], blob=d["blob"],
                        before=tuple(d["before"]) if d["before"] else None, date=d["date"],
                        notes=[change_from_cache(c) for c in d["notes"]])
