@@ -305,6 +305,7 @@ class Builder:
         import networkx as nx  # loaded by now, by the version DAG's thread
 
         topo = list(nx.lexicographical_topological_sort(vs.graph, key=order.__getitem__))
+        self.repo.prime_commits([vs.by_tag(t).commit for t in topo])  # their dates, at once
         g = nx.DiGraph()
         for tag in topo:
             f = found[tag]
@@ -729,6 +730,7 @@ class Builder:
                    ) -> list[Change]:
         commits = self._commits(a, b, idents)
         self._read_ahead(commits, idents)
+        self.repo.prime_commits(commits)  # the one blamed for each change is among them
         out = []
         for ch in changes:
             key = ch.field if ch.field is not None else (ch.old or ch.new).key()
