@@ -145,6 +145,24 @@ def test_follow_continues_under_the_new_name(demo_repo, srcdiff):
     assert fields["pdev"]["introduced"]["tag"] == "v4.4"
 
 
+def test_blame_names_the_struct_as_it_is_at_the_blamed_version(demo_repo, srcdiff):
+    """Asked by its old name with --follow, blame shows the definition under the name and in
+    the file it has at the newest version; "struct" stays the name asked for."""
+    res = srcdiff("blame", "vfio_pci_device", "--repo", str(demo_repo), "--follow")
+    assert res.code == 0, res.err
+    assert res.out.splitlines()[0] == ("struct vfio_pci_core_device at v6.8 "
+                                       "(include/linux/vfio_pci_core.h), followed from "
+                                       "struct vfio_pci_device")
+    data = srcdiff("blame", "vfio_pci_device", "--repo", str(demo_repo), "--follow",
+                   "--format", "json").json()
+    assert (data["struct"], data["name"], data["at"]) == ("vfio_pci_device",
+                                                         "vfio_pci_core_device", "v6.8")
+    assert data["path"] == "include/linux/vfio_pci_core.h"
+    old = srcdiff("blame", "vfio_pci_device", "--repo", str(demo_repo), "--at", "v5.8")
+    assert old.out.splitlines()[0] == ("struct vfio_pci_device at v5.8 "
+                                       "(drivers/vfio/pci/vfio_pci_private.h)")
+
+
 def test_show_json_contract(demo_repo, srcdiff):
     res = srcdiff("show", "vfio_pci_device", "--at", "v5.8", "--repo", str(demo_repo),
                   "--format", "json")

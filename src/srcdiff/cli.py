@@ -240,7 +240,9 @@ def blame_cmd(ctx: Context, struct: str, all_: bool, at: str | None) -> int:
 
     history, builder = _history(ctx, struct)
     tag, lines = blame(history, builder, include_removed=all_, at=at)
-    _emit(ctx, render.blame_text(struct, tag, lines), render.blame_json(struct, tag, lines))
+    node = history.node(tag)  # the name and file it has there (--follow: maybe not STRUCT's)
+    _emit(ctx, render.blame_text(struct, tag, lines, node["name"], node["path"]),
+          render.blame_json(struct, tag, lines, node["name"], node["path"]))
     return _finish(ctx, history.warnings, history.incomplete)
 
 

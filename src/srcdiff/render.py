@@ -260,11 +260,16 @@ def diff_text(name: str, a: str, b: str, changes: list[Change]) -> str:
 # -- blame ------------------------------------------------------------------------------
 
 
-def blame_json(name: str, tag: str, lines: list[BlameLine]) -> dict:
-    return {"struct": name, "at": tag, "fields": [ln.to_json() for ln in lines]}
+def blame_json(name: str, tag: str, lines: list[BlameLine], name_at: str | None = None,
+               path: str | None = None) -> dict:
+    """"struct" is the name asked for; "name" and "path" are the definition's at TAG (with
+    --follow, the name it was renamed to)."""
+    return {"struct": name, "at": tag, "name": name_at or name, "path": path,
+            "fields": [ln.to_json() for ln in lines]}
 
 
-def blame_text(name: str, tag: str, lines: list[BlameLine]) -> str:
+def blame_text(name: str, tag: str, lines: list[BlameLine], name_at: str | None = None,
+               path: str | None = None) -> str:
     rows = []
     for ln in lines:
         c = ln.introduced.commit
@@ -277,7 +282,10 @@ def blame_text(name: str, tag: str, lines: list[BlameLine]) -> str:
         rows.append((decl, ln.introduced.tag, who + gone))
     w0 = min(max((len(r[0]) for r in rows), default=0), 48)
     w1 = max((len(r[1]) for r in rows), default=0)
-    out = [f"struct {name} at {tag}"]
+    head = f"struct {name_at or name} at {tag}" + (f" ({path})" if path else "")
+    if name_at and name_at != name:
+        head += f", followed from struct {name}"
+    out = [head]
     out += [f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}" for r in rows]
     return clean("\n".join(out))
 
