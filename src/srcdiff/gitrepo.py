@@ -18,8 +18,9 @@ from pathlib import Path
 import git
 
 from srcdiff.errors import SrcdiffError
-from srcdiff.safegit import git_env, safe_git_env
 from srcdiff.limits import MAX_COMMIT_MEMO, check_blob_size, max_blob_bytes
+from srcdiff.safegit import git_env, safe_git_env
+
 
 @dataclass(frozen=True)
 class CommitInfo:
