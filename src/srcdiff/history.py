@@ -356,10 +356,14 @@ class Builder:
         probes += [vs.versions[(k * n) // 7].tag for k in range(1, 7)]
         probes = list(dict.fromkeys(probes))
         # Headers of the newest and oldest trees first; then of a few between; then sources.
-        headers = (INCLUDE_GLOBS, HEADER_GLOBS)
-        anchors = (self._probe(probes[:2], name, headers)
-                   or self._probe(probes[2:], name, headers)
-                   or self._probe(probes, name, (SOURCE_GLOBS,)))
+        anchors: list[tuple[str, Found]] = []
+        pending: list[str] = []
+        for kinds in ((INCLUDE_GLOBS, HEADER_GLOBS), (SOURCE_GLOBS,)):
+            anchors = self._probe(probes[:2], name, kinds)
+            if not anchors:
+                anchors, pending = self._probe_each(probes[2:], name, kinds)
+            if anchors:
+                break
         # Only now is the version DAG needed (its walk ran while the trees were searched).
         absent = {v.tag: Found(name, None, None, None) for v in vs.versions}
         if not anchors:
@@ -374,7 +378,27 @@ class Builder:
             for t, ft in self._spread(tag, f).items():
                 if best[t].sdef is None:
                     best[t] = ft
+        # The versions between that were not searched: only where spreading found nothing (the
+        # struct deleted and re-created elsewhere, say) is the whole tree searched after all.
+        for t in pending:
+            if best[t].sdef is not None:
+                continue
+            for tag, f in self._probe([t], name, kinds):
+                for t2, ft in self._spread(tag, f).items():
+                    if best[t2].sdef is None:
+                        best[t2] = ft
         return best
+
+    def _probe_each(self, tags: list[str], name: str, kinds: tuple[tuple[str, ...], ...]
+                    ) -> tuple[list[tuple[str, Found]], list[str]]:
+        """Search the trees of TAGS one at a time, in order, up to the first that defines NAME:
+        (its anchors, the tags after it). A whole-tree search of a large tree takes seconds, and
+        spreading from the first anchor usually reaches the others' versions anyway."""
+        for k, t in enumerate(tags):
+            found = self._probe([t], name, kinds)
+            if found:
+                return found, tags[k + 1 :]
+        return [], []
 
     def _probe(self, tags: list[str], name: str,
                kinds: tuple[tuple[str, ...], ...] = (INCLUDE_GLOBS, HEADER_GLOBS, SOURCE_GLOBS)
