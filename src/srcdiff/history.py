@@ -941,15 +941,21 @@ def build_history(repo: GitRepo, versions: VersionSet, opts: Options, cache: Cac
 def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
     import difflib
 
+    import re
+
     newest = versions.versions[-1]
-    # Close names among the structs/unions defined at the newest, middle and oldest versions.
+    # Close names among the structs/unions defined at the newest, middle and oldest versions,
+    # in the public headers and in the files whose path has a word of NAME in it (a misspelt
+    # vfio_pci_devic: paths with vfio, pci or devic). Every file of three kernel trees would
+    # take half a minute, for a hint.
     pattern = r"(struct|union)[[:space:]]+[A-Za-z_][A-Za-z0-9_]*[[:space:]]*\{"
+    words = dict.fromkeys(w for w in re.split(r"[_0-9]+", name) if len(w) >= 3)
+    where = ["include/*.h", *(f"*{w}*.[ch]" for w in words)]
     vs = versions.versions
     out = ""
     for v in dict.fromkeys([vs[-1], vs[len(vs) // 2], vs[0]]):
         out += repo.run_text("grep", "-h", "-o", "-I", "-E", "--no-textconv", "-e", pattern,
-                             v.commit, "--", "*.h", "*.c", ok_codes=(0, 1))
-    import re
+                             v.commit, "--", *where, ok_codes=(0, 1))
 
     names = sorted({m.group(2) for m in re.finditer(r"(struct|union)\s+(\w+)", out)})
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
