@@ -940,7 +940,6 @@ def build_history(repo: GitRepo, versions: VersionSet, opts: Options, cache: Cac
 
 def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
     import difflib
-
     import re
 
     newest = versions.versions[-1]

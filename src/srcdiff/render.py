@@ -262,8 +262,8 @@ def diff_text(name: str, a: str, b: str, changes: list[Change]) -> str:
 
 def blame_json(name: str, tag: str, lines: list[BlameLine], name_at: str | None = None,
                path: str | None = None) -> dict:
-    """"struct" is the name asked for; "name" and "path" are the definition's at TAG (with
-    --follow, the name it was renamed to)."""
+    """Blame as JSON: key "struct" is the name asked for; "name" and "path" are the
+    definition's at TAG (with --follow, the name it was renamed to)."""
     return {"struct": name, "at": tag, "name": name_at or name, "path": path,
             "fields": [ln.to_json() for ln in lines]}
 
