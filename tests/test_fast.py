@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pstats
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,16 @@ def test_the_walk_started_before_loading_gives_the_same_versions_and_history(rep
         assert parents["v5.8-rc1" if include_rc else "v5.8"] == "v5.4"
         # and every parent is the tag git describes the release's parent commit by
         assert parents == {t: _nearest_earlier_tag(repo, t, include_rc) for t in parents}, args
+
+
+def test_a_profiler_still_gets_its_results(repo, tmp_path):
+    """srcdiff ends its process itself once the answer is out, except under a profiler or a
+    coverage tool, which write their results as the interpreter ends."""
+    prof = tmp_path / "run.prof"
+    env = dict(os.environ, SRCDIFF_CACHE_DIR=str(tmp_path / "cache"))
+    p = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "srcdiff.fast",
+                        "log", "vfio_pci_device", "--repo", str(repo)],
+                       check=False, capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "struct vfio_pci_device" in p.stdout
+    assert pstats.Stats(str(prof)).total_calls > 0

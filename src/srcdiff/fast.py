@@ -73,7 +73,10 @@ def _exit(code: int | str | None) -> None:
     """sys.exit(CODE) without the interpreter's teardown: what is registered to run at exit
     runs (the version walk stopped, git processes closed, the cache's last words), the output
     is flushed, and the process ends. Freeing a history run's objects one by one took a
-    quarter of a second, after the answer was printed."""
+    quarter of a second, after the answer was printed. Under a profiler or a coverage tool
+    the usual exit is kept: they write their results as the interpreter ends."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
     if code is None:
         status = 0
     elif isinstance(code, int):
