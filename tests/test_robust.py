@@ -140,3 +140,51 @@ def test_a_mistyped_version_number_gets_suggestions(tmp_path):
     assert line.startswith("srcdiff: error: unknown revision or tag: 1.3 (did you mean ")
     named = line.split("did you mean ", 1)[1].rstrip("?)").split(", ")
     assert "1.2" in named and len(named) == len(set(named))
+
+
+class _Terminal:
+    """A stand-in for stderr on a terminal, keeping what is written."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+
+    def write(self, s: str) -> int:
+        self.parts.append(s)
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def test_the_progress_bar_shows_while_a_long_step_blocks(monkeypatch):
+    """A step that blocks for long (a whole-tree search of a kernel tree takes seconds) shows
+    the bar while it runs: it appears DELAY after the start, from a timer, not only at the next
+    update. A run that ends sooner shows nothing."""
+    import time
+
+    from srcdiff import cli
+
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(cli.Progress, "DELAY", 0.05)
+    bar = cli.Progress(quiet=False)
+    bar("search trees", 0, 2)
+    deadline = time.monotonic() + 5
+    while "search trees" not in err.text() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the search, blocking: no update comes meanwhile
+    bar.close()
+    assert "search trees" in err.text() and "0/2" in err.text()
+
+    quick = _Terminal()
+    monkeypatch.setattr(sys, "stderr", quick)
+    monkeypatch.setattr(cli.Progress, "DELAY", 30.0)
+    bar = cli.Progress(quiet=False)
+    bar("locate", 1, 2)
+    bar.close()
+    assert quick.text() == ""

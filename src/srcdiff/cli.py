@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -142,11 +143,21 @@ def command(f: Callable) -> Callable:
 
 
 class Progress:
-    """A rich progress bar on stderr when it is a terminal (and not --quiet); else nothing."""
+    """A rich progress bar on stderr when it is a terminal (and not --quiet); else nothing.
+
+    Quick runs stay silent: the bar appears once a run has taken DELAY seconds, from a timer,
+    so that a step that blocks for long (a whole-tree search of a kernel tree takes seconds)
+    shows while it runs, not only at the next update."""
+
+    DELAY = 1.0
 
     def __init__(self, quiet: bool):
         self.bar = None
-        self.t0 = time.perf_counter()
+        self.tasks: dict[str, int] = {}
+        self._latest: dict[str, tuple[int, int]] = {}  # updates before the bar is shown
+        self._lock = threading.Lock()
+        self._shown = self._closed = self._due = False
+        self._timer: threading.Timer | None = None
         if quiet or not sys.stderr.isatty():
             return
         from rich.console import Console
@@ -156,21 +167,45 @@ class Progress:
         self.bar = RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       console=Console(stderr=True, no_color="NO_COLOR" in os.environ),
                       transient=True)
-        self.tasks: dict[str, int] = {}
+        self._timer = threading.Timer(self.DELAY, self._show)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _show(self) -> None:
+        with self._lock:
+            self._due = True
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        if self._closed or self._shown or not self._latest:
+            return
+        self._shown = True
+        self.bar.start()
+        for what, (done, total) in self._latest.items():
+            self.tasks[what] = self.bar.add_task(what, total=total, completed=done)
 
     def __call__(self, what: str, done: int, total: int) -> None:
-        # Quick runs stay silent: the bar appears only once a run has taken a second.
-        if self.bar is None or time.perf_counter() - self.t0 < 1.0:
+        if self.bar is None:
             return
-        if what not in self.tasks:
-            if not self.tasks:
-                self.bar.start()
-            self.tasks[what] = self.bar.add_task(what, total=total)
-        self.bar.update(self.tasks[what], completed=done)
+        with self._lock:
+            if not self._shown:
+                self._latest[what] = (done, total)
+                if self._due:
+                    self._start_locked()
+                return
+            if what not in self.tasks:
+                self.tasks[what] = self.bar.add_task(what, total=total)
+            self.bar.update(self.tasks[what], completed=done, total=total)
 
     def close(self) -> None:
-        if self.bar is not None and self.tasks:
-            self.bar.stop()
+        if self.bar is None:
+            return
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._shown:
+                self.bar.stop()
 
 
 def _history(ctx: Context, name: str) -> tuple[History, Builder]:

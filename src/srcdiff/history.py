@@ -227,6 +227,7 @@ class Builder:
         self._blobs: dict[tuple[str, str], str | None] = {}  # (commit, path) -> blob id
         self._parents_of: dict[str, tuple[str, ...]] = {}
         self._primed: set[tuple[str, str]] = set()  # (name, path) looked up at every version
+        self._searches = [0, 0]  # whole-tree searches done, and at most to do (progress)
         # commit walks started while locating (touch key -> Future of commits_touching)
         self._walks: dict[str, Future] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -358,6 +359,7 @@ class Builder:
         # Headers of the newest and oldest trees first; then of a few between; then sources.
         anchors: list[tuple[str, Found]] = []
         pending: list[str] = []
+        self._searches = [0, len(probes)]  # whole trees searched, of at most (progress)
         for kinds in ((INCLUDE_GLOBS, HEADER_GLOBS), (SOURCE_GLOBS,)):
             anchors = self._probe(probes[:2], name, kinds)
             if not anchors:
@@ -417,7 +419,12 @@ class Builder:
                 blob, sdef = self.reader.at(vs.by_tag(t).commit, hit["path"], name)
                 result[t] = Found(name, hit["path"], blob, sdef, tuple(hit["others"]))
         if todo:
+            done, total = self._searches
+            self._searches = [done, max(total, done + len(todo))]
+            self.progress("search trees", *self._searches)
             found = self.reader.search_many([vs.by_tag(t).commit for t in todo], name, kinds)
+            self._searches[0] += len(todo)
+            self.progress("search trees", *self._searches)
             for t in todo:
                 f = found[vs.by_tag(t).commit]
                 self.cache.put("located", self._located_key(vs.by_tag(t), name, kinds),
