@@ -359,11 +359,17 @@ class Builder:
         # Headers of the newest and oldest trees first; then of a few between; then sources.
         anchors: list[tuple[str, Found]] = []
         pending: list[str] = []
+        later: tuple[tuple[str, ...], ...] = ()  # the kind of file the pending ones are searched in
         self._searches = [0, len(probes)]  # whole trees searched, of at most (progress)
         for kinds in ((INCLUDE_GLOBS, HEADER_GLOBS), (SOURCE_GLOBS,)):
             anchors = self._probe(probes[:2], name, kinds)
-            if not anchors:
-                anchors, pending = self._probe_each(probes[2:], name, kinds)
+            # The versions between: a kind of file at a time, as one search of them all would
+            # (the first kind where any defines it), each kind one tree at a time.
+            for globs in () if anchors else kinds:
+                anchors, pending = self._probe_each(probes[2:], name, (globs,))
+                if anchors:
+                    later = (globs,)
+                    break
             if anchors:
                 break
         # Only now is the version DAG needed (its walk ran while the trees were searched).
@@ -385,7 +391,7 @@ class Builder:
         for t in pending:
             if best[t].sdef is not None:
                 continue
-            for tag, f in self._probe([t], name, kinds):
+            for tag, f in self._probe([t], name, later):
                 for t2, ft in self._spread(tag, f).items():
                     if best[t2].sdef is None:
                         best[t2] = ft
