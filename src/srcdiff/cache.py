@@ -250,9 +250,11 @@ class Cache:
             self._db = self._rebuild()
             self._clean = self._db is not None  # a new file, no error met in it yet
 
-    def _read_rows(self, sql: str, params: tuple) -> list[tuple] | None:
-        """Rows of one read; None when there is no file to read, another run is writing it
-        (busy: the caller computes instead), or it is damaged (warned and rebuilt)."""
+    def _read_rows(self, sql: str, params: tuple = (), busy_raises: bool = False
+                   ) -> list[tuple] | None:
+        """Rows of one statement; None when there is no file to read, another run is writing
+        it (busy: the caller computes instead; raised with BUSY_RAISES), or it is damaged
+        (warned and rebuilt)."""
         db = None
         try:
             with self._lock:
@@ -261,7 +263,10 @@ class Cache:
                     return None
                 return db.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
-            if not _is_busy(exc):
+            if _is_busy(exc):
+                if busy_raises:
+                    raise
+            else:
                 self._damaged(db, exc)
             return None
 
@@ -368,19 +373,12 @@ class Cache:
             _stamped[str(self.path)] = state
 
     def _query(self, sql: str) -> list[tuple]:
-        """All rows of SQL; damage met warns, rebuilds and answers from the rebuilt file."""
+        """All rows of SQL; damage met warns, rebuilds and answers from the rebuilt file; busy
+        is raised (cache info/clear say so)."""
         for _attempt in range(2):
-            with self._lock:
-                db = self._db
-            if db is None:
-                return []
-            try:
-                with self._lock:
-                    return db.execute(sql).fetchall()
-            except sqlite3.DatabaseError as exc:
-                if _is_busy(exc):
-                    raise
-                self._damaged(db, exc)
+            rows = self._read_rows(sql, busy_raises=True)
+            if rows is not None:
+                return rows
         return []
 
     def info(self) -> dict[str, Any]:
