@@ -130,27 +130,26 @@ class GitRepo:
         """Contents of the blobs IDS that exist and are within the size limit, in two pipelined
         exchanges with persistent ``git cat-file`` processes (sizes first: a blob over the limit
         is never asked for; read_blob names it when asked)."""
-        limit = max_blob_bytes()
-        ask = [i for i in dict.fromkeys(ids) if _OID_RE.match(i)]
-        heads = self.headers(ask)
-        return self._read_many([i for i, h in zip(ask, heads)
-                                if h is not None and h[1] == "blob" and h[2] <= limit])
+        return self._read_many(ids, "blob", max_blob_bytes())
 
     def prime_commits(self, shas: list[str]) -> None:
         """Read the commits SHAS that commit_info does not remember yet, in two pipelined
         exchanges instead of a round trip each."""
-        ask = [s for s in dict.fromkeys(shas) if s not in self._commits and _OID_RE.match(s)]
+        ask = [s for s in shas if s not in self._commits]
         if len(ask) < 2:
             return
-        heads = self.headers(ask)
-        got = self._read_many([s for s, h in zip(ask, heads) if h is not None and h[1] == "commit"])
+        got = self._read_many(ask, "commit")
         if len(self._commits) + len(got) > MAX_COMMIT_MEMO:
             return  # commit_info reads them one by one, within its bound
         for sha, data in got.items():
             self._commits[sha] = _parse_commit(sha, data)
 
-    def _read_many(self, ask: list[str]) -> dict[str, bytes]:
-        """Contents of the objects ASK (ids known to exist), pipelined through cat-file --batch."""
+    def _read_many(self, ids: list[str], kind: str, limit: int | None = None) -> dict[str, bytes]:
+        """Contents of those of IDS that are objects of type KIND (and at most LIMIT bytes),
+        in two pipelined exchanges: headers first (batch-check), then contents (batch)."""
+        ask = [i for i in dict.fromkeys(ids) if _OID_RE.match(i)]
+        ask = [i for i, h in zip(ask, self.headers(ask))
+               if h is not None and h[1] == kind and (limit is None or h[2] <= limit)]
         out: dict[str, bytes] = {}
         with self._batch_lock:
             proc = self._cat_batch()
