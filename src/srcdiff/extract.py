@@ -190,12 +190,11 @@ def _at_keyword(text: str, m: re.Match, pairs: _Pairs | _LocalPairs, lines: _Lin
     i = _skip_attrs(text, m.end())
     name = None
     nm = _NAME_RE.match(text, i)
-    if nm and not nm.group(1).startswith("__attribute") and not (
-            nm.group(1).startswith("__") and _defines_macro(text, nm.group(1))):
-        name = nm.group(1)
-        i = _skip_attrs(text, nm.end())
-    elif nm and nm.group(1).startswith("__") and not nm.group(1).startswith("__attribute"):
+    word = nm.group(1) if nm and not nm.group(1).startswith("__attribute") else None
+    if word is not None:
         # 'struct __ec_align4 {' where the file #define's __ec_align4: an attribute macro
+        if not (word.startswith("__") and _defines_macro(text, word)):
+            name = word
         i = _skip_attrs(text, nm.end())
     while i < len(text) and text[i] in " \t\n":
         i += 1
