@@ -179,7 +179,7 @@ class _LocalPairs:
 
 def _defines_macro(text: str, name: str) -> bool:
     """Whether TEXT #define's NAME (a bare __word before a body is then an attribute)."""
-    return re.search(r"^[ \t]*#[ \t]*define[ \t]+" + re.escape(name) + r"\b", text, re.M) is not None
+    return re.search(r"^[ \t]*#[ \t]*define[ \t]+" + re.escape(name) + r"\b", text, re.MULTILINE) is not None
 
 
 def _at_keyword(text: str, m: re.Match, pairs: _Pairs | _LocalPairs, lines: _Lines, aliases: bool

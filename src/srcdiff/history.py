@@ -227,7 +227,7 @@ class Builder:
         self._blobs: dict[tuple[str, str], str | None] = {}  # (commit, path) -> blob id
         self._parents_of: dict[str, tuple[str, ...]] = {}
         self._primed: set[tuple[str, str]] = set()  # (name, path) looked up at every version
-        self._searches = [0, 0]  # whole-tree searches done, and at most to do (progress)
+        self._searched = self._to_search = 0  # whole-tree searches done, and at most (progress)
         # commit walks started while locating (touch key -> Future of commits_touching)
         self._walks: dict[str, Future] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -360,7 +360,7 @@ class Builder:
         anchors: list[tuple[str, Found]] = []
         pending: list[str] = []
         later: tuple[tuple[str, ...], ...] = ()  # the kind of file the pending ones are searched in
-        self._searches = [0, len(probes)]  # whole trees searched, of at most (progress)
+        self._to_search = len(probes)
         for kinds in ((INCLUDE_GLOBS, HEADER_GLOBS), (SOURCE_GLOBS,)):
             anchors = self._probe(probes[:2], name, kinds)
             # The versions between: a kind of file at a time, as one search of them all would
@@ -425,12 +425,11 @@ class Builder:
                 blob, sdef = self.reader.at(vs.by_tag(t).commit, hit["path"], name)
                 result[t] = Found(name, hit["path"], blob, sdef, tuple(hit["others"]))
         if todo:
-            done, total = self._searches
-            self._searches = [done, max(total, done + len(todo))]
-            self.progress("search trees", *self._searches)
+            self._to_search = max(self._to_search, self._searched + len(todo))
+            self.progress("search trees", self._searched, self._to_search)
             found = self.reader.search_many([vs.by_tag(t).commit for t in todo], name, kinds)
-            self._searches[0] += len(todo)
-            self.progress("search trees", *self._searches)
+            self._searched += len(todo)
+            self.progress("search trees", self._searched, self._to_search)
             for t in todo:
                 f = found[vs.by_tag(t).commit]
                 self.cache.put("located", self._located_key(vs.by_tag(t), name, kinds),
