@@ -44,19 +44,24 @@ struct s { int slot[NR_SLOTS]; };
     assert members(read(src, config=config)) == [("slot", "int[4]")]
 
 
-@pytest.mark.parametrize("config", [None, KCFG], ids=["no config", "config"])
-def test_a_condition_on_names_from_an_included_header_decided_by_its_known_operand(config):
-    # as linux's page_frag, with the #if on the #define's: BITS_PER_LONG decides, PAGE_SIZE
-    # needs _AC from a header not read
-    src = """\
+def frag_src(condition):
+    """A header as linux's page_frag, with the #if on the #define's: BITS_PER_LONG comes from
+    an included header, PAGE_SIZE needs _AC from a header not read."""
+    return f"""\
 #include <linux/frag.h>
-#if (BITS_PER_LONG <= 32) && (PAGE_SIZE < 65536)
+#if {condition}
 #define FRAG_FIELDS() __u16 offset; __u16 size
 #else
 #define FRAG_FIELDS() __u32 offset; __u32 size
 #endif
-struct s { struct page *page; FRAG_FIELDS(); };
+struct s {{ struct page *page; FRAG_FIELDS(); }};
 """
+
+
+@pytest.mark.parametrize("config", [None, KCFG], ids=["no config", "config"])
+def test_a_condition_on_names_from_an_included_header_decided_by_its_known_operand(config):
+    # BITS_PER_LONG decides: 64 <= 32 is false, so && is false whatever PAGE_SIZE is
+    src = frag_src("(BITS_PER_LONG <= 32) && (PAGE_SIZE < 65536)")
     sd = read(src, {"include/linux/frag.h": FRAG_H}, config)
     assert members(sd) == [("page", "struct page *"), ("offset", "__u32"), ("size", "__u32")]
     assert sd.warnings == ()
@@ -64,15 +69,7 @@ struct s { struct page *page; FRAG_FIELDS(); };
 
 @pytest.mark.parametrize("config", [None, KCFG], ids=["no config", "config"])
 def test_a_condition_its_known_operands_do_not_decide_stays_undecided(config):
-    src = """\
-#include <linux/frag.h>
-#if (BITS_PER_LONG > 32) && (PAGE_SIZE < 65536)
-#define FRAG_FIELDS() __u16 offset; __u16 size
-#else
-#define FRAG_FIELDS() __u32 offset; __u32 size
-#endif
-struct s { struct page *page; FRAG_FIELDS(); };
-"""
+    src = frag_src("(BITS_PER_LONG > 32) && (PAGE_SIZE < 65536)")
     sd = read(src, {"include/linux/frag.h": FRAG_H}, config)
     # both branches read, the first #define used, and the reader told so
     assert members(sd) == [("page", "struct page *"), ("offset", "__u16"), ("size", "__u16")]
