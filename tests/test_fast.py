@@ -81,9 +81,10 @@ def _nearest_earlier_tag(repo: Path, tag: str, include_rc: bool) -> str | None:
     return p.stdout.strip() if p.returncode == 0 else None
 
 
-def test_the_walk_started_before_loading_gives_the_same_versions_and_history(repo, tmp_path, srcdiff):
-    # srcdiff (the entry point) starts the tag-DAG walk before the rest of srcdiff loads; the
-    # in-process CLI walks when asked. Both must see the same DAG, stable branches included.
+def test_release_lines_agree_with_git_describe_where_releases_are_ancestors(repo, tmp_path, srcdiff):
+    # The entry point and the in-process CLI give the same versions and history; release lines
+    # come from version numbers alone, and on the demo history (every release descends from its
+    # predecessor) each one is the tag git describes the release's parent commit by.
     for args, include_rc in ((("versions", "--include-rc"), True),
                              (("log", "vfio_pci_device", "--follow"), False)):
         code, out, err, _loaded = run(repo, tmp_path / "cache", *args, "--format", "json")

@@ -337,14 +337,22 @@ def show_cmd(ctx: Context, struct: str, rev: str) -> int:
 @main.command("versions")
 @command
 def versions_cmd(ctx: Context) -> int:
-    """The versions that would be examined, in order, each with its parent in the version DAG."""
+    """The versions that would be examined, in order, each with its predecessor on its release
+    line; then the version-looking tags left out, and why."""
     from srcdiff.versions import select_versions
 
     vs = select_versions(ctx.repo, **ctx.select, cache=ctx.cache)
     rows = [{"tag": v.tag, "commit": v.commit, "parent": vs.parent(v.tag), "rc": v.is_rc}
             for v in vs.versions]
-    text = "\n".join(f"{r['tag']:<16} {r['commit'][:12]}  <- {r['parent'] or '(root)'}" for r in rows)
-    _emit(ctx, text, {"versions": rows})
+    lines = [f"{r['tag']:<16} {r['commit'][:12]}  <- {r['parent'] or '(root)'}" for r in rows]
+    by_reason: dict[str, list[str]] = {}
+    for tag, why in vs.left_out:
+        by_reason.setdefault(why, []).append(tag)
+    for why, tags in by_reason.items():
+        shown = ", ".join(tags[:6]) + (f", … ({len(tags)} in all)" if len(tags) > 6 else "")
+        lines.append(f"left out, {why}: {shown}")
+    _emit(ctx, "\n".join(lines), {"versions": rows,
+                                  "left_out": [{"tag": t, "reason": w} for t, w in vs.left_out]})
     return 0
 
 

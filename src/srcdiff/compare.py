@@ -6,8 +6,6 @@ edge, so moves, renames (--follow) and attribution behave exactly as in ``log``.
 
 from __future__ import annotations
 
-import networkx as nx
-
 from srcdiff.cache import Cache
 from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import GitRepo
@@ -36,7 +34,6 @@ def diff_revisions(repo: GitRepo, cache: Cache, opts: Options, old: str, new: st
     if old == new:
         raise SrcdiffError(f"nothing to compare: {old} and {new} are the same revision")
     va, vb = revision_version(repo, old, 0), revision_version(repo, new, 1)
-    g = nx.DiGraph()
-    g.add_edge(va.tag, vb.tag)
-    history, _builder = build_history(repo, VersionSet([va, vb], g), opts, cache)
+    history, _builder = build_history(repo, VersionSet([va, vb], {va.tag: None, vb.tag: va.tag}),
+                                      opts, cache)
     return history, history.edge_changes(va.tag, vb.tag)

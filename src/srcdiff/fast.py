@@ -18,8 +18,6 @@ import sqlite3
 import sys
 
 COMMANDS = {"log", "blame", "diff", "changelog", "show", "report", "graph", "versions"}
-# Those that walk the version DAG (show and diff compare the revisions they are given).
-WALKING = COMMANDS - {"show", "diff"}
 # Options that make a run unfit to store or to answer from the store.
 NOT_CACHED = {"--no-cache", "-o", "--output", "--stats", "-h", "--help", "--version"}
 ENV = ("SRCDIFF_MAX_BLOB_MB", "SRCDIFF_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "NO_COLOR", "TERM")
@@ -38,7 +36,6 @@ def main() -> None:
             sys.stderr.write(err)
             sys.stdout.flush()
             sys.exit(code)
-    _start_walks(argv)
     try:
         from srcdiff.cli import main as cli_main
     except ImportError as exc:  # GitPython refuses to load when no git can be run
@@ -91,21 +88,6 @@ def _exit(code: int | str | None) -> None:
         except (OSError, ValueError):
             pass  # a reader gone (srcdiff log | head): as for a closed pipe, not an error
     os._exit(status)
-
-
-def _start_walks(argv: list[str]) -> None:
-    """Start the history walk a command will need before loading the rest of srcdiff."""
-    if not argv or argv[0] not in WALKING or any(
-            a in ("-h", "--help", "--revs") or a.startswith("--revs=") for a in argv):
-        return
-    try:
-        common = _common_dir(_option(argv, "--repo") or os.getcwd())
-    except OSError:
-        return
-    if common is not None:
-        from srcdiff.early import start_tag_dag
-
-        start_tag_dag(common)
 
 
 def _option(argv: list[str], name: str) -> str | None:

@@ -235,6 +235,17 @@ class GitRepo:
             return None
         return self._read(h[0])
 
+    def is_ancestor(self, old: str, new: str) -> bool:
+        """Whether commit OLD is an ancestor of commit NEW (or NEW itself)."""
+        self.commands += 1
+        proc = subprocess.run(  # noqa: PLW1510 - the exit status is the answer
+            ["git", "--git-dir", str(self.git_dir), "--no-replace-objects", "merge-base",
+             "--is-ancestor", old, new], capture_output=True, env=git_env(), cwd=str(self.git_dir))
+        if proc.returncode not in (0, 1):
+            msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise SrcdiffError(f"git merge-base failed: {msg[-1] if msg else proc.returncode}")
+        return proc.returncode == 0
+
     def resolve(self, rev: str) -> str | None:
         """Commit id REV names, or None."""
         if rev.startswith("-"):

@@ -372,14 +372,12 @@ class Builder:
                     break
             if anchors:
                 break
-        # Only now is the version DAG needed (its walk ran while the trees were searched).
         absent = {v.tag: Found(name, None, None, None) for v in vs.versions}
         if not anchors:
             return absent
         best = dict(absent)
         for _t, f in anchors:
             self._prime(f.name, f.path)
-        self._read_while_waiting(anchors)
         for tag, f in anchors:
             if best[tag].sdef is not None:
                 continue  # reached from an earlier anchor already: spreading again finds the same
@@ -448,20 +446,6 @@ class Builder:
         self.repo.prime_blob_ids(revs, path)
         self.reader.prefetch([(b, name) for r in revs
                               if (b := self.repo.blob_id(r, path)) is not None])
-
-    def _read_while_waiting(self, anchors: list[tuple[str, Found]]) -> None:
-        """While the version DAG's walk is still running, read the struct at the versions
-        nearest each anchor in its file: what spreading from the anchor reads first."""
-        vs = self.versions
-        index = {v.tag: i for i, v in enumerate(vs.versions)}
-        for tag, f in anchors:
-            k = index[tag]
-            for v in sorted(vs.versions, key=lambda v: abs(index[v.tag] - k)):
-                if not vs.graph_pending():
-                    return
-                blob = self.repo.blob_id(v.commit, f.path)
-                if blob is not None:
-                    self.reader.in_blob(blob, f.name, f.path, v.commit)
 
     def _located_key(self, v: Version, name: str, kinds) -> str:
         return f"{v.commit}|{name}|{self.reader.fingerprint}|{kinds}"
