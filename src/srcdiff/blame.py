@@ -106,11 +106,67 @@ def blame(history: History, builder: Builder, include_removed: bool = False,
                 intro = current.get(ch.new.key())
                 if intro is not None:
                     current[ch.new.key()] = (intro[0], _origin(b, ch))
+    # The release that first had a member is the earliest by date among all examined ones
+    # (a stable release can have a backport before the next mainline release has it).
+    first_seen = _first_seen(history)
+
+    def dated(o: Origin, key: str) -> Origin:
+        tag = first_seen.get(key, o.tag)
+        return o if tag == o.tag else Origin(tag, o.commit, o.note)
+
     lines: list[BlameLine] = []
-    for key, f in field_map(history.sdef(newest.tag)).items():
+    now = field_map(history.sdef(newest.tag))
+    for key, f in now.items():
         # .get: a member can still arrive unannounced (the struct renamed away and back).
         intro, retyped = current.get(key, (Origin(first, None, earlier), None))
-        lines.append(BlameLine(f, intro, None, retyped))
+        lines.append(BlameLine(f, dated(intro, key), None, retyped))
     if include_removed:
-        lines.extend(removed)
+        gone = {ln.field.key() for ln in removed}
+        lines.extend(BlameLine(ln.field, dated(ln.introduced, ln.field.key()), ln.removed,
+                               ln.last_retyped) for ln in removed if ln.field.key() not in now)
+        # members of releases off the blamed one's line (a stable release's own member, say)
+        lines.extend(_removed_elsewhere(history, set(now) | gone, first_seen, newest.tag))
     return newest.tag, lines
+
+
+def _first_seen(history: History) -> dict[str, str]:
+    """For each member key, the earliest release (by date, then version) that has it."""
+    order = {v.tag: i for i, v in enumerate(history.ordered())}
+    out: dict[str, str] = {}
+    vs = history.versions
+    for tag in sorted(order, key=lambda t: (vs.by_tag(t).date, history.node(t)["date"] or "",
+                                            order[t])):
+        for key in field_map(history.sdef(tag)):
+            out.setdefault(key, tag)
+    return out
+
+
+def _removed_elsewhere(history: History, known: set[str], first_seen: dict[str, str], at: str
+                       ) -> list[BlameLine]:
+    """Members some examined release had that are not in KNOWN (the definition at AT and what
+    its line removed): each with the change that added it and the one that removed it, found
+    on any edge of the version graph; a member only another line ever had is "removed" at AT,
+    with no commit, and says which release had it last."""
+    added: dict[str, Origin] = {}
+    gone: dict[str, tuple[Origin, object]] = {}
+    for a, b in history.edges_in_order():
+        for ch in history.edge_changes(a, b):
+            if ch.kind == ADDED and ch.new is not None:
+                added.setdefault(ch.new.key(), _origin(b, ch))
+            elif ch.kind == REMOVED and ch.old is not None:
+                gone.setdefault(ch.old.key(), (_origin(b, ch), ch.old))
+    last_seen: dict[str, str] = {}
+    for v in history.ordered():
+        for key in field_map(history.sdef(v.tag)):
+            last_seen[key] = v.tag
+    out = []
+    for key, tag in first_seen.items():
+        if key in known:
+            continue
+        intro = added.get(key, Origin(tag, None, "not attributed"))
+        removal = gone.get(key)
+        if removal is None:
+            note = f"only on another release line (last in {last_seen[key]}); {at} never had it"
+            removal = (Origin(at, None, note), field_map(history.sdef(last_seen[key]))[key])
+        out.append(BlameLine(removal[1], Origin(tag, intro.commit, intro.note), removal[0]))
+    return out

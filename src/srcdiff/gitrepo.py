@@ -326,6 +326,31 @@ class GitRepo:
             commits.append([ids[0], ids[1:], blobs])
         return commits
 
+    def commits_mentioning(self, new: str, old: str | None, paths: list[str], names: list[str],
+                           first_parent: bool = False) -> dict[str, set[str]]:
+        """For each of NAMES, the non-merge commits in OLD..NEW whose changes to PATHS add or
+        remove a line with that word in it: where a member of that name can have come or gone
+        (one git process for every name)."""
+        args = ["log", "--no-show-signature", "--no-renames", "-p", "-U0", "--no-color",
+                "--no-ext-diff", "--no-textconv", "--format=%x01%H"]
+        if first_parent:
+            args.append("--first-parent")
+        args.append(new)
+        if old:
+            args.append(f"^{old}")
+        args += ["--", *paths]
+        out = self._run(*args).decode("utf-8", "surrogateescape")
+        word = re.compile(r"\b(" + "|".join(map(re.escape, sorted(set(names), key=len, reverse=True)))
+                          + r")\b")
+        found: dict[str, set[str]] = {n: set() for n in names}
+        for chunk in out.split("\x01")[1:]:
+            sha, _, patch = chunk.partition("\n")
+            changed = "\n".join(ln for ln in patch.split("\n")
+                                 if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
+            for m in set(word.findall(changed)):
+                found[m].add(sha)
+        return found
+
     def changed_paths(self, old: str, new: str) -> list[str]:
         """Paths that differ between the trees of two commits (no rename detection)."""
         out = self._run("diff-tree", "-r", "-z", "--no-renames", "--name-only", old, new)

@@ -345,12 +345,7 @@ class Builder:
         name = self.opts.name
         pinned = self.opts.read.pinned_path
         if pinned:
-            out = {}
-            for i, v in enumerate(vs.versions):
-                blob, sdef = self.reader.at(v.commit, pinned, name)
-                out[v.tag] = Found(name, pinned if sdef else None, blob, sdef)
-                self.progress("locate", i + 1, len(vs.versions))
-            return out
+            return self._locate_pinned(name, pinned)
         newest = vs.versions[-1].tag
         probes = [newest, vs.versions[0].tag]
         n = len(vs.versions)
@@ -393,6 +388,23 @@ class Builder:
                 for t2, ft in self._spread(tag, f).items():
                     if best[t2].sdef is None:
                         best[t2] = ft
+        return best
+
+    def _locate_pinned(self, name: str, pinned: str) -> dict[str, Found]:
+        """--path FILE: the struct is looked for in FILE instead of searching trees; from the
+        versions where FILE defines it, moves and renames are followed as without --path."""
+        vs = self.versions
+        self._prime(name, pinned)
+        best = {v.tag: Found(name, None, None, None) for v in vs.versions}
+        for v in reversed(vs.versions):
+            if best[v.tag].sdef is not None:
+                continue
+            blob, sdef = self.reader.at(v.commit, pinned, name)
+            if sdef is None:
+                continue
+            for t, ft in self._spread(v.tag, Found(name, pinned, blob, sdef)).items():
+                if best[t].sdef is None:
+                    best[t] = ft
         return best
 
     def _probe_each(self, tags: list[str], name: str, kinds: tuple[tuple[str, ...], ...]
@@ -717,8 +729,21 @@ class Builder:
         return parents[:1] if self.opts.first_parent else parents
 
     def _find_commit(self, commits: list[str], idents, wanted: Callable[[StructDef | None], bool],
-                     inc: str) -> tuple[tuple[CommitInfo, ...], str | None]:
-        """The last commit in COMMITS whose state satisfies WANTED while no parent's did."""
+                     inc: str, likely: set[str] | None = None
+                     ) -> tuple[tuple[CommitInfo, ...], str | None]:
+        """The last commit in COMMITS whose state satisfies WANTED while no parent's did.
+
+        LIKELY, when given, holds the commits whose diff mentions the member: the last of
+        those that qualifies is the answer (a member named in the source comes or goes with a
+        line naming it), found by reading a few states instead of every commit's; when none
+        qualifies (a member made by a macro, a merge) every commit is looked at."""
+        if likely:
+            for sha in reversed([c for c in commits if c in likely]):
+                if sha in self._shallow or not wanted(self._state_at(sha, idents, inc)):
+                    continue
+                parents = self._parents(sha)
+                if parents and all(not wanted(self._state_at(p, idents, inc)) for p in parents):
+                    return (self.repo.commit_info(sha),), None
         for sha in reversed(commits):
             if not wanted(self._state_at(sha, idents, inc)):
                 continue
@@ -749,22 +774,45 @@ class Builder:
     def _attribute(self, a: Version | None, b: Version, changes: list[Change], idents
                    ) -> list[Change]:
         commits = self._commits(a, b, idents)
-        self._read_ahead(commits, idents)
         self.repo.prime_commits(commits)  # the one blamed for each change is among them
+        mentions = self._mentions(a, b, idents, changes) if len(commits) > 8 else {}
+        if not mentions:
+            self._read_ahead(commits, idents)
         out = []
         for ch in changes:
             key = ch.field if ch.field is not None else (ch.old or ch.new).key()
             final = ch.new
 
-            def wanted(sdef, key=key, final=final):
+            def wanted(sdef, key=key, final=final, kind=ch.kind):
                 cur = field_map(sdef).get(key)
                 if final is None:
                     return sdef is not None and cur is None
+                if kind == ADDED:
+                    # who gave the struct a member of that name, as users read blame; a
+                    # later retype in the same range is not the addition
+                    return cur is not None
                 return cur is not None and _same(cur, final) and cur.guard == final.guard
 
-            found, note = self._find_commit(commits, idents, wanted, b.commit)
+            likely = mentions.get(ch.field) if ch.kind in (ADDED, REMOVED) else None
+            found, note = self._find_commit(commits, idents, wanted, b.commit, likely)
             out.append(Change(ch.kind, ch.field, ch.old, ch.new, found, note))
         return out
+
+    def _mentions(self, a: Version | None, b: Version, idents, changes: list[Change]
+                  ) -> dict[str, set[str]]:
+        """Commits of the range whose diff names each added or removed member (remembered)."""
+        names = sorted({c.field for c in changes if c.kind in (ADDED, REMOVED) and c.field})
+        paths = sorted({p for _n, p in idents if p})
+        if not names or not paths:
+            return {}
+        key = self._touch_key(a, b, paths) + "|" + hash_paths(names)
+        hit = self.cache.get("mentions", key)
+        if hit is None:
+            found = self.repo.commits_mentioning(b.commit, a.commit if a else None, paths, names,
+                                                 self.opts.first_parent)
+            hit = {n: sorted(s) for n, s in found.items()}
+            self.cache.put("mentions", key, hit)
+        return {n: set(s) for n, s in hit.items()}
 
     def _attribute_presence(self, a: Version, b: Version, idents, present: bool):
         commits = self._commits(a, b, idents)
