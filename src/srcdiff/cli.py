@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import threading
 import time
@@ -72,6 +73,10 @@ def common_options(f: Callable) -> Callable:
         click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
                      help="Kernel .config: evaluate #if's as the compiler would."),
         click.option("-D", "defines", multiple=True, metavar="NAME[=VALUE]", help="Extra define (repeatable)."),
+        click.option("-U", "undefs", multiple=True, metavar="NAME",
+                     help="Take a predefined name away (repeatable)."),
+        click.option("-I", "include_dirs", multiple=True, metavar="DIR",
+                     help="Also look for #include's in DIR, relative to the repository root (repeatable)."),
         click.option("--arch", default="x86", show_default=True, help="Architecture for arch/ARCH/include."),
         click.option("--kind", type=click.Choice(["struct", "union"]), help="Only a struct or only a union of that name."),
         click.option("--first-parent", is_flag=True, help="Attribute along first parents only."),
@@ -97,11 +102,15 @@ def _make_context(kw: dict) -> Context:
     config = None
     if kw.get("config_file") is not None:
         config = Config.from_file(kw["config_file"])
-    if kw.get("defines"):
-        extra = Config.from_defines(list(kw["defines"]))
+    elif not _kconfig_tree(repo):
+        config = Config.for_host()
+    undefs = list(kw.pop("undefs", ()))
+    if kw.get("defines") or undefs:
+        extra = Config.from_defines(list(kw.get("defines") or ()), undefs)
         config = extra if config is None else config.merged(extra)
     read = ReadOptions(kind=kw.pop("kind"), config=config, arch=kw.pop("arch"),
-                       pinned_path=kw.pop("pin_path"))
+                       pinned_path=kw.pop("pin_path"),
+                       include_dirs=_include_dirs(kw.pop("include_dirs", ())))
     quiet = kw.pop("quiet")
     cache_dir = kw.pop("cache_dir")
     cache_dir = None if kw.pop("no_cache") else (cache_dir or default_cache_dir())
@@ -111,6 +120,26 @@ def _make_context(kw: dict) -> Context:
     select = {k: kw.pop(k) for k in ("tags", "include_rc", "versions", "tag_regex", "revs")}
     return Context(repo, cache, read, kw.pop("fmt"), quiet, select, kw.pop("first_parent"),
                    kw.pop("follow"), kw.pop("rename_threshold"), kw.pop("stats"))
+
+
+def _kconfig_tree(repo: GitRepo) -> bool:
+    """Whether the repository is configured by Kconfig (a Kconfig file at the top of HEAD: the
+    kernel, U-Boot, Zephyr ...): then, without --config, every #if branch is listed with its
+    guard; any other project is read as the host compiler would (preprocess.Config.for_host)."""
+    return repo.blob_id("HEAD", "Kconfig") is not None
+
+
+def _include_dirs(dirs: tuple[str, ...]) -> tuple[str, ...]:
+    """-I directories as repository-relative paths; raises SrcdiffError for one outside."""
+    import posixpath
+
+    out = []
+    for d in dirs:
+        p = posixpath.normpath(d.strip())
+        if p.startswith("/") or p == ".." or p.startswith("../"):
+            raise SrcdiffError(f"-I {d}: give a directory inside the repository, relative to its root")
+        out.append("" if p == "." else p)
+    return tuple(dict.fromkeys(out))
 
 
 def run_guarded(make_context: Callable[[], Context], call: Callable[[Context], int]) -> None:
@@ -229,11 +258,41 @@ def _history(ctx: Context, name: str) -> tuple[History, Builder]:
 
 
 def _finish(ctx: Context, warnings: list[str], incomplete: bool) -> int:
-    """Print warnings; exit status 1 when some version was read incompletely."""
+    """Print warnings, each once (merge_warnings); exit status 1 when some version was read
+    incompletely."""
     if not ctx.quiet:
-        for w in dict.fromkeys(warnings):
+        for w in merge_warnings(warnings):
             _warn(w)
     return EXIT_INCOMPLETE if incomplete else 0
+
+
+_VERSION_WARNING_RE = re.compile(r"(?P<ver>[^:\s]+): (?P<path>[^:]+):(?P<line>\d+): (?P<why>.*)\Z",
+                                 re.S)
+_UNKNOWN_MACRO_RE = re.compile(r"unknown macro (\w+)")
+
+
+def merge_warnings(warnings: list[str]) -> list[str]:
+    """WARNINGS with the same problem at many versions ("VERSION: path:line: reason", the line
+    aside) said once, at the first version, with how many more have it: an unknown macro once
+    per macro and file, whatever member uses it."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    first: dict[tuple[str, ...], str] = {}
+    for w in dict.fromkeys(warnings):
+        m = _VERSION_WARNING_RE.match(w)
+        if m is None:
+            key: tuple[str, ...] = (w,)
+        else:
+            um = _UNKNOWN_MACRO_RE.match(m["why"])
+            key = (m["path"], um.group(0) if um else m["why"])
+        first.setdefault(key, w)
+        groups.setdefault(key, []).append(m["ver"] if m else "")
+    out = []
+    for key, w in first.items():
+        vers = list(dict.fromkeys(groups[key]))
+        if len(vers) > 1:
+            w += f" (also at {len(vers) - 1} more version{'s' if len(vers) > 2 else ''}, to {vers[-1]})"
+        out.append(w)
+    return out
 
 
 def _emit(ctx: Context, text: str | None, obj: dict | None) -> None:

@@ -8,9 +8,11 @@ the files that changed.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 from dataclasses import dataclass, replace
 
+from srcdiff.buildfiles import build_files_for, build_names_of, include_dirs_of
 from srcdiff.cache import Cache
 from srcdiff.gitrepo import GitRepo
 from srcdiff.limits import BlobTooLarge, max_blob_bytes
@@ -52,10 +54,18 @@ class ReadOptions:
     config: Config | None = None
     arch: str = "x86"
     pinned_path: str | None = None
+    include_dirs: tuple[str, ...] = ()  # -I, repository-relative
 
     def fingerprint(self) -> str:
         cfg = self.config.fingerprint() if self.config is not None else "-"
-        return f"{PARSER_VERSION}|{cfg}|{self.arch}|{self.kind or '*'}"
+        fp = f"{PARSER_VERSION}|{cfg}|{self.arch}|{self.kind or '*'}"
+        return fp + "|-I" + ":".join(self.include_dirs) if self.include_dirs else fp
+
+    @property
+    def build_include_dirs(self) -> bool:
+        """Whether the build files' include path is read (a project read with the host's
+        view; a kernel's comes from its Makefiles' variables, never plain)."""
+        return self.config is not None and self.config.host
 
 
 def grep_pattern(name: str) -> str:
@@ -157,7 +167,14 @@ class StructReader:
         cands = [d for d in defs if self.opts.kind in (None, d.kind)]
         if not cands:
             return None, "absent"
-        h = hashlib.sha1(f"{self.fingerprint}|{name}|{path}".encode("utf-8", "surrogateescape"))
+        files = RevFiles(self.repo, rev, self.opts.include_dirs, self.opts.build_include_dirs)
+        # the include path the build files give at REV is part of what the text means
+        dirs = ""
+        if self.opts.build_include_dirs:
+            dirs = ":".join(files.include_dirs(path)) + "|" + ",".join(
+                sorted(files.build_names(path)))
+        h = hashlib.sha1(f"{self.fingerprint}|{name}|{path}|{dirs}".encode(
+            "utf-8", "surrogateescape"))
         for d in cands:
             h.update(clean[d.start : d.end].encode("utf-8", "surrogatepass") + b"\0")
         h.update(directives_digest(clean).encode())
@@ -172,7 +189,7 @@ class StructReader:
             path=path,
             kind=self.opts.kind,
             config=self.opts.config,
-            include_reader=RevFiles(self.repo, rev),
+            include_reader=files,
             arch=self.opts.arch,
         )
         self.parsed += 1
@@ -235,16 +252,48 @@ class RevFiles:
     their blob ids many at once (``ids``) and contents by id (``read_id``), which lets the
     preprocessor reuse what it read at another revision where the ids are the same."""
 
-    def __init__(self, repo: GitRepo, rev: str):
+    def __init__(self, repo: GitRepo, rev: str, dirs: tuple[str, ...] = (),
+                 build_files: bool = False):
         self.repo = repo
         self.rev = rev
+        self.dirs = dirs  # -I
+        self.build_files = build_files  # also the include path the build files give
+        self._dirs_of: dict[str, tuple[list[str], frozenset[str]]] = {}
 
     # equal readers share what a file sees through its #include's (preprocess._scope_for)
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, RevFiles) and (self.repo, self.rev) == (other.repo, other.rev)
+        return isinstance(other, RevFiles) and (self.repo, self.rev, self.dirs, self.build_files
+                                                ) == (other.repo, other.rev, other.dirs,
+                                                      other.build_files)
 
     def __hash__(self) -> int:
         return hash((id(self.repo), self.rev))
+
+    def include_dirs(self, path: str) -> list[str]:
+        """The include path of the file PATH: the -I directories, then what the build files
+        of its directory and those above it give (srcdiff.buildfiles), nearest first."""
+        return list(dict.fromkeys(list(self.dirs) + self._build(path)[0]))
+
+    def build_names(self, path: str) -> frozenset[str]:
+        """The names the build files of PATH may define for the compiler (-D flags,
+        configure.ac's AC_DEFINE ..., srcdiff.buildfiles.build_names_of)."""
+        return self._build(path)[1]
+
+    def _build(self, path: str) -> tuple[list[str], frozenset[str]]:
+        d = posixpath.dirname(path)
+        got = self._dirs_of.get(d)
+        if got is None:
+            dirs: list[str] = []
+            names: set[str] = set()
+            if self.build_files:
+                files = build_files_for(path)
+                for f, blob in zip(files, self.ids(files)):
+                    if blob is not None:
+                        bd, bn = _build_info(f, blob, self.repo)
+                        dirs += bd
+                        names |= bn
+            got = self._dirs_of[d] = (dirs, frozenset(names))
+        return got
 
     def __call__(self, path: str) -> bytes | None:
         return self.repo.read_file(self.rev, path)
@@ -257,6 +306,26 @@ class RevFiles:
 
     def read_id(self, blob: str) -> bytes:
         return self.repo.read_object_raw(blob)
+
+
+_build_memo: dict[tuple[str, str], tuple[list[str], frozenset[str]]] = {}
+
+
+def _build_info(path: str, blob: str, repo: GitRepo) -> tuple[list[str], frozenset[str]]:
+    """(include directories, names it may define) of the build file PATH (blob BLOB), read
+    once per blob."""
+    key = (path, blob)
+    got = _build_memo.get(key)
+    if got is None:
+        try:
+            text = repo.read_object_raw(blob).decode("utf-8", "replace")
+        except Exception:  # an unreadable build file gives nothing
+            text = ""
+        if len(_build_memo) > 2000:
+            _build_memo.clear()
+        got = _build_memo[key] = (include_dirs_of(path, text),
+                                  frozenset(build_names_of(path, text)))
+    return got
 
 
 def _path_rank(path: str, prefer: str | None) -> tuple:

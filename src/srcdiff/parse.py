@@ -311,7 +311,17 @@ class _CondStack:
                 # no name in it: the text itself cannot be evaluated
                 self.ctx.warn(line, f"cannot evaluate #{d} {join_tokens(toks)}: {why}")
             return const, term if const is None else None
-        val, why = condition_value(toks, self.ctx.env.lookup)
+        if self.ctx.config.host:
+            # the host's view: a name the build decides (CONFIG_, generated) is unknown, so
+            # the condition stays the member's guard; any other name found nowhere is 0
+            env = self.ctx.env
+            unknown = env.unknown
+            val, why = condition_value(
+                toks, lambda n: None if unknown(n) else env.lookup(n), unknown)
+            if val is None and any(is_ident(t) and unknown(t) for t in toks):
+                return None, term
+        else:
+            val, why = condition_value(toks, self.ctx.env.lookup)
         if val is None:
             self.ctx.warn(line, f"cannot evaluate #{d} {join_tokens(toks)}: {why}")
             return None, term

@@ -147,14 +147,34 @@ def join_tokens(toks: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class Config:
-    """A kernel .config plus -D defines, as the macros the compiler would see.
+    """A kernel .config plus -D defines, as the macros the compiler would see; or (``host``)
+    the host compiler's view of a project that is not configured by Kconfig.
 
     ``values`` maps CONFIG_ names to their .config value (``"y"``, ``"m"``, a number or a quoted
-    string); ``defines`` maps other -D names to their replacement text.
+    string); ``defines`` maps other -D names to their replacement text; ``undefs`` are -U names
+    (predefines and -D's taken away).
+
+    ``host``: gcc on Linux x86-64 (its predefines, see target_predefines) with the -D's and
+    -U's on top; a name defined nowhere is undefined, except the names a build generates,
+    which stay unknown (their members keep their guard): CONFIG_ names (no .config decides
+    them) and the names a template of a generated header lists (see generated_names).
     """
 
     values: tuple[tuple[str, str], ...] = ()
     defines: tuple[tuple[str, str], ...] = ()
+    undefs: tuple[str, ...] = ()
+    host: bool = False
+
+    @classmethod
+    def for_host(cls) -> Config:
+        """The host compiler's view, no -D's: how a project without a .config is read."""
+        return cls(host=True)
+
+    @property
+    def decides_kconfig(self) -> bool:
+        """Whether a CONFIG_ name this config does not set is not set (a .config, or -D's
+        given for a kernel tree); a host config leaves CONFIG_ names unknown."""
+        return not self.host
 
     @classmethod
     def from_file(cls, path: str | Path) -> Config:
@@ -182,8 +202,9 @@ class Config:
         return cls(values=tuple(sorted(values.items())))
 
     @classmethod
-    def from_defines(cls, defines: list[str]) -> Config:
-        """-D style defines: ``["CONFIG_X=y", "FOO", "BAR=3"]``; ``FOO`` means ``FOO=1``."""
+    def from_defines(cls, defines: list[str], undefs: list[str] = ()) -> Config:
+        """-D style defines: ``["CONFIG_X=y", "FOO", "BAR=3"]``; ``FOO`` means ``FOO=1``;
+        UNDEFS: -U names."""
         values: dict[str, str] = {}
         other: dict[str, str] = {}
         for d in defines:
@@ -196,21 +217,29 @@ class Config:
                 values[name] = val
             else:
                 other[name] = val
-        return cls(values=tuple(sorted(values.items())), defines=tuple(sorted(other.items())))
+        for u in undefs:
+            if not re.fullmatch(r"[A-Za-z_]\w*", u.strip()):
+                raise SrcdiffError(f"-U {u}: not a macro name")
+        return cls(values=tuple(sorted(values.items())), defines=tuple(sorted(other.items())),
+                   undefs=tuple(sorted({u.strip() for u in undefs})))
 
     def merged(self, other: Config) -> Config:
-        """This config with OTHER's settings added (OTHER wins on conflicts)."""
+        """This config with OTHER's settings added (OTHER wins on conflicts); whether it is
+        the host's view is this config's."""
         v = dict(self.values)
         v.update(other.values)
         d = dict(self.defines)
         d.update(other.defines)
-        return Config(values=tuple(sorted(v.items())), defines=tuple(sorted(d.items())))
+        u = set(self.undefs) - d.keys() - v.keys() | set(other.undefs)
+        return Config(values=tuple(sorted(v.items())), defines=tuple(sorted(d.items())),
+                      undefs=tuple(sorted(u)), host=self.host)
 
     def fingerprint(self) -> str:
         """Stable hash of the settings, for cache keys."""
         fp = self.__dict__.get("_fingerprint")
         if fp is None:
-            fp = hashlib.sha256(repr((self.values, self.defines)).encode()).hexdigest()[:16]
+            fp = hashlib.sha256(repr((self.values, self.defines, self.undefs, self.host))
+                                .encode()).hexdigest()[:16]
             # memoized on the instance: a kernel config is thousands of lines, asked per file
             object.__setattr__(self, "_fingerprint", fp)
         return fp
@@ -233,10 +262,13 @@ class Config:
                 out[name + "_MODULE"] = Macro(name + "_MODULE", None, ("1",))
             elif val != "n":
                 out[name] = Macro(name, None, tuple(tokenize(val)))
-        for name, val in target_predefines(dict(self.values)).items():
+        machine = _HOST_MACHINE if self.host else dict(self.values)
+        for name, val in target_predefines(machine, hosted=self.host).items():
             out[name] = Macro(name, None, tuple(tokenize(val)))
         for name, val in self.defines:
             out[name] = Macro(name, None, tuple(tokenize(val)))
+        for name in self.undefs:
+            out.pop(name, None)
         return out
 
 
@@ -256,11 +288,31 @@ _ARCH_PREDEFINES: dict[str, tuple[dict[str, str], bool]] = {
 }
 
 
-def target_predefines(values: dict[str, str]) -> dict[str, str]:
+# the machine a project without a .config is read for: the host's (gcc 12 on Linux x86-64)
+_HOST_MACHINE = {"CONFIG_X86_64": "y", "CONFIG_64BIT": "y", "CONFIG_CC_IS_GCC": "y",
+                 "CONFIG_GCC_VERSION": "120200"}
+
+# what gcc predefines in a hosted (userspace) build on Linux, beyond the machine: the system,
+# the C dialect (gcc's default, gnu17), the sizes of the other basic types
+_HOSTED_PREDEFINES = {
+    "__linux__": "1", "__linux": "1", "__gnu_linux__": "1", "__unix__": "1", "__unix": "1",
+    "__ELF__": "1", "__STDC__": "1", "__STDC_HOSTED__": "1", "__STDC_VERSION__": "201710L",
+    "__GNUC_MINOR__": "2", "__GNUC_PATCHLEVEL__": "0", "__SIZEOF_INT__": "4",
+    "__SIZEOF_SHORT__": "2", "__SIZEOF_LONG_LONG__": "8", "__SIZEOF_FLOAT__": "4",
+    "__SIZEOF_DOUBLE__": "8", "__SIZEOF_WCHAR_T__": "4", "__SSE__": "1", "__SSE2__": "1",
+    # and the C library's (glibc's <features.h>, <endian.h>), which every program includes;
+    # not __BIG_ENDIAN, which the kernel's headers test with #ifdef for a big-endian machine
+    "__GLIBC__": "2", "__WORDSIZE": "64", "__BYTE_ORDER": "1234", "__FLOAT_WORD_ORDER": "1234",
+}
+
+
+def target_predefines(values: dict[str, str], hosted: bool = False) -> dict[str, str]:
     """What the compiler defines for the machine a kernel .config builds for: architecture,
     word size, byte order (and the kernel's own __LITTLE/BIG_ENDIAN_BITFIELD, which follow
     from it), compiler. Empty when VALUES names no architecture (a few -D's, not a .config):
-    then such names stay undecided, as without a config."""
+    then such names stay undecided, as without a config. HOSTED: a userspace build on Linux
+    (a project read with the host's view, Config.host), which adds the system's and the C
+    dialect's names."""
     on = {k for k, v in values.items() if v == "y"}
     arches = [a for a in _ARCH_PREDEFINES if a in on]
     if not arches:
@@ -299,6 +351,8 @@ def target_predefines(values: dict[str, str]) -> dict[str, str]:
     elif "CONFIG_CC_IS_GCC" in on:
         ver = values.get("CONFIG_GCC_VERSION", "")
         out["__GNUC__"] = str(int(ver) // 10000) if ver.isdigit() and int(ver) >= 10000 else "4"
+    if hosted:
+        out.update(_HOSTED_PREDEFINES)
     return out
 
 
@@ -308,7 +362,7 @@ _TARGET_NAMES = frozenset(
     [n for names, _ in _ARCH_PREDEFINES.values() for n in names]
     + ["__LP64__", "_LP64", "__ILP32__", "_ILP32", "__s390x__", "__powerpc64__", "__PPC64__"]
     + ["__CHAR_BIT__", "__SIZEOF_LONG__", "__SIZEOF_POINTER__", "__SIZEOF_SIZE_T__"]
-    + ["__BYTE_ORDER__"]
+    + ["__BYTE_ORDER__"] + list(_HOSTED_PREDEFINES)
 )
 
 
@@ -1005,12 +1059,18 @@ _file_cache: dict[tuple[bytes, str], FileMacros] = {}
 
 # macros a kernel build always has; the rest of the compiler's predefines do not matter here
 _PREDEFINED = {"__KERNEL__": Macro("__KERNEL__", None, ("1",))}
+_NO_PREDEFINED: dict[str, Macro] = {}
+
+
+def _predefined(config: Config | None) -> dict[str, Macro]:
+    """The kernel build's own predefines; none for a project read with the host's view."""
+    return _NO_PREDEFINED if config is not None and config.host else _PREDEFINED
 
 
 def collect_macros(
     text: str, config: Config | None,
     external: Callable[[str], Macro | None] | None = None, external_complete: bool = True,
-    included: bool = False,
+    included: bool = False, unsure: Callable[[str], bool] | None = None,
 ) -> FileMacros:
     """The #define's and #include's of a comment-stripped file, conditionals evaluated.
 
@@ -1026,6 +1086,9 @@ def collect_macros(
     included: the file is read for a file that #include's it, which sees what it leaves
     defined at its end: an #undef outside #if's that cannot be decided drops the name also
     without a config (a file's own structs see every #define, an #undef only with a config).
+    unsure(name): with external, names that stay unknown although external does not give
+    them (a host config: the names a build generates, those defined under #if's of their own
+    that cannot be decided).
     """
     key = (hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest(),
            config.fingerprint() if config else "", included)
@@ -1034,11 +1097,12 @@ def collect_macros(
         if hit is not None:
             return hit
     cfg = config.macros() if config else {}
+    predefined = _predefined(config)
     defines: dict[str, Macro | str] = {}
     includes: list[tuple[str, bool]] = []
 
     def lookup(name: str) -> Macro | None:
-        m = _resolve(defines, name) or cfg.get(name) or _PREDEFINED.get(name)
+        m = _resolve(defines, name) or cfg.get(name) or predefined.get(name)
         if m is None and external is not None and _decidable_outside(name, config):
             m = external(name)
         return m
@@ -1057,7 +1121,7 @@ def collect_macros(
     dirs = _directives(text)
     for k, (d, rest) in enumerate(dirs):
         if d in ("if", "ifdef", "ifndef"):
-            val = _file_condition(d, rest, lookup, config, seen) if active else False
+            val = _file_condition(d, rest, lookup, config, seen, unsure) if active else False
             if val is None and d == "ifndef" and k + 1 < len(dirs) and dirs[k + 1][0] == "define":
                 # the include-guard idiom: #ifndef X / #define X
                 guard = rest.split(None, 1)[:1]
@@ -1068,7 +1132,7 @@ def collect_macros(
             active = active and val is not False
         elif d == "elif" and stack:
             fr = stack[-1]
-            val = (_file_condition("if", rest, lookup, config, seen)
+            val = (_file_condition("if", rest, lookup, config, seen, unsure)
                    if fr[0] and not fr[2] else False)
             fr[1] = val is not False
             fr[2] = fr[2] or val is True
@@ -1126,6 +1190,7 @@ _NEVER_DEFINED = frozenset(
 def _file_condition(
     d: str, rest: str, lookup: Callable[[str], Macro | None], config: Config | None,
     external: Callable[[str], Macro | None] | None = None,
+    undecided: Callable[[str], bool] | None = None,
 ) -> bool | None:
     """True/False when decidable from the file alone, None when unknown (read both branches):
     a name the file does not define may come from a header it includes."""
@@ -1133,7 +1198,7 @@ def _file_condition(
     if d in ("ifdef", "ifndef"):
         if not toks:
             return None
-        val = _known_defined(toks[0], lookup, config, external is not None)
+        val = _known_defined(toks[0], lookup, config, external is not None, undecided)
         if val is None:
             return None
         return val if d == "ifdef" else not val
@@ -1144,7 +1209,7 @@ def _file_condition(
     includes_seen = external is not None
 
     def unknown(name: str) -> bool:
-        return _known_defined(name, lookup, config, includes_seen) is None
+        return _known_defined(name, lookup, config, includes_seen, undecided) is None
 
     return condition_value(toks, lookup, unknown)[0]
 
@@ -1164,19 +1229,25 @@ def _decidable_outside(name: str, config: Config | None) -> bool:
     """Whether the included headers decide NAME (else only a config or the compiler can)."""
     if name.startswith("CONFIG_"):
         return False  # the config decides, or nobody does
+    if config is not None and config.host:
+        return True  # the host's predefines are all known: the rest only headers define
     return not (len(name) > 4 and name.startswith("__") and name.endswith("__"))
 
 
 def _known_defined(
     name: str, lookup: Callable[[str], Macro | None], config: Config | None,
-    includes_seen: bool = False,
+    includes_seen: bool = False, undecided: Callable[[str], bool] | None = None,
 ) -> bool | None:
     if lookup(name) is not None:
         return True
-    if name in _NEVER_DEFINED or (config is not None and name.startswith("CONFIG_")):
+    if name in _NEVER_DEFINED or (
+        config is not None and config.decides_kconfig and name.startswith("CONFIG_")
+    ):
         return False
     if name in _TARGET_NAMES and _has_target(config):
         return False  # the compiler defines it for some machines, not this one
+    if undecided is not None and undecided(name):
+        return None  # a build generates it, or defines it under #if's it decides
     if includes_seen and _decidable_outside(name, config):
         return False  # looked up through the includes and found nowhere
     return None
@@ -1196,11 +1267,14 @@ def _macros_of_bytes(data: bytes, config: Config | None) -> FileMacros:
     return fm
 
 
-def include_candidates(name: str, quoted: bool, from_path: str, arch: str) -> list[str]:
-    """Repository paths that ``#include`` NAME may refer to, in search order."""
+def include_candidates(name: str, quoted: bool, from_path: str, arch: str,
+                       dirs: tuple[str, ...] = ()) -> list[str]:
+    """Repository paths that ``#include`` NAME may refer to, in search order; DIRS: the
+    include path (-I, the build files'), searched after the including file's directory."""
     out: list[str] = []
     if quoted:
         out.append(posixpath.normpath(posixpath.join(posixpath.dirname(from_path), name)))
+    out += [posixpath.normpath(posixpath.join(d, name)) for d in dirs]
     out += [
         f"arch/{arch}/include/{name}", f"include/{name}",
         f"arch/{arch}/include/uapi/{name}", f"include/uapi/{name}",
@@ -1208,7 +1282,20 @@ def include_candidates(name: str, quoted: bool, from_path: str, arch: str) -> li
     if name.startswith("asm/"):
         out.append("include/asm-generic/" + name[4:])
     out.append(name)
-    return [p for p in out if not p.startswith("../")]
+    return [p for p in dict.fromkeys(out) if not p.startswith("../")]
+
+
+# suffixes of the template a build turns into a header (config.h.in, git2_features.h.in,
+# curl_config.h.cmake, zconf.h.cmakein)
+TEMPLATE_SUFFIXES = (".in", ".cmake", ".cmakein")
+_TEMPLATE_NAME_RE = re.compile(r"^[ \t]*#[ \t]*(?:cmakedefine01|cmakedefine|define|undef)[ \t]+"
+                               r"([A-Za-z_]\w*)", re.M)
+
+
+def generated_names(template: bytes) -> frozenset[str]:
+    """The names a header template (``config.h.in``, ``*.h.cmake``) leaves to the build:
+    every name it #define's, #undef's or #cmakedefine's."""
+    return frozenset(_TEMPLATE_NAME_RE.findall(decode_source(template)))
 
 
 class _Scope:
@@ -1230,13 +1317,16 @@ class _Scope:
         arch = am.group(1) if am else arch
         self.answers: dict[str, Macro | None] = {}
         self._own_ambiguous = set(fm.ambiguous)
+        self._own_uncertain = set(fm.uncertain)
+        self.host = config is not None and config.host
         # the includes are read on the first question the file itself cannot answer
         self._inc: _Included | None = None if reader else _NOTHING
         self._reading = (path, fm.includes, config, arch, reader)
         # alternatives under #if's the file cannot decide: decided with the #define's of the
         # included headers (e.g. __LITTLE_ENDIAN) and the built-in ones for the machine, as
         # the compiler does, once one is asked for
-        self.undecided: FileMacros | None = fm if fm.includes_decide else None
+        self.undecided: FileMacros | None = fm if fm.includes_decide or (
+            self.host and (fm.uncertain or fm.ambiguous)) else None
         self.text = text
 
     @property
@@ -1248,10 +1338,37 @@ class _Scope:
     def is_ambiguous(self, name: str) -> bool:
         return name in self._own_ambiguous or name in self.inc.ambiguous
 
+    def is_unknown(self, name: str) -> bool:
+        """With a host config: whether the build decides whether NAME is defined (a CONFIG_
+        name no -D sets, a name a generated header's template lists, one defined only under
+        #if's on such names), so that a condition on it stays a guard."""
+        m = self.lookup(name)
+        if name in self.defines:
+            return name in self._own_uncertain or name in self._own_ambiguous
+        if name in self.config_macros:
+            return False
+        inc = self.inc
+        if name in inc.uncertain or name in inc.ambiguous or name in inc.generated:
+            return True
+        return m is None and name.startswith("CONFIG_")
+
     def _decide_with_includes(self) -> None:
         fm, self.undecided = self.undecided, None
         assert fm is not None
         inc, builtins = self.inc, self.builtins
+        if self.host:
+            # names no file defines are undefined, as for the compiler; those the includes
+            # define only under #if's they could not decide, or the build generates, unknown
+            unsure = inc.uncertain | inc.ambiguous | inc.generated
+            fm2 = collect_macros(
+                self.text, self.config,
+                lambda n: None if n in unsure else _resolve(inc.defines, n) or builtins.get(n),
+                unsure=unsure.__contains__)
+            self.defines = dict(fm2.defines)
+            self._own_ambiguous = set(fm2.ambiguous)
+            self._own_uncertain = set(fm2.uncertain)
+            self.answers.clear()
+            return
         fm2 = collect_macros(self.text, self.config,
                              lambda n: _resolve(inc.defines, n) or builtins.get(n))
         # a name the includes leave undefined may come from the .c file's includes: then the
@@ -1280,18 +1397,19 @@ class _Scope:
 
     def lookup(self, name: str) -> Macro | None:
         if self.undecided is not None and (
-            name in self.undecided.ambiguous or name in self.undecided.outside
+            self.host or name in self.undecided.ambiguous or name in self.undecided.outside
         ):
             self._decide_with_includes()
         hit = self.answers.get(name, _UNSET)
         if hit is not _UNSET:
             return hit  # type: ignore[return-value]
         m = _resolve(self.defines, name) or self.config_macros.get(name)
-        if m is None and not (self.config is not None and name.startswith("CONFIG_")):
+        if m is None and not (self.config is not None and self.config.decides_kconfig
+                              and name.startswith("CONFIG_")):
             # with a config a CONFIG_ name is decided by the config alone: absent is not set
             m = _resolve(self.inc.defines, name)
         if m is None:
-            m = _PREDEFINED.get(name) or self.builtins.get(name)
+            m = _predefined(self.config).get(name) or self.builtins.get(name)
         self.answers[name] = m
         return m
 
@@ -1307,6 +1425,8 @@ class _Included:
     ambiguous: frozenset[str]
     # names whose first #define sits under #if's its file could not decide
     uncertain: frozenset[str] = frozenset()
+    # names the templates of generated headers list (a host config only, see _included_for)
+    generated: frozenset[str] = frozenset()
 
 
 _NOTHING = _Included((), (), {}, frozenset())  # a file read without a reader of includes
@@ -1326,9 +1446,20 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
 
     A reader that gives blob ids (``ids(paths)``, ``read_id(blob)``: srcdiff's reader of a git
     revision) has its reading shared: an earlier one is reused where every path it tried has
-    the same blob id, checked in one exchange. Any other reader is asked file by file."""
+    the same blob id, checked in one exchange. Any other reader is asked file by file. A
+    reader with ``include_dirs(path)`` gives the include path of PATH (include_candidates).
+
+    With a host config: a quoted #include found nowhere is looked for as a template
+    (TEMPLATE_SUFFIXES) next to the including file and in the include path, and the names
+    the template lists are the build's (``generated``); then the files whose #define's hang
+    on #if's they could not decide alone are read again, with the names no file read
+    defines undefined (as for the compiler), until that settles (see _settle)."""
     cfp = config.fingerprint() if config else ""
-    key = (path, tuple(includes), cfp, arch)
+    dirs = tuple(reader.include_dirs(path)) if hasattr(reader, "include_dirs") else ()
+    host = config is not None and config.host
+    # the names the build files may define (-D flags, AC_DEFINE ...) are the build's too
+    built = reader.build_names(path) if host and hasattr(reader, "build_names") else frozenset()
+    key = (path, tuple(includes), cfp, arch, dirs, built)
     by_id = hasattr(reader, "ids")
     known: dict[str, str | None] = {}
 
@@ -1366,6 +1497,8 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
     defines: dict[str, Macro | str] = {}
     ambiguous: set[str] = set()
     uncertain: set[str] = set()
+    generated: set[str] = set(built)
+    read: list[tuple[str, str | None, FileMacros]] = []  # (path, blob id, what it defines)
     # the budget counts paths looked up (each one once: a path read or found missing is not
     # asked again), so it bounds both the reader's work and the reuse check; files read are
     # at most as many
@@ -1374,7 +1507,7 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
         # the candidates still to look up, in order: none after one already read (the
         # #include names that file), none already known missing
         cands: list[str] = []
-        for cand in include_candidates(name, quoted, from_path, arch):
+        for cand in include_candidates(name, quoted, from_path, arch, dirs):
             if cand in seen:
                 if cand != from_path:
                     break
@@ -1392,6 +1525,7 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
                 missing.add(cand)
                 continue
             seen.add(cand)
+            read.append((cand, blob, fm))
             if fm.uncertain:
                 uncertain.update(k for k in fm.uncertain if k not in defines)
             for k, v in fm.defines.items():
@@ -1400,8 +1534,27 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
             queue.extend((cand, n, q) for n, q in fm.includes)
             ambiguous.update(fm.ambiguous)
             break
+        else:
+            if host and quoted and cands:
+                # found nowhere: a header the build generates? its template says what from
+                temps = [c + sfx for c in include_candidates(name, True, from_path, arch, dirs)
+                         [: 1 + len(dirs)] for sfx in TEMPLATE_SUFFIXES]
+                temps = [t for t in temps if t not in missing][: INCLUDE_BUDGET - len(tried)]
+                if by_id and temps:
+                    ids(temps)
+                for t in temps:
+                    blob, names = _template_names(t, reader, by_id, known)
+                    tried.append(t)
+                    tried_ids.append(blob)
+                    if names is None:
+                        missing.add(t)
+                        continue
+                    generated.update(names)
+                    break
+    if host and read and any(fm.uncertain or fm.ambiguous for _p, _b, fm in read):
+        defines, ambiguous, uncertain = _settle(read, config, reader, by_id, generated)
     inc = _Included(tuple(tried), tuple(tried_ids), defines, frozenset(ambiguous),
-                    frozenset(uncertain))
+                    frozenset(uncertain), frozenset(generated))
     if not by_id:
         return inc
     # a reading of a kernel header's includes holds tens of thousands of names: keep few
@@ -1415,6 +1568,78 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
 
 
 _INCLUDED_MAX = 32  # include readings kept, all files together
+_generated_by_id: dict[str, frozenset[str]] = {}
+
+
+def _template_names(path: str, reader, by_id: bool, known: dict[str, str | None]
+                    ) -> tuple[str | None, frozenset[str] | None]:
+    """(blob id if known, the names the template at PATH lists), (_, None) when missing."""
+    try:
+        if by_id:
+            blob = known.get(path)
+            if blob is None:
+                return None, None
+            names = _generated_by_id.get(blob)
+            if names is None:
+                if len(_generated_by_id) > 1000:
+                    _generated_by_id.clear()
+                names = _generated_by_id[blob] = generated_names(reader.read_id(blob))
+            return blob, names
+        data = reader(path)
+    except Exception:  # a broken reader must not stop parsing; treat as missing
+        return None, None
+    return None, None if data is None else generated_names(data)
+
+
+_SETTLE_PASSES = 4
+
+
+def _settle(read: list[tuple[str, str | None, FileMacros]], config: Config, reader,
+            by_id: bool, generated: set[str]
+            ) -> tuple[dict[str, Macro | str], set[str], set[str]]:
+    """The #define's of the files READ (in walk order) for a host config, where a name no file
+    defines is undefined: the files with #define's under #if's they could not decide alone
+    are read again with what the others define, a name defined only under such #if's (or
+    generated) left unknown, until nothing changes (at most _SETTLE_PASSES times). Returns
+    (defines, ambiguous, uncertain) as _included_for keeps them."""
+    texts: dict[int, str] = {}
+    for k, (p, blob, fm) in enumerate(read):
+        if fm.uncertain or fm.ambiguous:
+            try:
+                data = reader.read_id(blob) if by_id else reader(p)
+            except Exception:  # a broken reader must not stop parsing; keep the first reading
+                continue
+            if data is not None:
+                texts[k] = strip_comments(decode_source(data))
+    fms = [fm for _p, _b, fm in read]
+
+    def merge() -> tuple[dict[str, Macro | str], set[str], set[str]]:
+        defines: dict[str, Macro | str] = {}
+        ambiguous: set[str] = set()
+        uncertain: set[str] = set()
+        for fm in fms:
+            uncertain.update(k for k in fm.uncertain if k not in defines)
+            for k, v in fm.defines.items():
+                defines.setdefault(k, v)
+            ambiguous.update(fm.ambiguous)
+        return defines, ambiguous, uncertain
+
+    merged = merge()
+    for _ in range(_SETTLE_PASSES):
+        defines, ambiguous, uncertain = merged
+        unsure = ambiguous | uncertain | generated
+
+        def external(n: str, defines=defines, unsure=unsure) -> Macro | None:
+            return None if n in unsure else _resolve(defines, n)
+
+        for k, text in texts.items():
+            fms[k] = collect_macros(text, config, external, included=True,
+                                    unsure=unsure.__contains__)
+        again = merge()
+        if again[0].keys() == defines.keys() and again[2] == uncertain:
+            return again
+        merged = again
+    return merged
 
 
 def _macros_of_id(blob: str, reader, config: Config | None, cfp: str) -> FileMacros | None:
@@ -1500,4 +1725,9 @@ class MacroEnv:
         """Whether NAME has other #define's under #if's that could not be decided (the first
         one read is used)."""
         return self.scope.is_ambiguous(name) and not self._local(name)[0]
+
+    def unknown(self, name: str) -> bool:
+        """With a host config: whether the build decides whether NAME is defined (see
+        _Scope.is_unknown); a #define or #undef in the struct body decides it."""
+        return not self._local(name)[0] and self.scope.is_unknown(name)
 
