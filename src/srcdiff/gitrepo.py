@@ -22,6 +22,9 @@ from srcdiff.limits import MAX_COMMIT_MEMO, check_blob_size, max_blob_bytes
 from srcdiff.safegit import git_env, safe_git_env
 
 
+DIRECTIVES = "#"  # commits_mentioning's key for commits changing a directive or a typedef
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     """What outputs say about a commit."""
@@ -329,8 +332,9 @@ class GitRepo:
     def commits_mentioning(self, new: str, old: str | None, paths: list[str], names: list[str],
                            first_parent: bool = False) -> dict[str, set[str]]:
         """For each of NAMES, the non-merge commits in OLD..NEW whose changes to PATHS add or
-        remove a line with that word in it: where a member of that name can have come or gone
-        (one git process for every name)."""
+        remove a line with that word in it: where a member of that name can have come, gone or
+        changed (one git process for every name). Under DIRECTIVES, the commits that change a
+        preprocessor line or a typedef: where a member can change without its line changing."""
         args = ["log", "--no-show-signature", "--no-renames", "-p", "-U0", "--no-color",
                 "--no-ext-diff", "--no-textconv", "--format=%x01%H"]
         if first_parent:
@@ -343,12 +347,16 @@ class GitRepo:
         word = re.compile(r"\b(" + "|".join(map(re.escape, sorted(set(names), key=len, reverse=True)))
                           + r")\b")
         found: dict[str, set[str]] = {n: set() for n in names}
+        found[DIRECTIVES] = set()
+        directive = re.compile(r"^[+-]\s*#|\btypedef\b", re.MULTILINE)
         for chunk in out.split("\x01")[1:]:
             sha, _, patch = chunk.partition("\n")
             changed = "\n".join(ln for ln in patch.split("\n")
                                  if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
             for m in set(word.findall(changed)):
                 found[m].add(sha)
+            if directive.search(changed):
+                found[DIRECTIVES].add(sha)
         return found
 
     def changed_paths(self, old: str, new: str) -> list[str]:

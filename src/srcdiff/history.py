@@ -7,7 +7,9 @@ attributed to the commit that made it by replaying the commits in between that t
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 
 from srcdiff.cache import Cache
 from srcdiff.errors import SrcdiffError
-from srcdiff.gitrepo import CommitInfo, GitRepo
+from srcdiff.gitrepo import DIRECTIVES, CommitInfo, GitRepo
 from srcdiff.limits import BlobTooLarge
 from srcdiff.locate import (
     HEADER_GLOBS,
@@ -729,20 +731,24 @@ class Builder:
         return parents[:1] if self.opts.first_parent else parents
 
     def _find_commit(self, commits: list[str], idents, wanted: Callable[[StructDef | None], bool],
-                     inc: str, likely: set[str] | None = None
+                     inc: str, likely: set[str] | None = None,
+                     lacks: Callable[[str], bool] | None = None
                      ) -> tuple[tuple[CommitInfo, ...], str | None]:
         """The last commit in COMMITS whose state satisfies WANTED while no parent's did.
 
         LIKELY, when given, holds the commits whose diff mentions the member: the last of
         those that qualifies is the answer (a member named in the source comes or goes with a
         line naming it), found by reading a few states instead of every commit's; when none
-        qualifies (a member made by a macro, a merge) every commit is looked at."""
+        qualifies (a member made by a macro, a merge) every commit is looked at. LACKS(sha),
+        when given, says cheaply that a parent cannot satisfy WANTED (its files do not even
+        have the member's name in them), so it need not be read."""
         if likely:
             for sha in reversed([c for c in commits if c in likely]):
                 if sha in self._shallow or not wanted(self._state_at(sha, idents, inc)):
                     continue
                 parents = self._parents(sha)
-                if parents and all(not wanted(self._state_at(p, idents, inc)) for p in parents):
+                if parents and all((lacks is not None and lacks(p))
+                                   or not wanted(self._state_at(p, idents, inc)) for p in parents):
                     return (self.repo.commit_info(sha),), None
         for sha in reversed(commits):
             if not wanted(self._state_at(sha, idents, inc)):
@@ -793,19 +799,43 @@ class Builder:
                     return cur is not None
                 return cur is not None and _same(cur, final) and cur.guard == final.guard
 
-            likely = mentions.get(ch.field) if ch.kind in (ADDED, REMOVED) else None
-            found, note = self._find_commit(commits, idents, wanted, b.commit, likely)
+            likely = mentions.get(ch.field)
+            if likely is not None and ch.kind in (RETYPED, GUARD):
+                # a member's type or guard also changes through a #define, #if or typedef
+                likely = likely | mentions[DIRECTIVES]
+            lacks = (functools.partial(self._lacks_word, idents=idents, word=ch.field)
+                     if likely and ch.kind == ADDED else None)
+            found, note = self._find_commit(commits, idents, wanted, b.commit, likely, lacks)
             out.append(Change(ch.kind, ch.field, ch.old, ch.new, found, note))
         return out
 
+    def _lacks_word(self, sha: str, idents, word: str) -> bool:
+        """Whether none of the files of IDENTS at commit SHA has WORD in it: then the struct
+        there has no member of that name (a name a macro makes is found by the full scan,
+        which _find_commit falls back to)."""
+        rx = re.compile(rb"\b" + re.escape(word.encode()) + rb"\b")
+        for _name, path in idents:
+            key = (sha, path)
+            blob = self._blobs[key] if key in self._blobs else self.repo.blob_id(sha, path)
+            if blob is None:
+                continue
+            try:
+                if rx.search(self.repo.read_blob(blob)):
+                    return False
+            except BlobTooLarge:
+                return False
+        return True
+
     def _mentions(self, a: Version | None, b: Version, idents, changes: list[Change]
                   ) -> dict[str, set[str]]:
-        """Commits of the range whose diff names each added or removed member (remembered)."""
-        names = sorted({c.field for c in changes if c.kind in (ADDED, REMOVED) and c.field})
+        """Commits of the range whose diff names each changed member, and those changing a
+        directive or a typedef (remembered)."""
+        names = sorted({c.field for c in changes
+                        if c.kind in (ADDED, REMOVED, RETYPED, GUARD) and c.field})
         paths = sorted({p for _n, p in idents if p})
         if not names or not paths:
             return {}
-        key = self._touch_key(a, b, paths) + "|" + hash_paths(names)
+        key = "v2|" + self._touch_key(a, b, paths) + "|" + hash_paths(names)
         hit = self.cache.get("mentions", key)
         if hit is None:
             found = self.repo.commits_mentioning(b.commit, a.commit if a else None, paths, names,
