@@ -347,11 +347,13 @@ def blame_cmd(ctx: Context, struct: str, all_: bool, at: str | None) -> int:
 @command
 def diff_cmd(ctx: Context, struct: str, old: str, new: str) -> int:
     """Members added, removed or retyped between two revisions, with the commits."""
-    from srcdiff.compare import diff_revisions
+    from srcdiff.compare import backported, diff_revisions
 
     opts = ctx.options(struct)
     history, changes = diff_revisions(ctx.repo, ctx.cache, opts, old, new)
-    _emit(ctx, render.diff_text(struct, old, new, changes), render.diff_json(struct, old, new, changes))
+    ported = backported(ctx.repo, ctx.cache, opts, old, new)
+    _emit(ctx, render.diff_text(struct, old, new, changes, ported),
+          render.diff_json(struct, old, new, changes, ported))
     return _finish(ctx, history.warnings, history.incomplete)
 
 

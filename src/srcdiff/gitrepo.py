@@ -35,15 +35,20 @@ class CommitInfo:
     email: str
     date: str  # ISO 8601 author date
     subject: str
+    upstream: str | None = None  # the commit this one was cherry-picked or backported from
+    upstream_by: str | None = None  # how that was found: "trailer", "patch-id", "subject"
 
     def to_json(self) -> dict:
-        return {
+        d = {
             "commit": self.sha,
             "author": self.author,
             "email": self.email,
             "date": self.date,
             "subject": self.subject,
         }
+        if self.upstream is not None:
+            d["upstream"] = {"commit": self.upstream, "found_by": self.upstream_by}
+        return d
 
 
 class GitRepo:
@@ -91,6 +96,10 @@ class GitRepo:
             msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             raise SrcdiffError(f"git {args[0]} failed: {msg[-1] if msg else proc.returncode}")
         return proc.stdout
+
+    def run_bytes(self, *args: str, input: bytes | None = None) -> bytes:
+        """Stdout of one git command (SrcdiffError when it fails)."""
+        return self._run(*args, input=input)
 
     def run_text(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         return self._run(*args, ok_codes=ok_codes).decode("utf-8", "surrogateescape")
@@ -452,7 +461,11 @@ def _parse_commit(sha: str, raw: bytes) -> CommitInfo:
     except (LookupError, UnicodeDecodeError):
         text = msg.decode("utf-8", "replace")
     subject = text.strip().split("\n\n")[0].replace("\n", " ").strip()
-    return CommitInfo(sha, tuple(parents), author, email, date, subject)
+    from srcdiff.backport import upstream_of
+
+    up = upstream_of(text)
+    return CommitInfo(sha, tuple(parents), author, email, date, subject, up,
+                      "trailer" if up else None)
 
 
 @cache

@@ -99,7 +99,8 @@ def change_to_cache(c: Change) -> dict:
         "kind": c.kind, "field": c.field, "note": c.note,
         "old": None if c.old is None else c.old.to_json(),
         "new": None if c.new is None else c.new.to_json(),
-        "commits": [[x.sha, list(x.parents), x.author, x.email, x.date, x.subject] for x in c.commits],
+        "commits": [[x.sha, list(x.parents), x.author, x.email, x.date, x.subject, x.upstream,
+                     x.upstream_by] for x in c.commits],
         "names": [c.old_name, c.new_name, c.old_path, c.new_path],
     }
 
@@ -240,7 +241,7 @@ class Builder:
 
     def _history_key(self) -> str:
         o = self.opts
-        parts = [o.name, self._hfp, str(o.read.pinned_path), str(o.first_parent), str(o.follow),
+        parts = ["h3", o.name, self._hfp, str(o.read.pinned_path), str(o.first_parent), str(o.follow),
                  str(o.rename_threshold)]
         parts += [f"{v.tag}={v.commit}" for v in self.versions.versions]
         parts.append(self.versions.shape_key())
@@ -574,7 +575,7 @@ class Builder:
 
     def _edge_key(self, a: Version, b: Version, fa: Found, fb: Found) -> str:
         o = self.opts
-        return "|".join(map(str, ("v2", a.commit, b.commit, fa.name, fa.path, fa.blob, fb.name,
+        return "|".join(map(str, ("v3", a.commit, b.commit, fa.name, fa.path, fa.blob, fb.name,
                                   fb.path, fb.blob, self._hfp, o.first_parent, o.rename_threshold)))
 
     def _edge(self, a: Version, b: Version, fa: Found, fb: Found) -> list[Change]:
@@ -998,16 +999,16 @@ def hash_paths(paths: Iterable[str]) -> str:
 
 
 def build_history(repo: GitRepo, versions: VersionSet, opts: Options, cache: Cache,
-                  progress=None) -> tuple[History, Builder]:
+                  progress=None, require: bool = True) -> tuple[History, Builder]:
     """Locate NAME at every version and attribute each change. Raises SrcdiffError when the
-    struct is found at no version (with close names when some exist)."""
+    struct is found at no version (with close names when some exist), if REQUIRE."""
     b = Builder(repo, versions, opts, cache, progress)
     if repo.is_shallow():
         cut = ", ".join(c[:12] for c in repo.shallow_boundary()[:3])
         b.warnings.append(f"shallow clone: history stops at {cut}; changes made before it cannot "
                           "be attributed (git fetch --unshallow fixes this)")
     h = b.build()
-    if all(h.sdef(v.tag) is None for v in versions.versions):
+    if require and all(h.sdef(v.tag) is None for v in versions.versions):
         raise SrcdiffError(_not_found_message(repo, versions, opts.name))
     return h, b
 

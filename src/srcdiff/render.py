@@ -77,8 +77,10 @@ def mainline(history: History) -> set[str]:
 
 
 def commit_line(c: CommitInfo) -> str:
-    """``sha12 date author: subject`` (raw: the caller escapes it)."""
-    return f"{short(c)} {c.date[:10]} {c.author}: {c.subject}"
+    """``sha12 date author: subject``, and the commit it was cherry-picked from (raw: the
+    caller escapes it)."""
+    pick = f" [backport of {c.upstream[:12]}]" if c.upstream else ""
+    return f"{short(c)} {c.date[:10]} {c.author}: {c.subject}{pick}"
 
 
 def commit_text(ch: Change) -> str:
@@ -243,17 +245,26 @@ def log_text(history: History, definitions: bool = True) -> str:
 # -- diff -------------------------------------------------------------------------------
 
 
-def diff_json(name: str, a: str, b: str, changes: list[Change]) -> dict:
-    return {"struct": name, "from": a, "to": b, "changes": [c.to_json(a, b) for c in changes]}
+def diff_json(name: str, a: str, b: str, changes: list[Change],
+              backported: list[Change] = ()) -> dict:
+    """The changes from A to B; "backported": members B has in common with A that came to B's
+    line after the two lines parted (each commit with "upstream" where its original is known)."""
+    return {"struct": name, "from": a, "to": b, "changes": [c.to_json(a, b) for c in changes],
+            "backported": [c.to_json(a, b) for c in backported]}
 
 
-def diff_text(name: str, a: str, b: str, changes: list[Change]) -> str:
-    if not changes:
-        return clean(f"struct {name}: no changes between {a} and {b}")
-    out = [f"struct {name}: {a} -> {b}"]
+def diff_text(name: str, a: str, b: str, changes: list[Change],
+              backported: list[Change] = ()) -> str:
+    out = [f"struct {name}: no changes between {a} and {b}" if not changes
+           else f"struct {name}: {a} -> {b}"]
     for ch in changes:
         out.append(f"{change_text(ch)}")
         out.append(f"    {commit_text(ch)}")
+    if backported:
+        out.append(f"in both, came to {b}'s line after it parted from {a}'s (backports):")
+        for ch in backported:
+            out.append(f"{change_text(ch)}")
+            out.append(f"    {commit_text(ch)}")
     return clean("\n".join(out))
 
 
