@@ -141,3 +141,18 @@ def test_a_tag_regex_without_a_version_group_or_match_is_one_clear_error(tmp_pat
     res = srcdiff("versions", "--repo", str(r.path), "--tag-regex", regex)
     assert res.code == 2 and res.err.count("\n") == 1 and "--tag-regex" in res.err
     assert ("no group" in res.err) == ("nomatch" not in regex)
+
+
+def test_labels_that_versions_takes_are_taken_by_at_and_diff_too(tmp_path, srcdiff):
+    r = Tagger(tmp_path / "curl")
+    r.release("curl-7_88_1", "2023-02-20")
+    r.release("curl-8_0_0", "2023-03-20")
+    res = srcdiff("diff", "s", "7.88.1", "8.0.0", "--repo", str(r.path), "--format", "json")
+    assert res.code == 0, res.err
+    assert [(c["kind"], c["field"]) for c in res.json()["changes"]] == [
+        ("added", "m2"), ("removed", "m1")]
+    res = srcdiff("blame", "s", "--repo", str(r.path), "--at", "7.88.1", "--format", "json")
+    assert res.code == 0, res.err
+    assert res.json()["at"] == "curl-7_88_1"
+    res = srcdiff("show", "s", "--repo", str(r.path), "--at", "8.0.0", "--format", "json")
+    assert res.code == 0 and [f["name"] for f in res.json()["fields"]] == ["m2"]

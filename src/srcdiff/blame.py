@@ -67,6 +67,8 @@ def blame(history: History, builder: Builder, include_removed: bool = False,
     assert newest is not None  # build_history refuses a struct that is never present
     if at is not None:
         tags = [v.tag for v in history.ordered()]
+        at = next((v.tag for v in history.ordered() if at in (v.label, "v" + v.label)), at) \
+            if at not in tags else at  # a label, as --versions takes (7.88.1 for curl-7_88_1)
         if at not in tags:
             raise SrcdiffError(f"--at {at}: not one of the examined versions ({tags[0]}..{tags[-1]})")
         if history.sdef(at) is None:

@@ -478,7 +478,14 @@ def revision_version(repo: GitRepo, rev: str, i: int = 0) -> Version:
     """REV (any revision git names) as the I-th of an explicit list of versions."""
     sha = repo.resolve(rev)
     if sha is None:
-        raise SrcdiffError(_unknown_tag_message(rev, list(list_tags(repo))))
+        # a release's label, as --versions takes them (7.88.1 for curl-7_88_1)
+        tags = _tags_with_dates(repo)
+        labels = {r.label: (t, c) for t, (c, _d) in sorted(tags.items())
+                  if (r := read_tag(t)) is not None and r.why_not is None}
+        hit = labels.get(rev) or labels.get(rev.lstrip("vV"))
+        if hit is None:
+            raise SrcdiffError(_unknown_tag_message(rev, list(tags)))
+        return Version(hit[0], hit[1], VersionKey((i,), _FINAL), rev)
     return Version(rev, sha, VersionKey((i,), _FINAL), rev)
 
 
