@@ -141,3 +141,23 @@ def test_path_names_the_file_and_moves_are_still_followed(tmp_path, srcdiff):
     log = srcdiff("log", "server", "--repo", str(p.path), "--path", "server.h", "--format", "json")
     assert all(v["present"] for v in log.json()["versions"])
     assert {v["tag"]: v["path"] for v in log.json()["versions"]}["v1.1"] == "old.h"
+
+
+def test_a_file_renamed_away_and_back_within_a_range_does_not_take_the_credit(tmp_path, srcdiff):
+    # curl's bundle: the struct's file renamed and renamed back between two releases; the
+    # member added while it lived in the other file keeps its own commit.
+    p = Project(tmp_path / "curl")
+    p.commit(["int a"], "introduce server", "2020-01-01")
+    p.git("tag", "v1.0")
+    p.git("mv", "server.h", "conn.h")
+    p.git("commit", "-q", "-m", "rename server.h to conn.h", date="2020-02-01")
+    (p.path / "conn.h").write_text((p.path / "conn.h").read_text().replace(
+        "int a;", "int a;\n    int m;"))
+    p.git("commit", "-q", "-am", "add m", date="2020-02-02")
+    added = p.git("rev-parse", "HEAD").strip()
+    p.git("mv", "conn.h", "server.h")
+    p.git("commit", "-q", "-m", "Revert the rename", date="2020-03-01")
+    p.git("tag", "v1.1")
+    fields = blame(srcdiff, p)
+    assert fields["m"]["introduced"]["commit"] == added
+    assert fields["a"]["introduced"]["subject"] == "introduce server"

@@ -733,8 +733,8 @@ class Builder:
 
     def _find_commit(self, commits: list[str], idents, wanted: Callable[[StructDef | None], bool],
                      inc: str, likely: set[str] | None = None,
-                     lacks: Callable[[str], bool] | None = None
-                     ) -> tuple[tuple[CommitInfo, ...], str | None]:
+                     lacks: Callable[[str], bool] | None = None, old: str | None = None,
+                     depth: int = 0) -> tuple[tuple[CommitInfo, ...], str | None]:
         """The last commit in COMMITS whose state satisfies WANTED while no parent's did.
 
         LIKELY, when given, holds the commits whose diff mentions the member: the last of
@@ -742,7 +742,9 @@ class Builder:
         line naming it), found by reading a few states instead of every commit's; when none
         qualifies (a member made by a macro, a merge) every commit is looked at. LACKS(sha),
         when given, says cheaply that a parent cannot satisfy WANTED (its files do not even
-        have the member's name in them), so it need not be read."""
+        have the member's name in them), so it need not be read. A commit that only brought
+        the struct back from another file (renamed away and back within the range: OLD..)
+        is looked through: the search goes on in that file's commits."""
         if likely:
             for sha in reversed([c for c in commits if c in likely]):
                 if sha in self._shallow or not wanted(self._state_at(sha, idents, inc)):
@@ -750,7 +752,7 @@ class Builder:
                 parents = self._parents(sha)
                 if parents and all((lacks is not None and lacks(p))
                                    or not wanted(self._state_at(p, idents, inc)) for p in parents):
-                    return (self.repo.commit_info(sha),), None
+                    return self._unless_moved_in(sha, idents, wanted, inc, old, depth)
         for sha in reversed(commits):
             if not wanted(self._state_at(sha, idents, inc)):
                 continue
@@ -762,10 +764,28 @@ class Builder:
             if not parents:
                 return (self.repo.commit_info(sha),), None
             if all(not wanted(self._state_at(p, idents, inc)) for p in parents):
-                return (self.repo.commit_info(sha),), None
+                return self._unless_moved_in(sha, idents, wanted, inc, old, depth)
         if self._shallow:
             return (), "history is cut here (shallow clone); the commit is not in this clone"
         return (), "no single commit in the range made this change"
+
+    def _unless_moved_in(self, sha: str, idents, wanted, inc: str, old: str | None, depth: int
+                         ) -> tuple[tuple[CommitInfo, ...], str | None]:
+        """SHA, found to make a change; unless the struct was in no file of IDENTS before it
+        and SHA moved it in from another file that satisfies WANTED already: then the commit
+        that made the change there."""
+        parents = self._parents(sha)
+        name = idents[0][0]
+        if (depth >= 5 or len(parents) != 1 or self.opts.first_parent
+                or self._state_at(parents[0], idents, inc) is not None):
+            return (self.repo.commit_info(sha),), None
+        moved = self.reader.search(parents[0], name, self.repo.changed_paths(parents[0], sha),
+                                   None)
+        if moved.sdef is None or (name, moved.path) in idents or not wanted(moved.sdef):
+            return (self.repo.commit_info(sha),), None
+        there = [(name, moved.path)]
+        commits = self._walk(parents[0], old, [moved.path], first_parent=False)
+        return self._find_commit(commits, there, wanted, inc, old=old, depth=depth + 1)
 
     def _read_ahead(self, commits: list[str], idents) -> None:
         """Fetch in one exchange the blobs _find_commit may parse for COMMITS."""
@@ -806,7 +826,8 @@ class Builder:
                 likely = likely | mentions[DIRECTIVES]
             lacks = (functools.partial(self._lacks_word, idents=idents, word=ch.field)
                      if likely and ch.kind == ADDED else None)
-            found, note = self._find_commit(commits, idents, wanted, b.commit, likely, lacks)
+            found, note = self._find_commit(commits, idents, wanted, b.commit, likely, lacks,
+                                            a.commit if a else None)
             out.append(Change(ch.kind, ch.field, ch.old, ch.new, found, note))
         return out
 
