@@ -161,3 +161,24 @@ def test_a_file_renamed_away_and_back_within_a_range_does_not_take_the_credit(tm
     fields = blame(srcdiff, p)
     assert fields["m"]["introduced"]["commit"] == added
     assert fields["a"]["introduced"]["subject"] == "introduce server"
+
+
+def test_a_member_unreadable_on_one_side_of_a_merge_is_credited_to_that_side(tmp_path, srcdiff):
+    # tmux modes: a macro the member uses is unknown on one side of a merge; the merge then
+    # reads it, but it did not add the member.
+    p = Project(tmp_path / "tmux")
+    p.commit(["int a"], "introduce server", "2020-01-01")
+    p.git("tag", "v1.0")
+    p.git("checkout", "-q", "-b", "topic")
+    added = p.commit(["int a", "MODES(int) modes"], "add modes", "2020-01-02")
+    p.git("checkout", "-q", "main")
+    (p.path / "modes.h").write_text("#define MODES(t) t\n")
+    text = (HEADER % "    int a;\n").replace("#define S_H\n", '#define S_H\n#include "modes.h"\n')
+    (p.path / "server.h").write_text(text)
+    p.git("add", "modes.h", "server.h")
+    p.git("commit", "-q", "-m", "modes.h", date="2020-01-03")
+    p.git("merge", "-q", "--no-edit", "topic", date="2020-01-04")
+    p.git("tag", "v1.1")
+    fields = blame(srcdiff, p)
+    assert fields["modes"]["type"] == "int"
+    assert fields["modes"]["introduced"]["commit"] == added

@@ -157,6 +157,13 @@ def diff_structs(a: StructDef | None, b: StructDef | None) -> list[Change]:
     return out
 
 
+def _named_unparsed(sdef: StructDef | None, name: str) -> bool:
+    """Whether SDEF has a member it could not read whose text names NAME."""
+    word = re.compile(r"\b" + re.escape(name) + r"\b")
+    return any(f.unparsed is not None and word.search(f.unparsed)
+               for f in field_map(sdef).values())
+
+
 def is_complete(sdef: StructDef) -> bool:
     """No warning and no unparsed member anywhere in SDEF."""
     def ok(fields) -> bool:
@@ -816,8 +823,9 @@ class Builder:
                     return sdef is not None and cur is None
                 if kind == ADDED:
                     # who gave the struct a member of that name, as users read blame; a
-                    # later retype in the same range is not the addition
-                    return cur is not None
+                    # later retype in the same range is not the addition, nor is a merge of a
+                    # side where the member was there but could not be read
+                    return cur is not None or _named_unparsed(sdef, key)
                 return cur is not None and _same(cur, final) and cur.guard == final.guard
 
             likely = mentions.get(ch.field)
