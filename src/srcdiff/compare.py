@@ -31,7 +31,7 @@ def struct_at(repo: GitRepo, cache: Cache, name: str, rev: str, read: ReadOption
         blob, sdef = b.reader.at(v.commit, read.pinned_path, name)
         found = Found(name, read.pinned_path, blob, sdef)
     else:
-        found = b._search(v, name)
+        found = b.search(v, name)
     if found.sdef is None:
         raise SrcdiffError(_not_found_message(repo, VersionSet([v]), name))
     return v.commit, found
