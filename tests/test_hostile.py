@@ -7,6 +7,7 @@ status, one clear stderr line, the output, no traceback, no marker file (docs/SA
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -399,3 +400,49 @@ def test_blobs_read_ahead_leave_one_over_the_limit_unread(huge):
     assert list(got) == [small] and b"int a;" in got[small] and len(got[small]) < 1000
     # the exchange stays in step afterwards
     assert repo.read_blobs([small]) == {small: got[small]}
+
+
+# -------------------------------------------------------------------------------------------
+# Hostile headers
+
+
+def test_macro_bomb_in_an_array_size_is_cut_short(tmp_path):
+    # A39 would be 2^39 tokens; 2^23 of them took 12.5 s before expansion had a budget
+    bomb = "#define A0 x\n" + "".join(f"#define A{i} A{i - 1} A{i - 1}\n" for i in range(1, 40))
+    r = Repo(tmp_path / "r")
+    r.write("include/foo.h", bomb + foo_h(["int a;", "char buf[A39];", "int b;"]))
+    r.commit("bomb", tag="v1")
+    t0 = time.monotonic()
+    res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", "--format", "json",
+                  timeout=10)
+    assert time.monotonic() - t0 < 3  # ~0.5 s, most of it starting Python
+    assert res.returncode == 0, res.stderr  # every member read; the size is shown as written
+    fields = __import__("json").loads(res.stdout)["fields"]
+    assert [(f["name"], f["type"]) for f in fields] == [
+        ("a", "int"), ("buf", "char[A39]"), ("b", "int")]
+    warnings = res.stderr.splitlines()
+    assert len(warnings) == 1, res.stderr
+    assert "macro A39 expands to more than 20,000 tokens" in warnings[0]
+    assert "include/foo.h:" in warnings[0] and len(warnings[0]) < 200
+
+
+def test_empty_macro_bomb_is_cut_short_too():
+    from srcdiff.preprocess import ExpansionTooLarge, Macro, eval_int
+
+    # expands to nothing at all, after 2^40 steps: the budget counts macros expanded as well
+    macros = {"E": Macro("E", None, ())}
+    macros.update({f"B{i}": Macro(f"B{i}", None, (f"B{i - 1}", f"B{i - 1}") if i > 1
+                                  else ("E", "E")) for i in range(1, 41)})
+    def hung(*_):
+        raise TimeoutError("expansion not bounded")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(ExpansionTooLarge, match="macro B40 expands to more than"):
+            eval_int(["B40", "+", "1"], macros.get)
+        assert time.monotonic() - t0 < 1
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

@@ -54,6 +54,7 @@ from srcdiff.limits import MAX_MACRO_TOKENS, MAX_MEMBER_STEPS, MAX_NESTING, body
 from srcdiff.model import Field, StructDef
 from srcdiff.preprocess import (
     Config,
+    ExpansionTooLarge,
     ExprError,
     MacroEnv,
     _substitute,
@@ -954,6 +955,9 @@ def _dim_text(toks: list[str], ctx: _Ctx) -> str:
     if hit is None:
         try:
             hit = str(eval_int(list(toks), ctx.env.lookup))
+        except ExpansionTooLarge as e:
+            ctx.warn(ctx.env.line, f"{e}; size left as written")
+            hit = join_tokens(toks)
         except (ExprError, RecursionError):
             hit = join_tokens(toks)
         ctx.dims[key] = hit
