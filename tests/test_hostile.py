@@ -446,3 +446,24 @@ def test_empty_macro_bomb_is_cut_short_too():
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+def test_warning_without_unparsed_member_exits_0(tmp_path):
+    # curl's BIT(x): #define'd one way under _MSC_VER, another way otherwise; srcdiff says which
+    # it used, and every member is read, so the status is 0 (1 means a member was not parsed)
+    r = Repo(tmp_path / "r")
+    r.write("lib/setup.h", '#include "config.h"\n#ifdef _MSC_VER\n#define BIT(x) bool x\n'
+            "#else\n#define BIT(x) unsigned int x:1\n#endif\n")
+    r.write("lib/foo.h", '#include "setup.h"\n' + foo_h(["int a;", "BIT(flag);"]))
+    r.commit("one", tag="v1")
+    r.write("lib/foo.h", '#include "setup.h"\n' + foo_h(["int a;", "BIT(flag);", "int b;"]))
+    r.commit("two", tag="v2")
+    for cmd in ("show", "log", "blame"):
+        res = run_cli(cmd, "foo", "--repo", str(r.path), "--no-cache")
+        assert "BIT is #define'd differently" in res.stderr, (cmd, res.stderr)
+        assert res.returncode == 0, (cmd, res.stderr)
+    # a member not parsed still makes it 1
+    r.write("lib/foo.h", '#include "setup.h"\n' + foo_h(["int a;", "BIT(flag);", "int b c d;"]))
+    r.commit("three", tag="v3")
+    res = run_cli("log", "foo", "--repo", str(r.path), "--no-cache")
+    assert res.returncode == 1 and "int b c d" in res.stdout, res.stderr

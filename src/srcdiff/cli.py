@@ -27,11 +27,10 @@ from srcdiff.history import (
     History,
     Options,
     build_history,
-    is_complete,
 )
 from srcdiff.locate import ReadOptions
 
-EXIT_INCOMPLETE = 1  # output printed, some version read incompletely; errors exit 2
+EXIT_INCOMPLETE = 1  # output printed, some version has a member not parsed; errors exit 2
 
 
 def _warn(msg: str) -> None:
@@ -228,8 +227,15 @@ def _history(ctx: Context, name: str) -> tuple[History, Builder]:
     return history, builder
 
 
+def _unparsed_somewhere(history: History) -> bool:
+    """Whether some version has a member srcdiff could not parse: what exit status 1 means
+    (a warning that leaves no unparsed member, such as a macro not evaluated, does not)."""
+    return any(d["sdef"] is not None and d["sdef"].has_unparsed()
+               for _t, d in history.graph.nodes(data=True))
+
+
 def _finish(ctx: Context, warnings: list[str], incomplete: bool) -> int:
-    """Print warnings; exit status 1 when some version was read incompletely."""
+    """Print warnings; exit status 1 when some version has a member not parsed."""
     if not ctx.quiet:
         for w in dict.fromkeys(warnings):
             _warn(w)
@@ -261,7 +267,7 @@ def log_cmd(ctx: Context, struct: str, short_: bool) -> int:
     else:
         _emit(ctx, render.log_text(history, definitions=not short_) if ctx.fmt == "text" else None,
               render.log_json(history) if ctx.fmt == "json" else None)
-    return _finish(ctx, history.warnings, history.incomplete)
+    return _finish(ctx, history.warnings, _unparsed_somewhere(history))
 
 
 @main.command("blame")
@@ -278,7 +284,7 @@ def blame_cmd(ctx: Context, struct: str, all_: bool, at: str | None) -> int:
     node = history.node(tag)  # the name and file it has there (--follow: maybe not STRUCT's)
     _emit(ctx, render.blame_text(struct, tag, lines, node["name"], node["path"]),
           render.blame_json(struct, tag, lines, node["name"], node["path"]))
-    return _finish(ctx, history.warnings, history.incomplete)
+    return _finish(ctx, history.warnings, _unparsed_somewhere(history))
 
 
 @main.command("diff")
@@ -293,7 +299,7 @@ def diff_cmd(ctx: Context, struct: str, old: str, new: str) -> int:
     opts = ctx.options(struct)
     history, changes = diff_revisions(ctx.repo, ctx.cache, opts, old, new)
     _emit(ctx, render.diff_text(struct, old, new, changes), render.diff_json(struct, old, new, changes))
-    return _finish(ctx, history.warnings, history.incomplete)
+    return _finish(ctx, history.warnings, _unparsed_somewhere(history))
 
 
 @main.command("changelog")
@@ -316,7 +322,7 @@ def changelog_cmd(ctx: Context, struct: str, since: str | None, until: str | Non
         click.echo(render.dumps(data))
     else:
         click.echo(render.changelog_md(history, since, until), nl=False)
-    return _finish(ctx, history.warnings, history.incomplete)
+    return _finish(ctx, history.warnings, _unparsed_somewhere(history))
 
 
 @main.command("show")
@@ -331,7 +337,7 @@ def show_cmd(ctx: Context, struct: str, rev: str) -> int:
     sdef = found.sdef
     assert sdef is not None
     _emit(ctx, render.show_text(sdef, rev, commit), render.show_json(sdef, rev, commit))
-    return _finish(ctx, [f"{rev}: {w}" for w in sdef.warnings], not is_complete(sdef))
+    return _finish(ctx, [f"{rev}: {w}" for w in sdef.warnings], sdef.has_unparsed())
 
 
 @main.command("versions")

@@ -13,7 +13,16 @@ from pathlib import Path
 import click
 
 from srcdiff import render
-from srcdiff.cli import Context, _finish, _history, _make_context, common_options, main, run_guarded
+from srcdiff.cli import (
+    Context,
+    _finish,
+    _history,
+    _make_context,
+    _unparsed_somewhere,
+    common_options,
+    main,
+    run_guarded,
+)
 from srcdiff.errors import SrcdiffError
 
 
@@ -110,7 +119,7 @@ def report_cmd(ctx: Context, struct: str, at_rev: str | None, commit_url: str | 
     else:
         text = report_text(rep, definitions=not short_)
     _write(output, text)
-    return _finish(ctx, history.warnings, history.incomplete)
+    return _finish(ctx, history.warnings, _unparsed_somewhere(history))
 
 
 @main.command("graph")
@@ -129,4 +138,4 @@ def graph_cmd(ctx: Context, struct: str, output: Path | None, out_format: str) -
     else:
         text = to_dot(history)
     _write(output, text)
-    return _finish(ctx, history.warnings, history.incomplete)
+    return _finish(ctx, history.warnings, _unparsed_somewhere(history))
