@@ -467,3 +467,24 @@ def test_warning_without_unparsed_member_exits_0(tmp_path):
     r.commit("three", tag="v3")
     res = run_cli("log", "foo", "--repo", str(r.path), "--no-cache")
     assert res.returncode == 1 and "int b c d" in res.stdout, res.stderr
+
+
+def test_warnings_quote_at_most_80_characters(tmp_path):
+    deep = "struct {\n" * 5_000 + "int x;\n" + "};\n" * 5_000  # 25 KB of nesting
+    junk = "int " + " ".join(f"w{i}" for i in range(3_000)) + ";"  # 20 KB member, no parse
+    cond = "#if " + "1 + " * 3_000 + "\nint c;\n#endif"  # 12 KB condition, no value
+    r = Repo(tmp_path / "r")
+    r.write("include/foo.h", foo_h(["int a;", deep, junk, cond, "int z;"]))
+    r.commit("hostile", tag="v1")
+    res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", "--format", "json")
+    assert res.returncode == 1, res.stderr
+    warnings = res.stderr.splitlines()
+    assert len(warnings) == 3, res.stderr
+    assert all(len(w) < 200 and "…" in w for w in warnings), res.stderr
+    assert any("nested or expanded too deeply: struct { struct {" in w for w in warnings)
+    assert any("int w0 w1 w2" in w for w in warnings)
+    assert any("cannot evaluate #if 1 + 1 +" in w for w in warnings)
+    # the output keeps the member's whole text; only the warning is cut short
+    fields = __import__("json").loads(res.stdout)["fields"]
+    assert any(len(f.get("unparsed") or "") > 10_000 and "w2999" in f["unparsed"] for f in fields)
+    assert fields[-1]["name"] == "z"

@@ -50,7 +50,14 @@ from typing import Any
 
 from srcdiff.extract import Definition, find_definitions
 from srcdiff.kernel_macros import builtin_macros
-from srcdiff.limits import MAX_MACRO_TOKENS, MAX_MEMBER_STEPS, MAX_NESTING, body_too_long
+from srcdiff.limits import (
+    MAX_MACRO_TOKENS,
+    MAX_MEMBER_STEPS,
+    MAX_NESTING,
+    MAX_QUOTE,
+    body_too_long,
+    quote,
+)
 from srcdiff.model import Field, StructDef
 from srcdiff.preprocess import (
     Config,
@@ -112,7 +119,7 @@ def read_struct(
     except RecursionError:
         reason = "nested too deeply"
     except Exception as e:  # noqa: BLE001 - bad content must become a warning, not a traceback
-        reason = f"internal error: {type(e).__name__}: {e}"
+        reason = f"internal error: {type(e).__name__}: {quote(str(e))}"
     d = cands[0]
     a, b = d.body_span(clean)
     return StructDef(
@@ -263,7 +270,7 @@ def _choose(clean: str, cands: list[Definition], ctx: _Ctx) -> Definition:
             k += 1
         if stack.active:
             others = ", ".join(str(c.line) for c in cands if c is not d)
-            ctx.warn(d.line, f"also defined at line(s) {others}; using line {d.line}")
+            ctx.warn(d.line, f"also defined at line(s) {quote(others)}; using line {d.line}")
             return d
     return cands[0]
 
@@ -294,7 +301,7 @@ class _CondStack:
         toks = tokenize(rest)
         if d in ("ifdef", "ifndef"):
             if not toks or not is_ident(toks[0]):
-                self.ctx.warn(line, f"malformed #{d}")
+                self.ctx.warn(line, f"malformed #{d} {quote(rest)}")
                 return None, None
             toks = ["defined", toks[0]] if d == "ifdef" else ["!", "defined", toks[0]]
         if not toks:
@@ -310,11 +317,11 @@ class _CondStack:
         if self.ctx.config is None:
             if const is None and not any(is_ident(t) for t in toks):
                 # no name in it: the text itself cannot be evaluated
-                self.ctx.warn(line, f"cannot evaluate #{d} {join_tokens(toks)}: {why}")
+                self.ctx.warn(line, f"cannot evaluate #{d} {quote(join_tokens(toks))}: {quote(str(why))}")
             return const, term if const is None else None
         val, why = condition_value(toks, self.ctx.env.lookup)
         if val is None:
-            self.ctx.warn(line, f"cannot evaluate #{d} {join_tokens(toks)}: {why}")
+            self.ctx.warn(line, f"cannot evaluate #{d} {quote(join_tokens(toks))}: {quote(str(why))}")
             return None, term
         return val, None if val == const else term
 
@@ -632,11 +639,11 @@ def _member_step(
         if m is not None:
             if t0 not in ctx.ambiguous_warned and ctx.env.ambiguous(t0):
                 ctx.ambiguous_warned.add(t0)
-                ctx.warn(line, f"{t0} is #define'd differently under #if's that cannot be decided"
+                ctx.warn(line, f"{quote(t0)} is #define'd differently under #if's that cannot be decided"
                          " here; using the first definition")
             got = _expand_head(texts, m)
             if got is None:
-                out.append(_unparsed(original, f"cannot expand {t0}", line, guard, ctx))
+                out.append(_unparsed(original, f"cannot expand {quote(t0)}", line, guard, ctx))
                 return None
             body, used = got
             ctx.budget -= len(body)
@@ -844,7 +851,7 @@ def _aggregate(
 
 def _unparsed(text: Any, reason: str, line: int, guard: str | None, ctx: _Ctx) -> Field:
     text = str(text)
-    ctx.warn(line, f"{reason}: {text[:200]}")
+    ctx.warn(line, f"{quote(reason, 2 * MAX_QUOTE)}: {quote(text)}")
     return Field(None, "?", None, guard, line, unparsed=text)
 
 

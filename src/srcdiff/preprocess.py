@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srcdiff.errors import SrcdiffError
-from srcdiff.limits import MAX_EXPANSION_DEPTH, MAX_EXPANSION_TOKENS, MAX_INCLUDE_READS
+from srcdiff.limits import MAX_EXPANSION_DEPTH, MAX_EXPANSION_TOKENS, MAX_INCLUDE_READS, quote
 
 # paths looked up per include walk, see _included_for; bounds live in srcdiff.limits
 INCLUDE_BUDGET = MAX_INCLUDE_READS
@@ -397,7 +397,7 @@ class _ExpansionLimit(ValueError):
         self.macro: str | None = None
 
     def __str__(self) -> str:
-        return f"macro {self.macro} {self.what}" if self.macro else self.what
+        return f"macro {quote(self.macro)} {self.what}" if self.macro else self.what
 
 
 def expand(
