@@ -488,3 +488,47 @@ def test_warnings_quote_at_most_80_characters(tmp_path):
     fields = __import__("json").loads(res.stdout)["fields"]
     assert any(len(f.get("unparsed") or "") > 10_000 and "w2999" in f["unparsed"] for f in fields)
     assert fields[-1]["name"] == "z"
+
+
+def test_nul_bytes_are_read_as_the_compiler_reads_them(tmp_path, srcdiff):
+    # a stray NUL makes git call the file binary (git grep -I skips it); gcc ignores it
+    r = Repo(tmp_path / "r")
+    r.write("lib/foo.h", foo_h(["int a;"]))
+    r.commit("one", tag="v1")
+    r.write("lib/foo.h", foo_h(["int a;\0", "int b;"]).encode())
+    r.commit("two", tag="v2")
+    res = srcdiff("log", "foo", "--repo", str(r.path), "--format", "json")
+    assert res.code == 0, res.err
+    assert [(c["field"], c["kind"]) for c in res.json()["changes"]] == [("b", "added")]
+    assert "v2: lib/foo.h:4: NUL byte ignored" in res.err
+    # found nowhere by the tree search: the error says why and what to do, not just "absent"
+    res = srcdiff("show", "foo", "--repo", str(r.path), "--at", "v2")
+    line = one_error_line(res.err)
+    assert res.code == 2 and "lib/foo.h has it but holds NUL bytes (line 4)" in line
+    assert "--path lib/foo.h reads it" in line
+    res = srcdiff("show", "foo", "--repo", str(r.path), "--at", "v2", "--path", "lib/foo.h",
+                  "--format", "json")
+    assert res.code == 0 and [f["name"] for f in res.json()["fields"]] == ["a", "b"], res.err
+    assert "NUL byte ignored" in res.err
+
+
+def test_unclosed_brace_is_named_not_suggested(tmp_path, srcdiff):
+    r = Repo(tmp_path / "r")
+    r.write("include/open.h", "struct opener {\n\tint x;\n};\n\nstruct open {\n\tint a;\n")
+    r.commit("broken", tag="v1")
+    res = srcdiff("show", "open", "--repo", str(r.path))
+    line = one_error_line(res.err)
+    assert res.code == 2 and "struct open at include/open.h:5: '{' never closed" in line
+    assert "did you mean open?" not in line and "did you mean open," not in line
+
+
+def test_did_you_mean_outside_include(tmp_path, srcdiff):
+    # redis: src/server.h, no include/ directory, no word of the misspelt name in the path
+    r = Repo(tmp_path / "r")
+    r.write("src/server.h", "struct redisServer {\n\tint hz;\n};\nstruct client {\n\tint fd;\n};\n")
+    r.write("src/util.c", "int x;\n")
+    r.commit("one", tag="1.0.0")
+    for typo, meant in (("redisServr", "redisServer"), ("clinet", "client")):
+        res = srcdiff("blame", typo, "--repo", str(r.path))
+        line = one_error_line(res.err)
+        assert res.code == 2 and f"(did you mean {meant}" in line, line

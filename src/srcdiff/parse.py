@@ -42,6 +42,7 @@ with a warning.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Callable
@@ -115,7 +116,12 @@ def read_struct(
     if not cands:
         return None
     try:
-        return _read(clean, cands, name, path, config, include_reader, arch)
+        sdef = _read(clean, cands, name, path, config, include_reader, arch)
+        nul = _nul_line(data, sdef.line or 1, clean, cands)
+        if nul is None:
+            return sdef
+        return dataclasses.replace(sdef, warnings=sdef.warnings + (
+            f"{path}:{nul}: NUL byte ignored, as the compiler does",))
     except RecursionError:
         reason = "nested too deeply"
     except Exception as e:  # noqa: BLE001 - bad content must become a warning, not a traceback
@@ -127,6 +133,23 @@ def read_struct(
         (Field(None, "?", line=d.line, unparsed=" ".join(clean[a:b].split())[:2000]),),
         path, d.line, (f"{path}:{d.line}: {reason}",),
     )
+
+
+def _nul_line(data: bytes, first: int, clean: str, cands: list[Definition]) -> int | None:
+    """Line of the first NUL byte of DATA inside the definition starting at line FIRST, or None."""
+    if b"\0" not in data:
+        return None
+    d = next((c for c in cands if c.line == first), cands[0])
+    last = d.line + clean.count("\n", d.start, d.end)
+    at = data.find(b"\0")
+    while at >= 0:
+        line = data.count(b"\n", 0, at) + 1
+        if line > last:
+            return None
+        if line >= d.line:
+            return line
+        at = data.find(b"\0", at + 1)
+    return None
 
 
 def canonical_type(node: Any) -> str:

@@ -46,13 +46,16 @@ _MAX_EXPANSION_TOKENS = MAX_EXPANSION_TOKENS
 
 
 def decode_source(data: bytes) -> str:
-    """Source bytes as text: UTF-8, else Latin-1 (old headers); CRLF and lone CR become LF."""
+    """Source bytes as text: UTF-8, else Latin-1 (old headers); CRLF and lone CR become LF, a
+    NUL byte a space."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\0" in text:
+        text = text.replace("\0", " ")  # gcc reads a NUL byte as a space ("null character ignored")
     return text
 
 
