@@ -144,7 +144,12 @@ def graph_svg(history: History) -> str:
             d = f"M{x1:.0f},{y1:.0f} C{mx:.0f},{y1:.0f} {mx:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
         kind = "mainline" if a in main and b in main else "branch"
         chs = history.edge_changes(a, b)
-        tip = f"{a} → {b}: " + ("; ".join(change_text(c) for c in chs) if chs else "identical")
+        if chs:
+            tip = f"{a} → {b}: " + "; ".join(change_text(c) for c in chs)
+        elif history.sdef(a) is None and history.sdef(b) is None:
+            tip = f"{a} → {b}: absent at both"  # nothing to compare, not two equal definitions
+        else:
+            tip = f"{a} → {b}: identical"
         out.append(f'<path class="vedge {kind}{" changed" if chs else ""}" d="{d}" '
                    f'marker-end="url(#arrow)"><title>{esc(tip)}</title></path>')
         if chs:
