@@ -1006,7 +1006,8 @@ def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
                 break
         if depth > 0:
             line = data.count(b"\n", 0, m.start()) + 1
-            why = f"; {m.group(0).split(b'{')[0].decode().strip()} at {path}:{line}: '{{' never closed"
+            what = m.group(0).split(b"{")[0].decode().strip()
+            why = f"; {what} at {path}:{line}: '{{' never closed"
             break
     span = f"{vs[0].tag}..{newest.tag}" if len(vs) > 1 else newest.tag
     return f"struct {name} is not defined at any examined version ({span}){why}{hint}"

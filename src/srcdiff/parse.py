@@ -310,6 +310,10 @@ def _guards_include(rest: str, following: list[tuple[int, str, str]]) -> bool:
 _DIRECTIVE_RE = re.compile(r"\s*#\s*([A-Za-z_]+)\s*(.*)", re.S)
 
 
+def _undecided(d: str, toks: list[str], why: str | None) -> str:
+    return f"cannot evaluate #{d} {quote(join_tokens(toks))}: {quote(str(why))}"
+
+
 class _CondStack:
     """#if nesting inside a struct body: which branch is kept, and the guard terms of it."""
 
@@ -340,11 +344,11 @@ class _CondStack:
         if self.ctx.config is None:
             if const is None and not any(is_ident(t) for t in toks):
                 # no name in it: the text itself cannot be evaluated
-                self.ctx.warn(line, f"cannot evaluate #{d} {quote(join_tokens(toks))}: {quote(str(why))}")
+                self.ctx.warn(line, _undecided(d, toks, why))
             return const, term if const is None else None
         val, why = condition_value(toks, self.ctx.env.lookup)
         if val is None:
-            self.ctx.warn(line, f"cannot evaluate #{d} {quote(join_tokens(toks))}: {quote(str(why))}")
+            self.ctx.warn(line, _undecided(d, toks, why))
             return None, term
         return val, None if val == const else term
 
@@ -662,8 +666,8 @@ def _member_step(
         if m is not None:
             if t0 not in ctx.ambiguous_warned and ctx.env.ambiguous(t0):
                 ctx.ambiguous_warned.add(t0)
-                ctx.warn(line, f"{quote(t0)} is #define'd differently under #if's that cannot be decided"
-                         " here; using the first definition")
+                ctx.warn(line, f"{quote(t0)} is #define'd differently under #if's that cannot be"
+                         " decided here; using the first definition")
             got = _expand_head(texts, m)
             if got is None:
                 out.append(_unparsed(original, f"cannot expand {quote(t0)}", line, guard, ctx))
