@@ -18,8 +18,11 @@ from pathlib import Path
 import git
 
 from srcdiff.errors import SrcdiffError
-from srcdiff.limits import MAX_COMMIT_MEMO, check_blob_size, max_blob_bytes
+from srcdiff.limits import MAX_COMMIT_MEMO, check_blob_size, max_blob_bytes, quote
 from srcdiff.safegit import git_env, safe_git_env
+
+
+HEADLINE_CHARS = 100  # a subject shown in text is at most this long (CommitInfo.headline)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,18 @@ class CommitInfo:
     email: str
     date: str  # ISO 8601 author date
     subject: str
+
+    @property
+    def headline(self) -> str:
+        """The subject as text outputs show it on one line: whole up to HEADLINE_CHARS (100)
+        characters; longer (a converted CVS log whose first paragraph runs over many lines), its
+        first sentence when that ends within them, else its start cut with "…". JSON keeps the
+        whole subject."""
+        s = self.subject
+        if len(s) <= HEADLINE_CHARS:
+            return s
+        end = s.find(". ", 0, HEADLINE_CHARS)
+        return s[: end + 1] if end > 0 else quote(s, HEADLINE_CHARS)
 
     def to_json(self) -> dict:
         return {

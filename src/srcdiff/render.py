@@ -78,7 +78,7 @@ def mainline(history: History) -> set[str]:
 
 def commit_line(c: CommitInfo) -> str:
     """``sha12 date author: subject`` (raw: the caller escapes it)."""
-    return f"{short(c)} {c.date[:10]} {c.author}: {c.subject}"
+    return f"{short(c)} {c.date[:10]} {c.author}: {c.headline}"
 
 
 def commit_text(ch: Change) -> str:
@@ -101,7 +101,7 @@ def md_commit(ch: Change, template: str | None = None) -> str:
     c = ch.commits[-1]
     url = commit_url(template, c.sha)
     sha = f"[`{short(c)}`]({url})" if url else f"`{short(c)}`"
-    return f"{sha} {md(c.subject)} ({md(c.author)}, {c.date[:10]})"
+    return f"{sha} {md(c.headline)} ({md(c.author)}, {c.date[:10]})"
 
 
 def change_summary(changes: list[Change]) -> str:
@@ -171,7 +171,7 @@ def absent_note(history: History, tag: str) -> str:
             renames = [c for c in notes if c.kind == RENAMED]
             ch = renames[-1] if renames else notes[-1]
             # the subject is cleaned here too: the note is also part of the JSON outputs
-            via = f" by {short(ch.commits[-1])} ({clean(ch.commits[-1].subject)})" if ch.commits else ""
+            via = f" by {short(ch.commits[-1])} ({clean(ch.commits[-1].headline)})" if ch.commits else ""
             final = notes[-1].new_path
             if ch.kind == RENAMED:
                 text = f"renamed to {ch.new_name}{via}, in {final}"
