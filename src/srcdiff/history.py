@@ -956,6 +956,7 @@ def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
     import difflib
     import re
 
+    from srcdiff.parse import scan_named
     from srcdiff.preprocess import strip_comments
 
     vs = versions.versions
@@ -989,11 +990,16 @@ def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
     for hit in listed.split("\0")[:20]:
         path = hit.split(":", 1)[1] if ":" in hit else hit
         blob = repo.blob_id(newest.commit, path) if path else None
-        data = repo.read_blob(blob) if blob else b""
+        try:
+            data = repo.read_blob(blob) if blob else b""
+        except SrcdiffError:  # over the size limit: no reason to give from it
+            continue
         m = opened.search(data)
         if not m:
             continue
         if b"\0" in data:
+            if not scan_named(data, name)[1]:
+                continue  # binary indeed: what looks like the struct does not read as one
             nul = data.count(b"\n", 0, data.index(b"\0")) + 1
             why = (f"; {path} has it but holds NUL bytes (line {nul}), so git takes the file for "
                    f"binary and it is not searched: --path {path} reads it")
