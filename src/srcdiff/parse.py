@@ -81,7 +81,7 @@ from srcdiff.preprocess import (
     tokenize,
 )
 
-PARSER_VERSION = "9"
+PARSER_VERSION = "10"
 
 # The bounds live in srcdiff.limits (docs/SAFETY.md); local names kept for readability.
 _MAX_DEPTH = MAX_NESTING
