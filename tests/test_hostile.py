@@ -7,6 +7,7 @@ status, one clear stderr line, the output, no traceback, no marker file (docs/SA
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -399,3 +400,137 @@ def test_blobs_read_ahead_leave_one_over_the_limit_unread(huge):
     assert list(got) == [small] and b"int a;" in got[small] and len(got[small]) < 1000
     # the exchange stays in step afterwards
     assert repo.read_blobs([small]) == {small: got[small]}
+
+
+# -------------------------------------------------------------------------------------------
+# Hostile headers
+
+
+def test_macro_bomb_in_an_array_size_is_cut_short(tmp_path):
+    # A39 would be 2^39 tokens; 2^23 of them took 12.5 s before expansion had a budget
+    bomb = "#define A0 x\n" + "".join(f"#define A{i} A{i - 1} A{i - 1}\n" for i in range(1, 40))
+    r = Repo(tmp_path / "r")
+    r.write("include/foo.h", bomb + foo_h(["int a;", "char buf[A39];", "int b;"]))
+    r.commit("bomb", tag="v1")
+    t0 = time.monotonic()
+    res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", "--format", "json",
+                  timeout=10)
+    assert time.monotonic() - t0 < 3  # ~0.5 s, most of it starting Python
+    assert res.returncode == 0, res.stderr  # every member read; the size is shown as written
+    fields = __import__("json").loads(res.stdout)["fields"]
+    assert [(f["name"], f["type"]) for f in fields] == [
+        ("a", "int"), ("buf", "char[A39]"), ("b", "int")]
+    warnings = res.stderr.splitlines()
+    assert len(warnings) == 1, res.stderr
+    assert "macro A39 expands to more than 20,000 tokens" in warnings[0]
+    assert "include/foo.h:" in warnings[0] and len(warnings[0]) < 200
+
+
+def test_empty_macro_bomb_is_cut_short_too():
+    from srcdiff.preprocess import ExpansionTooLarge, Macro, eval_int
+
+    # expands to nothing at all, after 2^40 steps: the budget counts macros expanded as well
+    macros = {"E": Macro("E", None, ())}
+    macros.update({f"B{i}": Macro(f"B{i}", None, (f"B{i - 1}", f"B{i - 1}") if i > 1
+                                  else ("E", "E")) for i in range(1, 41)})
+    def hung(*_):
+        raise TimeoutError("expansion not bounded")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(ExpansionTooLarge, match="macro B40 expands to more than"):
+            eval_int(["B40", "+", "1"], macros.get)
+        assert time.monotonic() - t0 < 1
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_warning_without_unparsed_member_exits_0(tmp_path):
+    # curl's BIT(x): #define'd one way when the build defines a name, another way otherwise;
+    # srcdiff says which it used, and every member is read, so the status is 0 (1 means a
+    # member was not parsed). HAVE_BOOL_T is the build's to decide: config.h.in lists it.
+    r = Repo(tmp_path / "r")
+    r.write("lib/config.h.in", "#undef HAVE_BOOL_T\n")
+    r.write("lib/setup.h", '#include "config.h"\n#ifdef HAVE_BOOL_T\n#define BIT(x) bool x\n'
+            "#else\n#define BIT(x) unsigned int x:1\n#endif\n")
+    r.write("lib/foo.h", '#include "setup.h"\n' + foo_h(["int a;", "BIT(flag);"]))
+    r.commit("one", tag="v1")
+    r.write("lib/foo.h", '#include "setup.h"\n' + foo_h(["int a;", "BIT(flag);", "int b;"]))
+    r.commit("two", tag="v2")
+    for cmd in ("show", "log", "blame"):
+        res = run_cli(cmd, "foo", "--repo", str(r.path), "--no-cache")
+        assert "BIT is #define'd differently" in res.stderr, (cmd, res.stderr)
+        assert res.returncode == 0, (cmd, res.stderr)
+    # a member not parsed still makes it 1
+    r.write("lib/foo.h", '#include "setup.h"\n' + foo_h(["int a;", "BIT(flag);", "int b c d;"]))
+    r.commit("three", tag="v3")
+    res = run_cli("log", "foo", "--repo", str(r.path), "--no-cache")
+    assert res.returncode == 1 and "int b c d" in res.stdout, res.stderr
+
+
+def test_warnings_quote_at_most_80_characters(tmp_path):
+    deep = "struct {\n" * 5_000 + "int x;\n" + "};\n" * 5_000  # 25 KB of nesting
+    junk = "int " + " ".join(f"w{i}" for i in range(3_000)) + ";"  # 20 KB member, no parse
+    cond = "#if " + "1 + " * 3_000 + "\nint c;\n#endif"  # 12 KB condition, no value
+    r = Repo(tmp_path / "r")
+    r.write("include/foo.h", foo_h(["int a;", deep, junk, cond, "int z;"]))
+    r.commit("hostile", tag="v1")
+    res = run_cli("show", "foo", "--repo", str(r.path), "--no-cache", "--format", "json")
+    assert res.returncode == 1, res.stderr
+    warnings = res.stderr.splitlines()
+    assert len(warnings) == 3, res.stderr
+    assert all(len(w) < 200 and "…" in w for w in warnings), res.stderr
+    assert any("nested or expanded too deeply: struct { struct {" in w for w in warnings)
+    assert any("int w0 w1 w2" in w for w in warnings)
+    assert any("cannot evaluate #if 1 + 1 +" in w for w in warnings)
+    # the output keeps the member's whole text; only the warning is cut short
+    fields = __import__("json").loads(res.stdout)["fields"]
+    assert any(len(f.get("unparsed") or "") > 10_000 and "w2999" in f["unparsed"] for f in fields)
+    assert fields[-1]["name"] == "z"
+
+
+def test_nul_bytes_are_read_as_the_compiler_reads_them(tmp_path, srcdiff):
+    # a stray NUL makes git call the file binary (git grep -I skips it); gcc ignores it
+    r = Repo(tmp_path / "r")
+    r.write("lib/foo.h", foo_h(["int a;"]))
+    r.commit("one", tag="v1")
+    r.write("lib/foo.h", foo_h(["int a;\0", "int b;"]).encode())
+    r.commit("two", tag="v2")
+    res = srcdiff("log", "foo", "--repo", str(r.path), "--format", "json")
+    assert res.code == 0, res.err
+    assert [(c["field"], c["kind"]) for c in res.json()["changes"]] == [("b", "added")]
+    assert "v2: lib/foo.h:4: NUL byte ignored" in res.err
+    # found nowhere by the tree search: the error says why and what to do, not just "absent"
+    res = srcdiff("show", "foo", "--repo", str(r.path), "--at", "v2")
+    line = one_error_line(res.err)
+    assert res.code == 2 and "lib/foo.h has it but holds NUL bytes (line 4)" in line
+    assert "--path lib/foo.h reads it" in line
+    res = srcdiff("show", "foo", "--repo", str(r.path), "--at", "v2", "--path", "lib/foo.h",
+                  "--format", "json")
+    assert res.code == 0 and [f["name"] for f in res.json()["fields"]] == ["a", "b"], res.err
+    assert "NUL byte ignored" in res.err
+
+
+def test_unclosed_brace_is_named_not_suggested(tmp_path, srcdiff):
+    r = Repo(tmp_path / "r")
+    r.write("include/open.h", "struct opener {\n\tint x;\n};\n\nstruct open {\n\tint a;\n")
+    r.commit("broken", tag="v1")
+    res = srcdiff("show", "open", "--repo", str(r.path))
+    line = one_error_line(res.err)
+    assert res.code == 2 and "struct open at include/open.h:5: '{' never closed" in line
+    assert "did you mean open?" not in line and "did you mean open," not in line
+
+
+def test_did_you_mean_outside_include(tmp_path, srcdiff):
+    # redis: src/server.h, no include/ directory, no word of the misspelt name in the path
+    r = Repo(tmp_path / "r")
+    r.write("src/server.h", "struct redisServer {\n\tint hz;\n};\nstruct client {\n\tint fd;\n};\n")
+    r.write("src/util.c", "int x;\n")
+    r.commit("one", tag="1.0.0")
+    for typo, meant in (("redisServr", "redisServer"), ("clinet", "client")):
+        res = srcdiff("blame", typo, "--repo", str(r.path))
+        line = one_error_line(res.err)
+        assert res.code == 2 and f"(did you mean {meant}" in line, line

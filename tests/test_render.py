@@ -152,3 +152,33 @@ def test_graphml_json_attributes_stay_json_with_c1_controls(tmp_path, srcdiff):
     g = nx.parse_graphml(res.out)
     changes = json.loads(g.edges["v1", "v2"]["changes"])
     assert changes[0]["kind"] == "moved" and changes[0]["new_path"] == path
+
+
+def test_a_long_first_paragraph_is_one_short_line_in_text(tmp_path, srcdiff):
+    # converted CVS history: the whole log is one paragraph of many lines (~2,000 characters)
+    r = Repo(tmp_path / "cvs")
+    r.header(["int a;"])
+    r.commit("foo: introduce")
+    r.git("tag", "v1")
+    r.header(["int a;", "int b;"])
+    words = " ".join(f"word{i}" for i in range(300))
+    long_cut = "Added b to foo for the new driver\n" + "\n".join(
+        words[k : k + 70] for k in range(0, len(words), 70))
+    r.git("commit", "-q", "-m", long_cut)
+    r.git("tag", "v2")
+    r.header(["int a;", "int b;", "int c;"])
+    sentence = "Add c. " + "More text follows on many lines " * 60
+    r.git("commit", "-q", "-m", sentence.replace("lines ", "lines\n"))
+    r.git("tag", "v3")
+    for fmt in ("text", "md"):
+        for cmd in ("log", "blame", "changelog"):
+            if fmt == "md" and cmd == "blame":
+                continue
+            out = srcdiff(cmd, "foo", "--repo", str(r.path), "--format", fmt).out
+            assert "word0 word1" in out and "word290" not in out, (cmd, fmt)
+            assert "…" in out and max(map(len, out.splitlines())) < 200, (cmd, fmt, out)
+            assert "Add c." in out and "More text" not in out, (cmd, fmt)
+    subjects = [c["commits"][-1]["subject"] for c in
+                srcdiff("log", "foo", "--repo", str(r.path), "--format", "json").json()["changes"]]
+    assert subjects[0].startswith("Added b to foo") and "word299" in subjects[0]  # JSON: whole
+    assert subjects[1].startswith("Add c. More text") and len(subjects[1]) > 1000

@@ -107,6 +107,27 @@ def test_markdown_keeps_arrows_in_subjects_and_code_spans_unescaped(tmp_path, sr
     assert "→" not in out + log
 
 
+def test_html_says_absent_at_both_not_identical(tmp_path, srcdiff):
+    from test_history import Repo
+
+    r = Repo(tmp_path / "late")
+    for tag in ("v1", "v2"):
+        r.write("README", f"{tag}\n")
+        r.commit(f"release {tag}")
+        r.git("tag", tag)
+    r.header(["int len;"], path="include/my_dev.h", name="my_dev")
+    r.commit("my_dev: introduce")
+    r.git("tag", "v3")
+    r.header(["int len;"], path="include/my_dev.h", name="my_dev")
+    r.write("README", "v4\n")
+    r.commit("release v4")
+    r.git("tag", "v4")
+    out = srcdiff("report", "my_dev", "--repo", str(r.path), "--format", "html").out
+    titles = re.findall(r'<path class="vedge[^"]*"[^>]*><title>([^<]*)</title>', out)
+    assert titles[0] == "v1 → v2: absent at both" and titles[2] == "v3 → v4: identical", titles
+    assert titles[1].startswith("v2 → v3: struct my_dev appears"), titles
+
+
 def test_json_shape(demo_repo, report):
     res = report("--format", "json")
     assert res.code == 0, res.err

@@ -145,14 +145,6 @@ def _named_unparsed(sdef: StructDef | None, name: str) -> bool:
                for f in field_map(sdef).values())
 
 
-def is_complete(sdef: StructDef) -> bool:
-    """No warning and no unparsed member anywhere in SDEF."""
-    def ok(fields) -> bool:
-        return all(f.unparsed is None and ok(f.fields) for f in fields)
-
-    return not sdef.warnings and ok(sdef.fields)
-
-
 def similarity(a: StructDef, b: StructDef) -> float:
     """Share of members two definitions have in common (by name), 0..1."""
     na, nb = set(field_map(a)), set(field_map(b))

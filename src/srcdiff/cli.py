@@ -28,11 +28,10 @@ from srcdiff.history import (
     History,
     Options,
     build_history,
-    is_complete,
 )
 from srcdiff.locate import ReadOptions
 
-EXIT_INCOMPLETE = 1  # output printed, some version read incompletely; errors exit 2
+EXIT_INCOMPLETE = 1  # output printed, some version has a member not parsed; errors exit 2
 
 
 def _warn(msg: str) -> None:
@@ -258,8 +257,8 @@ def _history(ctx: Context, name: str) -> tuple[History, Builder]:
 
 
 def _finish(ctx: Context, warnings: list[str], incomplete: bool) -> int:
-    """Print warnings, each once (merge_warnings); exit status 1 when some version was read
-    incompletely."""
+    """Print warnings, each once (merge_warnings); exit status 1 when some version has a
+    member not parsed."""
     if not ctx.quiet:
         for w in merge_warnings(warnings):
             _warn(w)
@@ -392,7 +391,7 @@ def show_cmd(ctx: Context, struct: str, rev: str) -> int:
     sdef = found.sdef
     assert sdef is not None
     _emit(ctx, render.show_text(sdef, rev, commit), render.show_json(sdef, rev, commit))
-    return _finish(ctx, [f"{rev}: {w}" for w in sdef.warnings], not is_complete(sdef))
+    return _finish(ctx, [f"{rev}: {w}" for w in sdef.warnings], sdef.has_unparsed())
 
 
 @main.command("versions")

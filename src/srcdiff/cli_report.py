@@ -13,7 +13,15 @@ from pathlib import Path
 import click
 
 from srcdiff import render
-from srcdiff.cli import Context, _finish, _history, _make_context, common_options, main, run_guarded
+from srcdiff.cli import (
+    Context,
+    _finish,
+    _history,
+    _make_context,
+    common_options,
+    main,
+    run_guarded,
+)
 from srcdiff.errors import SrcdiffError
 
 

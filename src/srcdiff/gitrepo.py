@@ -18,11 +18,12 @@ from pathlib import Path
 import git
 
 from srcdiff.errors import SrcdiffError
-from srcdiff.limits import MAX_COMMIT_MEMO, check_blob_size, max_blob_bytes
+from srcdiff.limits import MAX_COMMIT_MEMO, check_blob_size, max_blob_bytes, quote
 from srcdiff.safegit import git_env, safe_git_env
 
 
 DIRECTIVES = "#"  # commits_mentioning's key for commits changing a directive or a typedef
+HEADLINE_CHARS = 100  # a subject shown in text is at most this long (CommitInfo.headline)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,18 @@ class CommitInfo:
     subject: str
     upstream: str | None = None  # the commit this one was cherry-picked or backported from
     upstream_by: str | None = None  # how that was found: "trailer", "patch-id", "subject"
+
+    @property
+    def headline(self) -> str:
+        """The subject as text outputs show it on one line: whole up to HEADLINE_CHARS (100)
+        characters; longer (a converted CVS log whose first paragraph runs over many lines), its
+        first sentence when that ends within them, else its start cut with "…". JSON keeps the
+        whole subject."""
+        s = self.subject
+        if len(s) <= HEADLINE_CHARS:
+            return s
+        end = s.find(". ", 0, HEADLINE_CHARS)
+        return s[: end + 1] if end > 0 else quote(s, HEADLINE_CHARS)
 
     def to_json(self) -> dict:
         d = {

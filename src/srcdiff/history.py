@@ -36,7 +36,6 @@ from srcdiff.changes import (  # noqa: F401 - the names outputs import from here
     diff_structs,
     field_map,
     hash_paths,
-    is_complete,
     similarity,
 )
 from srcdiff.commits import CommitWalk
@@ -60,8 +59,9 @@ class History:
 
     @property
     def incomplete(self) -> bool:
-        """True when some version's definition could not be read completely."""
-        return any(d["sdef"] is not None and not is_complete(d["sdef"])
+        """True when some version has a member srcdiff could not parse (what exit status 1
+        means; a warning that leaves no unparsed member does not count)."""
+        return any(d["sdef"] is not None and d["sdef"].has_unparsed()
                    for _t, d in self.graph.nodes(data=True))
 
     def node(self, tag: str) -> dict:
@@ -234,25 +234,69 @@ def build_history(repo: GitRepo, versions: VersionSet, opts: Options, cache: Cac
 
 
 def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
+    """The one-line error for NAME found at no version of VERSIONS: with close names (a
+    misspelling), and why where srcdiff can tell (a '{' never closed, a file git calls binary)."""
     import difflib
     import re
 
-    newest = versions.versions[-1]
-    # Close names among the structs/unions defined at the newest, middle and oldest versions,
-    # in the public headers and in the files whose path has a word of NAME in it (a misspelt
-    # vfio_pci_devic: paths with vfio, pci or devic). Every file of three kernel trees would
-    # take half a minute, for a hint.
+    from srcdiff.parse import scan_named
+    from srcdiff.preprocess import strip_comments
+
+    vs = versions.versions
+    newest = vs[-1]
+    # Close names among the structs/unions defined at the newest, middle and oldest versions.
+    # A tree of at most 5,000 headers (curl, redis, git: a few hundred) is searched in all of
+    # them (~0.1 s); a larger one (the kernel: 25,000, every file of three trees would take
+    # half a minute, for a hint) in include/ and in the files whose path has a word of NAME in
+    # it (a misspelt vfio_pci_devic: paths with vfio, pci or devic).
+    files = repo.run_text("ls-tree", "-r", "-z", "--name-only", newest.commit).split("\0")
+    small = sum(f.endswith(".h") for f in files) <= 5000
     pattern = r"(struct|union)[[:space:]]+[A-Za-z_][A-Za-z0-9_]*[[:space:]]*\{"
     words = dict.fromkeys(w for w in re.split(r"[_0-9]+", name) if len(w) >= 3)
-    where = ["include/*.h", *(f"*{w}*.[ch]" for w in words)]
-    vs = versions.versions
+    where = ["*.h" if small else "include/*.h", *(f"*{w}*.[ch]" for w in words)]
     out = ""
     for v in dict.fromkeys([vs[-1], vs[len(vs) // 2], vs[0]]):
         out += repo.run_text("grep", "-h", "-o", "-I", "-E", "--no-textconv", "-e", pattern,
                              v.commit, "--", *where, ok_codes=(0, 1))
-
-    names = sorted({m.group(2) for m in re.finditer(r"(struct|union)\s+(\w+)", out)})
+    # NAME itself shows up when its definition is broken: never "did you mean NAME?"
+    names = sorted({m.group(2) for m in re.finditer(r"(struct|union)\s+(\w+)", out)} - {name})
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    span = f"{versions.versions[0].tag}..{newest.tag}" if len(versions.versions) > 1 else newest.tag
-    return f"struct {name} is not defined at any examined version ({span}){hint}"
+
+    # Why the newest version has no definition although a file opens one: a '{' never closed,
+    # or a file with NUL bytes, which git grep (and so srcdiff's search) takes for binary.
+    why = ""
+    opened = re.compile(rb"\b(?:struct|union)\s+" + re.escape(name.encode()) + rb"\s*\{")
+    listed = repo.run_text("grep", "-l", "-z", "-a", "-F", "-w", "--no-textconv", "-e", name,
+                           newest.commit, "--", *(["*.[ch]"] if small else where),
+                           ok_codes=(0, 1))
+    for hit in listed.split("\0")[:20]:
+        path = hit.split(":", 1)[1] if ":" in hit else hit
+        blob = repo.blob_id(newest.commit, path) if path else None
+        try:
+            data = repo.read_blob(blob) if blob else b""
+        except SrcdiffError:  # over the size limit: no reason to give from it
+            continue
+        m = opened.search(data)
+        if not m:
+            continue
+        if b"\0" in data:
+            if not scan_named(data, name)[1]:
+                continue  # binary indeed: what looks like the struct does not read as one
+            nul = data.count(b"\n", 0, data.index(b"\0")) + 1
+            why = (f"; {path} has it but holds NUL bytes (line {nul}), so git takes the file for "
+                   f"binary and it is not searched: --path {path} reads it")
+            break
+        text = strip_comments(data[m.start() :].decode("utf-8", "replace"))
+        depth = 0
+        for c in re.findall(r"[{}]", text):
+            depth += 1 if c == "{" else -1
+            if depth == 0:
+                break
+        if depth > 0:
+            line = data.count(b"\n", 0, m.start()) + 1
+            what = m.group(0).split(b"{")[0].decode().strip()
+            why = f"; {what} at {path}:{line}: '{{' never closed"
+            break
+    span = f"{vs[0].tag}..{newest.tag}" if len(vs) > 1 else newest.tag
+    return f"struct {name} is not defined at any examined version ({span}){why}{hint}"

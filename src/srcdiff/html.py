@@ -144,7 +144,12 @@ def graph_svg(history: History) -> str:
             d = f"M{x1:.0f},{y1:.0f} C{mx:.0f},{y1:.0f} {mx:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
         kind = "mainline" if a in main and b in main else "branch"
         chs = history.edge_changes(a, b)
-        tip = f"{a} → {b}: " + ("; ".join(change_text(c) for c in chs) if chs else "identical")
+        if chs:
+            tip = f"{a} → {b}: " + "; ".join(change_text(c) for c in chs)
+        elif history.sdef(a) is None and history.sdef(b) is None:
+            tip = f"{a} → {b}: absent at both"  # nothing to compare, not two equal definitions
+        else:
+            tip = f"{a} → {b}: identical"
         out.append(f'<path class="vedge {kind}{" changed" if chs else ""}" d="{d}" '
                    f'marker-end="url(#arrow)"><title>{esc(tip)}</title></path>')
         if chs:
@@ -224,7 +229,7 @@ def _cell_tip(key: str, label: str, cell) -> str:
     ch: Change | None = cell.change
     if ch is not None and cell.state != PRESENT and ch.commits:
         c = ch.commits[-1]
-        tip += f"\n{c.sha[:12]} {c.subject} ({c.author}, {c.date[:10]})"
+        tip += f"\n{c.sha[:12]} {c.headline} ({c.author}, {c.date[:10]})"
     return tip
 
 
@@ -267,7 +272,8 @@ def _change_li(ch: Change, template: str | None) -> str:
     kind = _kind_class(ch)
     if ch.commits:
         c = ch.commits[-1]
-        who = (f"{_commit_link(c, template)} <span class=\"subject\">{esc(c.subject)}</span> "
+        who = (f'{_commit_link(c, template)} <span class="subject" title="{esc(c.subject)}">'
+               f"{esc(c.headline)}</span> "
                f'<span class="who">— {esc(c.author)}, {esc(c.date[:10])}</span>')
     else:
         who = f'<span class="unattributed">unattributed{": " + esc(ch.note) if ch.note else ""}</span>'
@@ -340,7 +346,7 @@ def _commits_html(commits: dict[str, tuple[CommitInfo, list[str]]], template: st
         link = (f'<a class="commit-full" href="{esc(commit_url(template, sha))}">{esc(sha[:12])}</a>'
                 if template else f"<code>{esc(sha[:12])}</code>")
         out.append(f'<tr id="c-{esc(sha)}"><td>{link}</td><td>{esc(c.date[:10])}</td>'
-                   f'<td title="{esc(c.email)}">{esc(c.author)}</td><td>{esc(c.subject)}</td>'
+                   f'<td title="{esc(c.email)}">{esc(c.author)}</td><td title="{esc(c.subject)}">{esc(c.headline)}</td>'
                    f"<td>{'<br>'.join(esc(w) for w in what)}</td></tr>")
     out.append("</table></section>")
     return "\n".join(out)

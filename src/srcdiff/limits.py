@@ -25,12 +25,16 @@ MAX_NESTING = 24
 MAX_MEMBER_STEPS = 4096
 # Tokens member-producing macros may emit per struct (stops exponential macro bombs).
 MAX_MACRO_TOKENS = 200_000
-# Nested macro expansions and tokens per expansion in #if's and array sizes.
+# Nested macro expansions, and steps (tokens produced plus macros expanded) per expansion, in
+# #if's, array sizes and member names: a macro doubling at each of 40 levels stops in ~10 ms.
 MAX_EXPANSION_DEPTH = 64
 MAX_EXPANSION_TOKENS = 20_000
 # Distinct paths looked up (so also files read) while following #include's for one struct
 # (a header that includes the world); a path already read or found missing costs nothing.
 MAX_INCLUDE_READS = 256
+
+# Characters of source text a warning quotes (a 25 KB member must not become a 25 KB warning).
+MAX_QUOTE = 80
 
 # Commit descriptions kept in memory at once (a long history must not hold all of them).
 MAX_COMMIT_MEMO = 50_000
@@ -76,6 +80,12 @@ def body_too_long(body: str) -> str | None:
     if n <= MAX_STRUCT_LINES:
         return None
     return f"struct body is {n:,} lines, over the {MAX_STRUCT_LINES:,}-line limit; not parsed"
+
+
+def quote(text: str, limit: int = MAX_QUOTE) -> str:
+    """TEXT for a warning: whitespace runs as one space, cut to LIMIT characters ending in "…"."""
+    flat = " ".join(text.split()) if len(text) < 8 * limit else " ".join(text[: 8 * limit].split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def human_size(n: int) -> str:

@@ -178,6 +178,8 @@ class StructReader:
         for d in cands:
             h.update(clean[d.start : d.end].encode("utf-8", "surrogatepass") + b"\0")
         h.update(directives_digest(clean).encode())
+        if b"\0" in data:  # read as spaces, but the reading warns: not the same as spaces
+            h.update(b"|nul")
         bkey = h.hexdigest()
         ref = {"body": bkey, "line": cands[0].line}
         body = self._body(bkey)

@@ -104,6 +104,17 @@ class StructDef:
             out.extend(f.flatten())
         return out
 
+    def has_unparsed(self) -> bool:
+        """Whether some member, at any depth, could not be parsed (``Field.unparsed``). A
+        warning alone (a macro left unevaluated, say) does not make a definition incomplete."""
+        todo = list(self.fields)
+        while todo:
+            f = todo.pop()
+            if f.unparsed is not None:
+                return True
+            todo.extend(f.fields)
+        return False
+
     def render(self) -> str:
         """C-like text of the definition, one member a line, nested aggregates indented."""
         lines = [f"{self.kind} {self.name} {{"]

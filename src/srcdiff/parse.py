@@ -42,6 +42,7 @@ with a warning.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Callable
@@ -50,10 +51,18 @@ from typing import Any
 
 from srcdiff.extract import Definition, find_definitions
 from srcdiff.kernel_macros import builtin_macros
-from srcdiff.limits import MAX_MACRO_TOKENS, MAX_MEMBER_STEPS, MAX_NESTING, body_too_long
+from srcdiff.limits import (
+    MAX_MACRO_TOKENS,
+    MAX_MEMBER_STEPS,
+    MAX_NESTING,
+    MAX_QUOTE,
+    body_too_long,
+    quote,
+)
 from srcdiff.model import Field, StructDef
 from srcdiff.preprocess import (
     Config,
+    ExpansionTooLarge,
     ExprError,
     MacroEnv,
     _substitute,
@@ -72,7 +81,7 @@ from srcdiff.preprocess import (
     tokenize,
 )
 
-PARSER_VERSION = "9"
+PARSER_VERSION = "10"
 
 # The bounds live in srcdiff.limits (docs/SAFETY.md); local names kept for readability.
 _MAX_DEPTH = MAX_NESTING
@@ -107,11 +116,16 @@ def read_struct(
     if not cands:
         return None
     try:
-        return _read(clean, cands, name, path, config, include_reader, arch)
+        sdef = _read(clean, cands, name, path, config, include_reader, arch)
+        nul = _nul_line(data, sdef.line or 1, clean, cands)
+        if nul is None:
+            return sdef
+        return dataclasses.replace(sdef, warnings=sdef.warnings + (
+            f"{path}:{nul}: NUL byte ignored, as the compiler does",))
     except RecursionError:
         reason = "nested too deeply"
     except Exception as e:  # noqa: BLE001 - bad content must become a warning, not a traceback
-        reason = f"internal error: {type(e).__name__}: {e}"
+        reason = f"internal error: {type(e).__name__}: {quote(str(e))}"
     d = cands[0]
     a, b = d.body_span(clean)
     return StructDef(
@@ -119,6 +133,23 @@ def read_struct(
         (Field(None, "?", line=d.line, unparsed=" ".join(clean[a:b].split())[:2000]),),
         path, d.line, (f"{path}:{d.line}: {reason}",),
     )
+
+
+def _nul_line(data: bytes, first: int, clean: str, cands: list[Definition]) -> int | None:
+    """Line of the first NUL byte of DATA inside the definition starting at line FIRST, or None."""
+    if b"\0" not in data:
+        return None
+    d = next((c for c in cands if c.line == first), cands[0])
+    last = d.line + clean.count("\n", d.start, d.end)
+    at = data.find(b"\0")
+    while at >= 0:
+        line = data.count(b"\n", 0, at) + 1
+        if line > last:
+            return None
+        if line >= d.line:
+            return line
+        at = data.find(b"\0", at + 1)
+    return None
 
 
 def canonical_type(node: Any) -> str:
@@ -262,7 +293,7 @@ def _choose(clean: str, cands: list[Definition], ctx: _Ctx) -> Definition:
             k += 1
         if stack.active:
             others = ", ".join(str(c.line) for c in cands if c is not d)
-            ctx.warn(d.line, f"also defined at line(s) {others}; using line {d.line}")
+            ctx.warn(d.line, f"also defined at line(s) {quote(others)}; using line {d.line}")
             return d
     return cands[0]
 
@@ -279,6 +310,10 @@ def _guards_include(rest: str, following: list[tuple[int, str, str]]) -> bool:
 _DIRECTIVE_RE = re.compile(r"\s*#\s*([A-Za-z_]+)\s*(.*)", re.S)
 
 
+def _undecided(d: str, toks: list[str], why: str | None) -> str:
+    return f"cannot evaluate #{d} {quote(join_tokens(toks))}: {quote(str(why))}"
+
+
 class _CondStack:
     """#if nesting inside a struct body: which branch is kept, and the guard terms of it."""
 
@@ -293,7 +328,7 @@ class _CondStack:
         toks = tokenize(rest)
         if d in ("ifdef", "ifndef"):
             if not toks or not is_ident(toks[0]):
-                self.ctx.warn(line, f"malformed #{d}")
+                self.ctx.warn(line, f"malformed #{d} {quote(rest)}")
                 return None, None
             toks = ["defined", toks[0]] if d == "ifdef" else ["!", "defined", toks[0]]
         if not toks:
@@ -309,7 +344,7 @@ class _CondStack:
         if self.ctx.config is None:
             if const is None and not any(is_ident(t) for t in toks):
                 # no name in it: the text itself cannot be evaluated
-                self.ctx.warn(line, f"cannot evaluate #{d} {join_tokens(toks)}: {why}")
+                self.ctx.warn(line, _undecided(d, toks, why))
             return const, term if const is None else None
         if self.ctx.config.host:
             # the host's view: a name the build decides (CONFIG_, generated) is unknown, so
@@ -323,7 +358,7 @@ class _CondStack:
         else:
             val, why = condition_value(toks, self.ctx.env.lookup)
         if val is None:
-            self.ctx.warn(line, f"cannot evaluate #{d} {join_tokens(toks)}: {why}")
+            self.ctx.warn(line, _undecided(d, toks, why))
             return None, term
         return val, None if val == const else term
 
@@ -641,11 +676,11 @@ def _member_step(
         if m is not None:
             if t0 not in ctx.ambiguous_warned and ctx.env.ambiguous(t0):
                 ctx.ambiguous_warned.add(t0)
-                ctx.warn(line, f"{t0} is #define'd differently under #if's that cannot be decided"
-                         " here; using the first definition")
+                ctx.warn(line, f"{quote(t0)} is #define'd differently under #if's that cannot be"
+                         " decided here; using the first definition")
             got = _expand_head(texts, m)
             if got is None:
-                out.append(_unparsed(original, f"cannot expand {t0}", line, guard, ctx))
+                out.append(_unparsed(original, f"cannot expand {quote(t0)}", line, guard, ctx))
                 return None
             body, used = got
             ctx.budget -= len(body)
@@ -853,7 +888,7 @@ def _aggregate(
 
 def _unparsed(text: Any, reason: str, line: int, guard: str | None, ctx: _Ctx) -> Field:
     text = str(text)
-    ctx.warn(line, f"{reason}: {text[:200]}")
+    ctx.warn(line, f"{quote(reason, 2 * MAX_QUOTE)}: {quote(text)}")
     return Field(None, "?", None, guard, line, unparsed=text)
 
 
@@ -964,6 +999,9 @@ def _dim_text(toks: list[str], ctx: _Ctx) -> str:
     if hit is None:
         try:
             hit = str(eval_int(list(toks), ctx.env.lookup))
+        except ExpansionTooLarge as e:
+            ctx.warn(ctx.env.line, f"{e}; size left as written")
+            hit = join_tokens(toks)
         except (ExprError, RecursionError):
             hit = join_tokens(toks)
         ctx.dims[key] = hit

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srcdiff.errors import SrcdiffError
-from srcdiff.limits import MAX_EXPANSION_DEPTH, MAX_EXPANSION_TOKENS, MAX_INCLUDE_READS
+from srcdiff.limits import MAX_EXPANSION_DEPTH, MAX_EXPANSION_TOKENS, MAX_INCLUDE_READS, quote
 
 # paths looked up per include walk, see _included_for; bounds live in srcdiff.limits
 INCLUDE_BUDGET = MAX_INCLUDE_READS
@@ -46,13 +46,16 @@ _MAX_EXPANSION_TOKENS = MAX_EXPANSION_TOKENS
 
 
 def decode_source(data: bytes) -> str:
-    """Source bytes as text: UTF-8, else Latin-1 (old headers); CRLF and lone CR become LF."""
+    """Source bytes as text: UTF-8, else Latin-1 (old headers); CRLF and lone CR become LF, a
+    NUL byte a space."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\0" in text:
+        text = text.replace("\0", " ")  # gcc reads a NUL byte as a space ("null character ignored")
     return text
 
 
@@ -442,8 +445,16 @@ def _collect_args(toks: list[str], i: int) -> tuple[list[list[str]], int] | None
     return None
 
 
-class _ExpansionLimit(Exception):
-    pass
+class _ExpansionLimit(ValueError):
+    """A macro whose expansion runs past the bounds (a macro bomb: ``#define A1 A0 A0`` ...)."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+        self.macro: str | None = None
+
+    def __str__(self) -> str:
+        return f"macro {quote(self.macro)} {self.what}" if self.macro else self.what
 
 
 def expand(
@@ -454,33 +465,49 @@ def expand(
 ) -> list[str]:
     """TOKS with macros expanded (function-like with arguments, # and ##).
 
-    A macro is not expanded inside its own expansion; expansion depth and size are bounded,
-    and ValueError is raised past the bounds.
+    A macro is not expanded inside its own expansion. Expansion is bounded: at most
+    MAX_EXPANSION_DEPTH nested expansions and MAX_EXPANSION_TOKENS tokens produced and macros
+    expanded in all (so a macro doubling at each of 40 levels stops after ~20,000 steps, not
+    2^40); past the bounds ValueError is raised, naming the macro of TOKS that ran over.
     """
-    if _depth > _MAX_EXPANSION_DEPTH:
-        raise ValueError("macro expansion too deep")
+    return _expand(toks, lookup, disabled, _depth, [0])
+
+
+def _expand(
+    toks: list[str], lookup: Callable[[str], Macro | None], disabled: frozenset[str],
+    depth: int, spent: list[int],
+) -> list[str]:
+    if depth > _MAX_EXPANSION_DEPTH:
+        raise _ExpansionLimit(f"nests more than {_MAX_EXPANSION_DEPTH} expansions deep")
     out: list[str] = []
     i = 0
     n = len(toks)
     while i < n:
+        # one step per token produced and per macro expanded (an empty macro costs a step too)
+        spent[0] += 1
+        if spent[0] > _MAX_EXPANSION_TOKENS:
+            raise _ExpansionLimit(f"expands to more than {_MAX_EXPANSION_TOKENS:,} tokens")
         t = toks[i]
         if is_ident(t) and t not in disabled:
             m = lookup(t)
             if m is not None:
-                if m.params is None:
-                    out.extend(expand(list(m.body), lookup, disabled | {t}, _depth + 1))
-                    i += 1
-                    continue
-                if i + 1 < n and toks[i + 1] == "(":
-                    got = _collect_args(toks, i + 1)
-                    if got is not None:
-                        args, j = got
-                        body = _substitute(m, args, lookup, disabled, _depth)
-                        out.extend(expand(body, lookup, disabled | {t}, _depth + 1))
-                        if len(out) > _MAX_EXPANSION_TOKENS:
-                            raise ValueError("macro expansion too large")
-                        i = j
+                try:
+                    if m.params is None:
+                        out.extend(_expand(list(m.body), lookup, disabled | {t}, depth + 1, spent))
+                        i += 1
                         continue
+                    if i + 1 < n and toks[i + 1] == "(":
+                        got = _collect_args(toks, i + 1)
+                        if got is not None:
+                            args, j = got
+                            body = _substitute(m, args, lookup, disabled, depth, spent)
+                            out.extend(_expand(body, lookup, disabled | {t}, depth + 1, spent))
+                            i = j
+                            continue
+                except _ExpansionLimit as e:
+                    if e.macro is None and depth == 0:
+                        e.macro = t
+                    raise
         out.append(t)
         i += 1
     return out
@@ -488,8 +515,10 @@ def expand(
 
 def _substitute(
     m: Macro, args: list[list[str]], lookup: Callable[[str], Macro | None],
-    disabled: frozenset[str], depth: int,
+    disabled: frozenset[str], depth: int, spent: list[int] | None = None,
 ) -> list[str]:
+    """M's body with ARGS substituted (arguments macro-expanded unless # or ## use them)."""
+    spent = [0] if spent is None else spent
     params = m.params or ()
     if len(args) == 1 and not args[0] and not params:
         args = []
@@ -535,7 +564,7 @@ def _substitute(
                 out.extend(amap[t] or ["__sd_empty"])
             else:
                 if t not in expanded:
-                    expanded[t] = expand(amap[t], lookup, disabled, depth + 1)
+                    expanded[t] = _expand(amap[t], lookup, disabled, depth + 1, spent)
                 out.extend(expanded[t])
             i += 1
             continue
@@ -550,6 +579,10 @@ def _substitute(
 
 class ExprError(Exception):
     """An expression that cannot be evaluated to an integer."""
+
+
+class ExpansionTooLarge(ExprError):
+    """An expression whose macros expand past the bounds (see expand); names the macro."""
 
 
 # LP64 sizes: the arches srcdiff reads kernels for are 64-bit unless told otherwise (a
@@ -927,9 +960,12 @@ def eval_condition(toks: list[str], lookup: Callable[[str], Macro | None]) -> bo
 
 def eval_int(toks: list[str], lookup: Callable[[str], Macro | None]) -> int:
     """Value of an integer constant expression (array size, bitfield width): the evaluator of
-    #if's with every name left after expansion unknown. Raises ExprError when undecided."""
+    #if's with every name left after expansion unknown. Raises ExprError when undecided,
+    ExpansionTooLarge when its macros expand past the bounds."""
     try:
         expanded = expand(toks, lookup)
+    except _ExpansionLimit as e:
+        raise ExpansionTooLarge(str(e)) from None
     except ValueError as e:
         raise ExprError(str(e)) from None
     ev = _Evaluator(expanded, None, lookup)

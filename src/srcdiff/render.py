@@ -77,10 +77,10 @@ def mainline(history: History) -> set[str]:
 
 
 def commit_line(c: CommitInfo) -> str:
-    """``sha12 date author: subject``, and the commit it was cherry-picked from (raw: the
+    """``sha12 date author: headline``, and the commit it was cherry-picked from (raw: the
     caller escapes it)."""
     pick = f" [backport of {c.upstream[:12]}]" if c.upstream else ""
-    return f"{short(c)} {c.date[:10]} {c.author}: {c.subject}{pick}"
+    return f"{short(c)} {c.date[:10]} {c.author}: {c.headline}{pick}"
 
 
 def commit_text(ch: Change) -> str:
@@ -103,7 +103,7 @@ def md_commit(ch: Change, template: str | None = None) -> str:
     c = ch.commits[-1]
     url = commit_url(template, c.sha)
     sha = f"[`{short(c)}`]({url})" if url else f"`{short(c)}`"
-    return f"{sha} {md(c.subject)} ({md(c.author)}, {c.date[:10]})"
+    return f"{sha} {md(c.headline)} ({md(c.author)}, {c.date[:10]})"
 
 
 def change_summary(changes: list[Change]) -> str:
@@ -173,7 +173,7 @@ def absent_note(history: History, tag: str) -> str:
             renames = [c for c in notes if c.kind == RENAMED]
             ch = renames[-1] if renames else notes[-1]
             # the subject is cleaned here too: the note is also part of the JSON outputs
-            via = f" by {short(ch.commits[-1])} ({clean(ch.commits[-1].subject)})" if ch.commits else ""
+            via = f" by {short(ch.commits[-1])} ({clean(ch.commits[-1].headline)})" if ch.commits else ""
             final = notes[-1].new_path
             if ch.kind == RENAMED:
                 text = f"renamed to {ch.new_name}{via}, in {final}"
