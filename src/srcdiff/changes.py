@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from srcdiff.gitrepo import CommitInfo
-from srcdiff.locate import ReadOptions
+from srcdiff.cache import Cache
+from srcdiff.gitrepo import CommitInfo, GitRepo
+from srcdiff.locate import ReadOptions, StructReader
 from srcdiff.model import Field, StructDef
 
 # Change kinds, in the words outputs use.
@@ -72,6 +73,17 @@ class Options:
     first_parent: bool = False
     follow: bool = False
     rename_threshold: float = DEFAULT_RENAME_THRESHOLD
+
+
+class Part:
+    """A part of the history stage, and what every part reads through: the repository, the
+    cache, the one StructReader of the run, and how the history is built."""
+
+    def __init__(self, repo: GitRepo, cache: Cache, reader: StructReader, opts: Options):
+        self.repo = repo
+        self.cache = cache
+        self.reader = reader
+        self.opts = opts
 
 
 def change_to_cache(c: Change) -> dict:

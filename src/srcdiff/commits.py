@@ -20,6 +20,7 @@ from srcdiff.changes import (
     RETYPED,
     Change,
     Options,
+    Part,
     diff_structs,
     hash_paths,
 )
@@ -30,15 +31,12 @@ from srcdiff.model import StructDef
 from srcdiff.versions import Version, VersionSet
 
 
-class CommitWalk:
+class CommitWalk(Part):
     """Commit walks and the struct's state at commits, for one history."""
 
     def __init__(self, repo: GitRepo, cache: Cache, reader: StructReader, opts: Options,
                  versions: VersionSet):
-        self.repo = repo
-        self.cache = cache
-        self.reader = reader
-        self.opts = opts
+        super().__init__(repo, cache, reader, opts)
         self.versions = versions
         self.shallow = set(repo.shallow_boundary())
         self._states: dict[tuple, StructDef | None] = {}

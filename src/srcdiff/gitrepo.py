@@ -21,7 +21,6 @@ from srcdiff.errors import SrcdiffError
 from srcdiff.limits import MAX_COMMIT_MEMO, check_blob_size, max_blob_bytes, quote
 from srcdiff.safegit import git_env, safe_git_env
 
-
 DIRECTIVES = "#"  # commits_mentioning's key for commits changing a directive or a typedef
 HEADLINE_CHARS = 100  # a subject shown in text is at most this long (CommitInfo.headline)
 
@@ -322,6 +321,17 @@ class GitRepo:
         f = self.common_dir / "shallow"
         return f.read_text().split() if f.exists() else []
 
+    def _log_range(self, new: str, old: str | None, paths: list[str], first_parent: bool,
+                   *how: str) -> str:
+        """git log HOW over OLD..NEW (all of NEW's history when OLD is None) limited to PATHS."""
+        args = ["log", "--no-show-signature", "--no-renames", *how]
+        if first_parent:
+            args.append("--first-parent")
+        args.append(new)
+        if old:
+            args.append(f"^{old}")
+        return self._run(*args, "--", *paths).decode("utf-8", "surrogateescape")
+
     def commits_touching(
         self, new: str, old: str | None, paths: list[str], first_parent: bool = False
     ) -> list[list]:
@@ -329,15 +339,8 @@ class GitRepo:
         ``[sha, parents, {path: [blob in first parent, blob here]}]`` (a deleted or missing
         file is None; merges carry no blobs). One git process gives what would otherwise be
         two object look-ups per commit."""
-        args = ["log", "--no-show-signature", "--topo-order", "--reverse", "--no-renames", "--raw",
-                "--no-abbrev", "-z", "--format=%x01%H %P"]
-        if first_parent:
-            args.append("--first-parent")
-        args.append(new)
-        if old:
-            args.append(f"^{old}")
-        args += ["--", *paths]
-        out = self._run(*args).decode("utf-8", "surrogateescape")
+        out = self._log_range(new, old, paths, first_parent, "--topo-order", "--reverse", "--raw",
+                              "--no-abbrev", "-z", "--format=%x01%H %P")
         commits: list[list] = []
         for chunk in out.split("\x01")[1:]:
             head, _, rest = chunk.partition("\0")
@@ -357,15 +360,8 @@ class GitRepo:
         remove a line with that word in it: where a member of that name can have come, gone or
         changed (one git process for every name). Under DIRECTIVES, the commits that change a
         preprocessor line or a typedef: where a member can change without its line changing."""
-        args = ["log", "--no-show-signature", "--no-renames", "-p", "-U0", "--no-color",
-                "--no-ext-diff", "--no-textconv", "--format=%x01%H"]
-        if first_parent:
-            args.append("--first-parent")
-        args.append(new)
-        if old:
-            args.append(f"^{old}")
-        args += ["--", *paths]
-        out = self._run(*args).decode("utf-8", "surrogateescape")
+        out = self._log_range(new, old, paths, first_parent, "-p", "-U0", "--no-color",
+                              "--no-ext-diff", "--no-textconv", "--format=%x01%H")
         word = re.compile(r"\b(" + "|".join(map(re.escape, sorted(set(names), key=len, reverse=True)))
                           + r")\b")
         found: dict[str, set[str]] = {n: set() for n in names}

@@ -14,6 +14,7 @@ from srcdiff.changes import (
     RENAMED,
     Change,
     Options,
+    Part,
     change_from_cache,
     change_to_cache,
     similarity,
@@ -27,15 +28,12 @@ from srcdiff.parse import scan
 from srcdiff.versions import Version
 
 
-class Tracer:
+class Tracer(Part):
     """Moves and renames between versions, remembered per run and in the cache."""
 
     def __init__(self, repo: GitRepo, cache: Cache, reader: StructReader, opts: Options,
                  walks: CommitWalk):
-        self.repo = repo
-        self.cache = cache
-        self.reader = reader
-        self.opts = opts
+        super().__init__(repo, cache, reader, opts)
         self.walks = walks
         self._traces: dict[str, object] = {}
 

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 
 from srcdiff.cache import Cache
-from srcdiff.changes import RENAMED, Options
+from srcdiff.changes import RENAMED, Options, Part
 from srcdiff.commits import CommitWalk
 from srcdiff.gitrepo import GitRepo
 from srcdiff.locate import HEADER_GLOBS, INCLUDE_GLOBS, SOURCE_GLOBS, Found, StructReader
@@ -23,16 +23,13 @@ from srcdiff.moves import Tracer
 from srcdiff.versions import Version, VersionSet
 
 
-class Locator:
+class Locator(Part):
     """Finds the struct at every version of a VersionSet."""
 
     def __init__(self, repo: GitRepo, cache: Cache, reader: StructReader, opts: Options,
                  versions: VersionSet, walks: CommitWalk, tracer: Tracer,
                  progress: Callable[[str, int, int], None]):
-        self.repo = repo
-        self.cache = cache
-        self.reader = reader
-        self.opts = opts
+        super().__init__(repo, cache, reader, opts)
         self.versions = versions
         self.walks = walks
         self.tracer = tracer
