@@ -182,3 +182,23 @@ def test_a_member_unreadable_on_one_side_of_a_merge_is_credited_to_that_side(tmp
     fields = blame(srcdiff, p)
     assert fields["modes"]["type"] == "int"
     assert fields["modes"]["introduced"]["commit"] == added
+
+
+def test_a_merge_of_a_side_where_the_struct_was_still_in_its_old_file(tmp_path, srcdiff):
+    # libgit2's grafts: added on a branch where repository.h had not moved yet; the merge into
+    # the branch that moved it is not the commit that added the member.
+    p = Project(tmp_path / "libgit2")
+    p.commit(["int a"], "introduce server", "2020-01-01")
+    p.git("tag", "v1.0")
+    p.git("checkout", "-q", "-b", "topic")
+    added = p.commit(["int a", "int grafts"], "repo: load grafts on open", "2020-01-02")
+    p.git("checkout", "-q", "main")
+    (p.path / "src").mkdir()
+    p.git("mv", "server.h", "src/server.h")
+    p.git("commit", "-q", "-m", "move server.h to src/", date="2020-01-03")
+    p.git("tag", "v1.1")  # moved by this release; the topic branch still has the old file
+    p.git("merge", "-q", "--no-edit", "topic", date="2020-01-04")
+    assert "int grafts" in (p.path / "src/server.h").read_text()
+    p.git("tag", "v1.2")
+    fields = blame(srcdiff, p)
+    assert fields["grafts"]["introduced"]["commit"] == added

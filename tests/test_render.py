@@ -48,7 +48,8 @@ def test_blame_keeps_retypes_of_members_carried_through_a_rename(renamed, srcdif
     fields = {f["name"]: f for f in res.json()["fields"]}
     assert fields["a"]["retyped"] is not None
     assert fields["a"]["retyped"]["commit"] == shas["v3"] and fields["a"]["retyped"]["tag"] == "v3"
-    assert fields["a"]["introduced"]["tag"] == "v2" and fields["a"]["introduced"]["commit"] is None
+    # the renaming commit gave struct foo its member a; the note says where it was before
+    assert fields["a"]["introduced"]["tag"] == "v2" and fields["a"]["introduced"]["commit"] == shas["v2"]
     assert "before the rename" in fields["a"]["introduced"]["note"]
     assert "b" in fields, "a member carried through the rename and then removed is listed"
     assert fields["b"]["removed"]["commit"] == shas["v4"] and fields["b"]["retyped"] is None

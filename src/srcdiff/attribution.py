@@ -23,6 +23,7 @@ from srcdiff.changes import (
     STRUCT_REMOVED,
     Change,
     Options,
+    Part,
     _named_unparsed,
     _same,
     change_from_cache,
@@ -38,15 +39,12 @@ from srcdiff.moves import Tracer
 from srcdiff.versions import Version
 
 
-class Attributor:
+class Attributor(Part):
     """Changes on version-graph edges, with their commits, remembered in the cache."""
 
     def __init__(self, repo: GitRepo, cache: Cache, reader: StructReader, opts: Options,
                  walks: CommitWalk, tracer: Tracer):
-        self.repo = repo
-        self.cache = cache
-        self.reader = reader
-        self.opts = opts
+        super().__init__(repo, cache, reader, opts)
         self.walks = walks
         self.tracer = tracer
 
@@ -156,21 +154,23 @@ class Attributor:
 
     def _unless_moved_in(self, sha: str, idents, wanted, inc: str, old: str | None, depth: int
                          ) -> tuple[tuple[CommitInfo, ...], str | None]:
-        """SHA, found to make a change; unless the struct was in no file of IDENTS before it
-        and SHA moved it in from another file that satisfies WANTED already: then the commit
-        that made the change there."""
-        parents = self.walks.parents(sha)
+        """SHA, found to make a change; unless, for a parent that had the struct in no file of
+        IDENTS, SHA brought it in from another file whose version already has the change (a
+        file renamed away and back; a merge of a side where the struct was still in its old
+        file): then the commit that made the change there."""
         name = idents[0][0]
-        if (depth >= 5 or len(parents) != 1 or self.opts.first_parent
-                or self.walks.state_at(parents[0], idents, inc) is not None):
+        if depth >= 5 or self.opts.first_parent:
             return (self.repo.commit_info(sha),), None
-        moved = self.reader.search(parents[0], name, self.repo.changed_paths(parents[0], sha),
-                                   None)
-        if moved.sdef is None or (name, moved.path) in idents or not wanted(moved.sdef):
-            return (self.repo.commit_info(sha),), None
-        there = [(name, moved.path)]
-        commits = self.walks.walk(parents[0], old, [moved.path], first_parent=False)
-        return self._find_commit(commits, there, wanted, inc, old=old, depth=depth + 1)
+        for parent in self.walks.parents(sha):
+            if self.walks.state_at(parent, idents, inc) is not None:
+                continue
+            moved = self.reader.search(parent, name, self.repo.changed_paths(parent, sha), None)
+            if moved.sdef is None or (name, moved.path) in idents or not wanted(moved.sdef):
+                continue
+            commits = self.walks.walk(parent, old, [moved.path], first_parent=False)
+            return self._find_commit(commits, [(name, moved.path)], wanted, inc, old=old,
+                                     depth=depth + 1)
+        return (self.repo.commit_info(sha),), None
 
     def _attribute(self, a: Version | None, b: Version, changes: list[Change], idents
                    ) -> list[Change]:

@@ -89,10 +89,13 @@ def blame(history: History, builder: Builder, include_removed: bool = False,
     renamed = [c for c in initial if c.kind == RENAMED] if start else []
     earlier = (f"present in struct {renamed[0].old_name} before the rename; --follow for its history"
                if renamed else "not attributed")
+    # A member carried over through a rename came to a struct of this name with the renaming
+    # commit (who gave the struct a member of that name); the note says where it was before.
+    by_rename = renamed[0].commits[-1] if renamed and renamed[0].commits else None
     # Every member of the first definition is tracked, so later retypes and removals are seen
     # also for members with no ADDED change of their own (carried over through a rename).
     for key in field_map(history.sdef(first)):
-        current[key] = (Origin(first, None, earlier), None)
+        current[key] = (Origin(first, by_rename, earlier), None)
     for ch in initial:
         if ch.kind == ADDED and ch.new is not None:
             current[ch.new.key()] = (_origin(first, ch), None)
@@ -120,7 +123,7 @@ def blame(history: History, builder: Builder, include_removed: bool = False,
     now = field_map(history.sdef(newest.tag))
     for key, f in now.items():
         # .get: a member can still arrive unannounced (the struct renamed away and back).
-        intro, retyped = current.get(key, (Origin(first, None, earlier), None))
+        intro, retyped = current.get(key, (Origin(first, by_rename, earlier), None))
         lines.append(BlameLine(f, dated(intro, key), None, retyped))
     if include_removed:
         gone = {ln.field.key() for ln in removed}

@@ -285,7 +285,8 @@ def blame_text(name: str, tag: str, lines: list[BlameLine], name_at: str | None 
     for ln in lines:
         c = ln.introduced.commit
         decl = clean(_decl(ln.field))  # cleaned here: the column is as wide as what is shown
-        who = commit_line(c) if c else f"(unattributed: {ln.introduced.note})"
+        note = ln.introduced.note
+        who = (commit_line(c) + (f" ({note})" if note else "")) if c else f"(unattributed: {note})"
         gone = ""
         if ln.removed is not None:
             rc = ln.removed.commit
