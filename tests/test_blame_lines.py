@@ -202,3 +202,28 @@ def test_a_merge_of_a_side_where_the_struct_was_still_in_its_old_file(tmp_path, 
     p.git("tag", "v1.2")
     fields = blame(srcdiff, p)
     assert fields["grafts"]["introduced"]["commit"] == added
+
+
+def test_a_member_that_reached_an_earlier_release_by_cherry_pick_names_the_blamed_ones_commit(
+        tmp_path, srcdiff):
+    # redis: 4.0.0 got 'active defragmentation' as a cherry-pick on its own branch; 4.2.0, cut
+    # later from unstable, has the original. Blame at 4.2.0 names the commit 4.2.0 has.
+    p = Project(tmp_path / "redis")
+    p.commit(["int db"], "initial server", "2016-01-01")
+    p.git("tag", "3.2.0")
+    p.git("checkout", "-q", "-b", "unstable")
+    p.commit(["int db", "int other"], "unrelated work", "2016-06-01")
+    p.git("checkout", "-q", "-b", "4.0", "3.2.0")
+    p.git("checkout", "-q", "unstable")
+    original = p.commit(["int db", "int other", "int defrag"], "active memory defragmentation",
+                        "2016-12-01")
+    p.git("checkout", "-q", "4.0")
+    pick = p.commit(["int db", "int defrag"], "active memory defragmentation", "2016-12-02")
+    p.git("tag", "4.0.0")
+    p.git("checkout", "-q", "-b", "4.2", "unstable")
+    p.commit(["int db", "int other", "int defrag"], "4.2.0", "2017-06-01")
+    p.git("tag", "4.2.0")
+    fields = blame(srcdiff, p)
+    assert fields["defrag"]["introduced"]["tag"] == "4.0.0"
+    assert fields["defrag"]["introduced"]["commit"] == original != pick
+    assert pick[:12] in fields["defrag"]["introduced"]["note"]

@@ -53,16 +53,40 @@ def originals(repo: GitRepo, commits: Iterable[CommitInfo], this: str, other: st
             out[sha] = (by_id[pid], "patch-id")
     rest = [c for s, c in want.items() if s not in out]
     if rest:
-        log = repo.run_text("log", "--no-show-signature", "--format=%H%x00%an%x00%s", other,
+        log = repo.run_text("log", "--no-show-signature", "--format=%x01%H%x00%an%x00%s", other,
                             f"^{this}", "--", *paths)
         by_subject: dict[tuple[str, str], str] = {}
-        for line in log.splitlines():
-            sha, author, subject = line.split("\0", 2)
-            by_subject.setdefault((author, _plain(subject)), sha)
+        for rec in log.split("\x01")[1:]:
+            sha, author, subject = rec.rstrip("\n").split("\0", 2)
+            by_subject.setdefault((author, plain_subject(subject)), sha)
         for c in rest:
-            hit = by_subject.get((c.author, _plain(c.subject)))
+            hit = by_subject.get((c.author, plain_subject(c.subject)))
             if hit is not None:
                 out[c.sha] = (hit, "subject")
+    return out
+
+
+def same_in(repo: GitRepo, commits: Iterable[CommitInfo], own: list[tuple[str, str, str]]
+            ) -> dict[str, str]:
+    """For each of COMMITS not among OWN ((sha, author, subject), newest first: a release's
+    history of the struct's files), the commit of OWN that made the same change: the one its
+    message names, else the newest with the same subject and author."""
+    shas = {sha for sha, _a, _s in own}
+    by_subject: dict[tuple[str, str], str] = {}
+    for sha, author, subject in own:
+        by_subject.setdefault((author, plain_subject(subject)), sha)
+    out: dict[str, str] = {}
+    for c in commits:
+        if c.sha in shas:
+            continue
+        if c.upstream is not None:
+            hit = next((s for s in shas if s.startswith(c.upstream)), None)
+            if hit is not None:
+                out[c.sha] = hit
+                continue
+        hit = by_subject.get((c.author, plain_subject(c.subject)))
+        if hit is not None:
+            out[c.sha] = hit
     return out
 
 
@@ -72,7 +96,7 @@ def with_upstream(c: CommitInfo, found: dict[str, tuple[str, str]]) -> CommitInf
     return c if hit is None else replace(c, upstream=hit[0], upstream_by=hit[1])
 
 
-def _plain(subject: str) -> str:
+def plain_subject(subject: str) -> str:
     """A subject as backports keep it: without [PATCH …], 'Backport:' or stable prefixes."""
     s = re.sub(r"^(\[[^\]]*\]\s*)+", "", subject.strip())
     s = re.sub(r"^(backport|cherry-pick|revert)\s*:\s*", "", s, flags=re.IGNORECASE)

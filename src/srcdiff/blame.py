@@ -11,7 +11,17 @@ from dataclasses import dataclass
 
 from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import CommitInfo
-from srcdiff.history import ADDED, REMOVED, RENAMED, RETYPED, Builder, Change, History, field_map
+from srcdiff.history import (
+    ADDED,
+    REMOVED,
+    RENAMED,
+    RETYPED,
+    Builder,
+    Change,
+    History,
+    field_map,
+    hash_paths,
+)
 from srcdiff.model import Field
 
 
@@ -125,6 +135,7 @@ def blame(history: History, builder: Builder, include_removed: bool = False,
         # .get: a member can still arrive unannounced (the struct renamed away and back).
         intro, retyped = current.get(key, (Origin(first, by_rename, earlier), None))
         lines.append(BlameLine(f, dated(intro, key), None, retyped))
+    lines = _as_in_history_of(builder, history, newest, lines)
     if include_removed:
         gone = {ln.field.key() for ln in removed}
         lines.extend(BlameLine(ln.field, dated(ln.introduced, ln.field.key()), ln.removed,
@@ -132,6 +143,41 @@ def blame(history: History, builder: Builder, include_removed: bool = False,
         # members of releases off the blamed one's line (a stable release's own member, say)
         lines.extend(_removed_elsewhere(history, set(now) | gone, first_seen, newest.tag))
     return newest.tag, lines
+
+
+def _as_in_history_of(builder: Builder, history: History, v, lines: list[BlameLine]
+                      ) -> list[BlameLine]:
+    """LINES with each introducing commit as V's own history has it. Release lines need not be
+    ancestors of each other (redis's X.Y.0 each on a branch of its own), so the commit that
+    brought a member to an earlier release can be a cherry-pick V never had: it is replaced by
+    the original in V's history (named by the pick's message, else the newest commit with the
+    same subject and author), and the note names the pick."""
+    from srcdiff.backport import same_in
+
+    picked = {ln.introduced.commit.sha: ln.introduced.commit for ln in lines
+              if ln.introduced.commit is not None}
+    if not picked:
+        return lines
+    paths = sorted({d["path"] for _t, d in history.graph.nodes(data=True) if d["path"]})
+    key = v.commit + "|" + hash_paths(paths)
+    own = builder.cache.get("history-commits", key)
+    if own is None:
+        out = builder.repo.run_text("log", "--no-show-signature", "--format=%x01%H%x00%an%x00%s",
+                                    v.commit, "--", *paths)
+        own = [rec.rstrip("\n").split("\0", 2) for rec in out.split("\x01")[1:]]
+        builder.cache.put("history-commits", key, own)
+    same = same_in(builder.repo, picked.values(), [tuple(x) for x in own])
+    if not same:
+        return lines
+    out_lines = []
+    for ln in lines:
+        c = ln.introduced.commit
+        if c is not None and c.sha in same:
+            note = f"reached {ln.introduced.tag} as {c.sha[:12]}, a cherry-pick {v.tag} does not have"
+            ln = BlameLine(ln.field, Origin(ln.introduced.tag, builder.repo.commit_info(same[c.sha]),
+                                            note), ln.removed, ln.last_retyped)
+        out_lines.append(ln)
+    return out_lines
 
 
 def _first_seen(history: History) -> dict[str, str]:
