@@ -227,3 +227,31 @@ def test_a_member_that_reached_an_earlier_release_by_cherry_pick_names_the_blame
     assert fields["defrag"]["introduced"]["tag"] == "4.0.0"
     assert fields["defrag"]["introduced"]["commit"] == original != pick
     assert pick[:12] in fields["defrag"]["introduced"]["note"]
+
+
+def test_a_header_copied_to_a_new_place_before_the_old_one_was_emptied(tmp_path, srcdiff):
+    # iproute2: include/uapi/linux/tcp.h added beside include/linux/tcp.h (and a glibc copy in
+    # include/netinet/tcp.h), the old one emptied later. Members keep their first commit.
+    p = Project(tmp_path / "iproute2")
+    for f, members in (("include/linux/tcp.h", "int a; int b;"), ("include/netinet/tcp.h", "int a;")):
+        (p.path / f).parent.mkdir(parents=True, exist_ok=True)
+        (p.path / f).write_text(f"struct tcp_info {{ {members} }};\n")
+        p.git("add", f)
+    p.git("commit", "-q", "-m", "add tcp headers", date="2010-01-01")
+    first = p.git("rev-parse", "HEAD").strip()
+    p.git("tag", "v1.0")
+    (p.path / "include/uapi/linux").mkdir(parents=True)
+    (p.path / "include/uapi/linux/tcp.h").write_text("struct tcp_info { int a; int b; int c; };\n")
+    p.git("add", "include/uapi/linux/tcp.h")
+    p.git("commit", "-q", "-m", "update kernel headers: add uapi", date="2013-01-01")
+    copied = p.git("rev-parse", "HEAD").strip()
+    p.git("tag", "v2.0")
+    (p.path / "include/linux/tcp.h").write_text("/* moved to uapi */\n")
+    p.git("commit", "-q", "-am", "drop the old header's copy", date="2013-02-01")
+    p.git("tag", "v3.0")
+    res = srcdiff("blame", "tcp_info", "--repo", str(p.path), "--path", "include/uapi/linux/tcp.h",
+                  "--all", "--format", "json")
+    assert res.code == 0, res.err
+    fields = {f["name"]: f["introduced"] for f in res.json()["fields"]}
+    assert (fields["b"]["commit"], fields["b"]["tag"]) == (first, "v1.0")
+    assert (fields["c"]["commit"], fields["c"]["tag"]) == (copied, "v2.0")

@@ -50,8 +50,8 @@ class CommitWalk(Part):
                                                else "full")
 
     def state_at(self, sha: str, idents: list[tuple[str, str]], inc: str) -> StructDef | None:
-        """The struct at commit SHA, under the first of IDENTS ((name, path)) that defines it
-        there. Between two versions, the #include'd headers are read as at the newer one, INC:
+        """The struct at commit SHA, under the last of IDENTS ((name, path), oldest first) that
+        defines it there. Between two versions, the #include'd headers are read as at the newer one, INC:
         the commits walked are those of the struct's own file, and one reading of the
         includes then serves every commit of the range. (A struct text already read is not
         read again anyway: readings are shared by blob and by definition text.)"""
@@ -62,7 +62,9 @@ class CommitWalk(Part):
 
     def _state_at_uncached(self, sha: str, idents: list[tuple[str, str]], inc: str
                            ) -> StructDef | None:
-        for name, path in idents:
+        # newest first: where two files define it at once (a header copied to its new place
+        # before the old one is emptied), the one it is moving to is the struct
+        for name, path in reversed(idents):
             if path is None:
                 continue
             key = (sha, path)

@@ -129,6 +129,27 @@ class Tracer(Part):
             self._traces[key] = (events, pred)
         return self._traces[key]
 
+    def _copied_from(self, rev: str, name: str, path: str) -> Found:
+        """NAME at REV in a file of PATH's name elsewhere (the nearest by path first): a header
+        copied to a new place before the old one was emptied (iproute2's include/linux/tcp.h
+        and include/uapi/linux/tcp.h), which the commit adding the copy did not change."""
+        base = path.rsplit("/", 1)[-1]
+        files = self.repo.run_text("ls-tree", "-r", "-z", "--name-only", rev).split("\0")
+        same = [f for f in files if f != path and f.rsplit("/", 1)[-1] == base]
+        if not same:
+            return Found(name, None, None, None)
+
+        def shared_tail(f: str) -> int:
+            n = 0
+            for x, y in zip(reversed(f.split("/")), reversed(path.split("/"))):
+                if x != y:
+                    break
+                n += 1
+            return n
+
+        same.sort(key=lambda f: -shared_tail(f))
+        return self.reader.pick(rev, name, same[:8], same[0])
+
     def _trace_back(self, a: Version, b: Version, fb: Found
                     ) -> tuple[list[Change], tuple[str, str] | None]:
         """Follow the struct from B back towards A through moves and renames. Returns the
@@ -155,6 +176,8 @@ class Tracer(Part):
             parent = info.parents[0]
             changed = self.repo.changed_paths(parent, appear)
             moved = self.reader.search(parent, name, changed, None)
+            if moved.sdef is None:
+                moved = self._copied_from(parent, name, path)
             if moved.sdef is not None and moved.path != path:
                 events.insert(0, Change(MOVED, None, commits=(info,), old_name=name, new_name=name,
                                         old_path=moved.path, new_path=path))
