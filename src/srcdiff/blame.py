@@ -135,14 +135,13 @@ def blame(history: History, builder: Builder, include_removed: bool = False,
         # .get: a member can still arrive unannounced (the struct renamed away and back).
         intro, retyped = current.get(key, (Origin(first, by_rename, earlier), None))
         lines.append(BlameLine(f, dated(intro, key), None, retyped))
-    lines = _as_in_history_of(builder, history, newest, lines)
     if include_removed:
         gone = {ln.field.key() for ln in removed}
         lines.extend(BlameLine(ln.field, dated(ln.introduced, ln.field.key()), ln.removed,
                                ln.last_retyped) for ln in removed if ln.field.key() not in now)
         # members of releases off the blamed one's line (a stable release's own member, say)
         lines.extend(_removed_elsewhere(history, set(now) | gone, first_seen, newest.tag))
-    return newest.tag, lines
+    return newest.tag, _as_in_history_of(builder, history, newest, lines)
 
 
 def _as_in_history_of(builder: Builder, history: History, v, lines: list[BlameLine]
