@@ -1054,6 +1054,20 @@ def _directives(text: str) -> list[tuple[str, str]]:
     return out
 
 
+_directives_cache: dict[bytes, list[tuple[str, str]]] = {}
+
+
+def _directives_of(text: str, digest: bytes) -> list[tuple[str, str]]:
+    """_directives(TEXT), once per text (DIGEST: its sha1): a host config's include walks
+    read the same headers again with other neighbours (_settle)."""
+    dirs = _directives_cache.get(digest)
+    if dirs is None:
+        if len(_directives_cache) > 2000:
+            _directives_cache.clear()
+        dirs = _directives_cache[digest] = _directives(text)
+    return dirs
+
+
 # keyed by a digest of the text, so the cache holds what files define, not the files themselves
 _file_cache: dict[tuple[bytes, str], FileMacros] = {}
 
@@ -1080,7 +1094,8 @@ def collect_macros(
     see condition_value), else both its branches are read (the first #define of a name wins).
     external(name): the #define of NAME in the headers the file includes; with it, a name
     found nowhere counts as undefined (as in cpp), except CONFIG_ names without a config and
-    ``__X__`` names (compiler predefines, not modelled). Not memoized then. With
+    ``__X__`` names (compiler predefines, not modelled). Memoized then by the answers
+    external and unsure gave (a reading is reused where they answer the same). With
     external_complete False, a name external does not give stays unknown as without it: then
     only what external (and the file, the config) does define decides.
     included: the file is read for a file that #include's it, which sees what it leaves
@@ -1090,12 +1105,65 @@ def collect_macros(
     them (a host config: the names a build generates, those defined under #if's of their own
     that cannot be decided).
     """
-    key = (hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest(),
-           config.fingerprint() if config else "", included)
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+    key = (digest, config.fingerprint() if config else "", included)
     if external is None:
         hit = _file_cache.get(key)
         if hit is not None:
             return hit
+        fm = _collect(text, digest, config, None, True, included, None)
+        if len(_file_cache) > 16000:
+            _file_cache.clear()
+        _file_cache[key] = fm
+        return fm
+    # the reading depends on the text and on what external and unsure answer: one made before
+    # is reused where each name it asked them about gets the same answer now (the include
+    # walks of nearby revisions read the same headers with mostly the same neighbours)
+    akey = (*key, external_complete, unsure is not None)
+    earlier = _answered.get(akey)
+    if earlier:
+        for k, (asked, asked_unsure, fm) in enumerate(earlier):
+            if all(external(n) == m for n, m in asked.items()) and (
+                unsure is None or all(unsure(n) == u for n, u in asked_unsure.items())
+            ):
+                earlier.insert(0, earlier.pop(k))
+                return fm
+    asked: dict[str, Macro | None] = {}
+    asked_unsure: dict[str, bool] = {}
+
+    def ext(name: str) -> Macro | None:
+        m = external(name)
+        asked.setdefault(name, m)
+        return m
+
+    def uns(name: str) -> bool:
+        u = unsure(name)  # type: ignore[misc]
+        asked_unsure.setdefault(name, u)
+        return u
+
+    fm = _collect(text, digest, config, ext, external_complete, included,
+                  uns if unsure is not None else None)
+    if earlier is None:
+        if len(_answered) > 4000:
+            _answered.clear()
+        earlier = _answered[akey] = []
+    earlier.insert(0, (asked, asked_unsure, fm))
+    del earlier[_ANSWERED_PER_TEXT:]
+    return fm
+
+
+# readings with an external lookup (see collect_macros), the answers they asked for first
+_answered: dict[tuple[object, ...], list[tuple[dict[str, Macro | None], dict[str, bool],
+                                               FileMacros]]] = {}
+_ANSWERED_PER_TEXT = 8
+
+
+def _collect(
+    text: str, digest: bytes, config: Config | None,
+    external: Callable[[str], Macro | None] | None, external_complete: bool, included: bool,
+    unsure: Callable[[str], bool] | None,
+) -> FileMacros:
+    """collect_macros's reading, not memoized (DIGEST: TEXT's, for _directives_of)."""
     cfg = config.macros() if config else {}
     predefined = _predefined(config)
     defines: dict[str, Macro | str] = {}
@@ -1118,7 +1186,7 @@ def collect_macros(
     includes_decide = False
     # with external: whether a name it does not give counts as undefined (cpp) or unknown
     seen = external if external_complete else None
-    dirs = _directives(text)
+    dirs = _directives_of(text, digest)
     for k, (d, rest) in enumerate(dirs):
         if d in ("if", "ifdef", "ifndef"):
             val = _file_condition(d, rest, lookup, config, seen, unsure) if active else False
@@ -1171,14 +1239,8 @@ def collect_macros(
             im = _INCLUDE_RE.match(rest)
             if im:
                 includes.append((im.group(1).strip(), rest.lstrip().startswith('"')))
-    fm = FileMacros(defines, tuple(includes), frozenset(ambiguous), includes_decide,
-                    frozenset(uncertain - ambiguous), frozenset(decidable - ambiguous))
-    if external is not None:
-        return fm
-    if len(_file_cache) > 16000:
-        _file_cache.clear()
-    _file_cache[key] = fm
-    return fm
+    return FileMacros(defines, tuple(includes), frozenset(ambiguous), includes_decide,
+                      frozenset(uncertain - ambiguous), frozenset(decidable - ambiguous))
 
 
 # names a kernel build never defines, so #ifdef's on them are decidable in a header alone
@@ -1592,6 +1654,8 @@ def _template_names(path: str, reader, by_id: bool, known: dict[str, str | None]
 
 
 _SETTLE_PASSES = 4
+# comment-stripped texts of the headers _settle reads again, by blob id
+_stripped_by_id: dict[str, str] = {}
 
 
 def _settle(read: list[tuple[str, str | None, FileMacros]], config: Config, reader,
@@ -1605,12 +1669,20 @@ def _settle(read: list[tuple[str, str | None, FileMacros]], config: Config, read
     texts: dict[int, str] = {}
     for k, (p, blob, fm) in enumerate(read):
         if fm.uncertain or fm.ambiguous:
-            try:
-                data = reader.read_id(blob) if by_id else reader(p)
-            except Exception:  # a broken reader must not stop parsing; keep the first reading
-                continue
-            if data is not None:
-                texts[k] = strip_comments(decode_source(data))
+            text = _stripped_by_id.get(blob) if by_id else None
+            if text is None:
+                try:
+                    data = reader.read_id(blob) if by_id else reader(p)
+                except Exception:  # a broken reader must not stop parsing; keep the first reading
+                    continue
+                if data is None:
+                    continue
+                text = strip_comments(decode_source(data))
+                if by_id:
+                    if len(_stripped_by_id) > 500:
+                        _stripped_by_id.clear()
+                    _stripped_by_id[blob] = text
+            texts[k] = text
     fms = [fm for _p, _b, fm in read]
 
     def merge() -> tuple[dict[str, Macro | str], set[str], set[str]]:
