@@ -1318,14 +1318,21 @@ def _known_defined(
 _bytes_cache: dict[tuple[bytes, str], FileMacros] = {}  # keyed by a digest of the content
 
 
-def _macros_of_bytes(data: bytes, config: Config | None) -> FileMacros:
+def _macros_of_bytes(data: bytes, config: Config | None, blob: str | None = None
+                     ) -> FileMacros:
+    """What the header DATA defines for a file that includes it. BLOB: DATA's blob id, under
+    which a host config's _settle finds the comment-stripped text it reads again."""
     key = (hashlib.sha1(data).digest(), config.fingerprint() if config else "")
     fm = _bytes_cache.get(key)
     if fm is None:
         if len(_bytes_cache) > 4000:
             _bytes_cache.clear()
-        fm = _bytes_cache[key] = collect_macros(strip_comments(decode_source(data)), config,
-                                                included=True)
+        text = strip_comments(decode_source(data))
+        fm = _bytes_cache[key] = collect_macros(text, config, included=True)
+        if blob is not None and config is not None and config.host and (
+            fm.uncertain or fm.ambiguous
+        ):
+            _keep_stripped(blob, text)
     return fm
 
 
@@ -1654,8 +1661,20 @@ def _template_names(path: str, reader, by_id: bool, known: dict[str, str | None]
 
 
 _SETTLE_PASSES = 4
-# comment-stripped texts of the headers _settle reads again, by blob id
+# comment-stripped texts of the headers _settle reads again, by blob id, up to a size
 _stripped_by_id: dict[str, str] = {}
+_STRIPPED_CHARS = 32 << 20
+_stripped_chars = 0
+
+
+def _keep_stripped(blob: str, text: str) -> None:
+    global _stripped_chars
+    if _stripped_chars + len(text) > _STRIPPED_CHARS:
+        _stripped_by_id.clear()
+        _stripped_chars = 0
+    if blob not in _stripped_by_id:
+        _stripped_by_id[blob] = text
+        _stripped_chars += len(text)
 
 
 def _settle(read: list[tuple[str, str | None, FileMacros]], config: Config, reader,
@@ -1679,9 +1698,7 @@ def _settle(read: list[tuple[str, str | None, FileMacros]], config: Config, read
                     continue
                 text = strip_comments(decode_source(data))
                 if by_id:
-                    if len(_stripped_by_id) > 500:
-                        _stripped_by_id.clear()
-                    _stripped_by_id[blob] = text
+                    _keep_stripped(blob, text)
             texts[k] = text
     fms = [fm for _p, _b, fm in read]
 
@@ -1723,7 +1740,7 @@ def _macros_of_id(blob: str, reader, config: Config | None, cfp: str) -> FileMac
             return None
         if len(_macros_by_id) > 4000:
             _macros_by_id.clear()
-        fm = _macros_by_id[(blob, cfp)] = _macros_of_bytes(data, config)
+        fm = _macros_by_id[(blob, cfp)] = _macros_of_bytes(data, config, blob)
     return fm
 
 
