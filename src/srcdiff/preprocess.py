@@ -1054,21 +1054,25 @@ def _directives(text: str) -> list[tuple[str, str]]:
     return out
 
 
-_directives_cache: dict[bytes, list[tuple[str, str]]] = {}
+_directives_cache: dict[bytes, tuple[list[tuple[str, str]], bytes]] = {}
 
 
-def _directives_of(text: str, digest: bytes) -> list[tuple[str, str]]:
-    """_directives(TEXT), once per text (DIGEST: its sha1): a host config's include walks
-    read the same headers again with other neighbours (_settle)."""
-    dirs = _directives_cache.get(digest)
-    if dirs is None:
+def _directives_of(text: str) -> tuple[list[tuple[str, str]], bytes]:
+    """(_directives(TEXT), a digest of them), once per text: a host config's include walks
+    read the same headers again with other neighbours (_settle), and reads each version
+    of the struct's own file with its includes' (_Scope._decide_with_includes)."""
+    tkey = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+    got = _directives_cache.get(tkey)
+    if got is None:
+        dirs = _directives(text)
         if len(_directives_cache) > 2000:
             _directives_cache.clear()
-        dirs = _directives_cache[digest] = _directives(text)
-    return dirs
+        got = _directives_cache[tkey] = (
+            dirs, hashlib.sha1(repr(dirs).encode("utf-8", "surrogatepass")).digest())
+    return got
 
 
-# keyed by a digest of the text, so the cache holds what files define, not the files themselves
+# keyed by a digest of the directives, so the cache holds what files define, not the files
 _file_cache: dict[tuple[bytes, str], FileMacros] = {}
 
 # macros a kernel build always has; the rest of the compiler's predefines do not matter here
@@ -1105,18 +1109,20 @@ def collect_macros(
     them (a host config: the names a build generates, those defined under #if's of their own
     that cannot be decided).
     """
-    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+    # the reading depends on the directive lines alone: versions of a file that differ
+    # elsewhere (a struct's members) share it
+    dirs, digest = _directives_of(text)
     key = (digest, config.fingerprint() if config else "", included)
     if external is None:
         hit = _file_cache.get(key)
         if hit is not None:
             return hit
-        fm = _collect(text, digest, config, None, True, included, None)
+        fm = _collect(dirs, config, None, True, included, None)
         if len(_file_cache) > 16000:
             _file_cache.clear()
         _file_cache[key] = fm
         return fm
-    # the reading depends on the text and on what external and unsure answer: one made before
+    # with external, also on what external and unsure answer: one made before
     # is reused where each name it asked them about gets the same answer now (the include
     # walks of nearby revisions read the same headers with mostly the same neighbours)
     akey = (*key, external_complete, unsure is not None)
@@ -1141,7 +1147,7 @@ def collect_macros(
         asked_unsure.setdefault(name, u)
         return u
 
-    fm = _collect(text, digest, config, ext, external_complete, included,
+    fm = _collect(dirs, config, ext, external_complete, included,
                   uns if unsure is not None else None)
     if earlier is None:
         if len(_answered) > 4000:
@@ -1159,11 +1165,11 @@ _ANSWERED_PER_TEXT = 8
 
 
 def _collect(
-    text: str, digest: bytes, config: Config | None,
+    dirs: list[tuple[str, str]], config: Config | None,
     external: Callable[[str], Macro | None] | None, external_complete: bool, included: bool,
     unsure: Callable[[str], bool] | None,
 ) -> FileMacros:
-    """collect_macros's reading, not memoized (DIGEST: TEXT's, for _directives_of)."""
+    """collect_macros's reading of a file's directives DIRS (_directives), not memoized."""
     cfg = config.macros() if config else {}
     predefined = _predefined(config)
     defines: dict[str, Macro | str] = {}
@@ -1186,7 +1192,6 @@ def _collect(
     includes_decide = False
     # with external: whether a name it does not give counts as undefined (cpp) or unknown
     seen = external if external_complete else None
-    dirs = _directives_of(text, digest)
     for k, (d, rest) in enumerate(dirs):
         if d in ("if", "ifdef", "ifndef"):
             val = _file_condition(d, rest, lookup, config, seen, unsure) if active else False
