@@ -1150,7 +1150,7 @@ def collect_macros(
     fm = _collect(dirs, config, ext, external_complete, included,
                   uns if unsure is not None else None)
     if earlier is None:
-        if len(_answered) > 4000:
+        if len(_answered) > 2000:  # up to 16,000 readings, as many as _file_cache holds
             _answered.clear()
         earlier = _answered[akey] = []
     earlier.insert(0, (asked, asked_unsure, fm))
