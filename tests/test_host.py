@@ -156,3 +156,31 @@ def test_a_missing_macro_is_warned_about_once_across_versions(srcdiff, tmp_path)
     assert r.code == 1
     lines = [ln for ln in r.err.splitlines() if "git_array_t" in ln]
     assert len(lines) == 1 and "v1.0:" in lines[0] and "4 more versions, to v1.4" in lines[0]
+
+
+def test_a_header_read_again_sees_what_its_neighbours_define_at_each_version(srcdiff, tmp_path):
+    # a.h is the same blob at both releases; what it defines hangs on b.h, which changes: the
+    # reading of a.h made for v1.0 must not be reused for v1.1
+    repo = _repo(tmp_path, {
+        "s.h": '#include "a.h"\n#include "b.h"\n#define S_RELEASE @N@\nstruct s {\n\tT x;\n};\n',
+        "a.h": "#ifdef USE_WIDE\n#define T long\n#else\n#define T int\n#endif\n",
+        "b.h": "#if @N@ == 0\n#define USE_WIDE 1\n#endif\n"}, tags=2)
+    r = srcdiff("log", "s", "--repo", str(repo), "--format", "json")
+    assert r.code == 0, r.err
+    got = {v["tag"]: [(f["name"], f["type"]) for f in v["fields"]] for v in r.json()["versions"]}
+    assert got == {"v1.0": [("x", "long")], "v1.1": [("x", "int")]}
+
+
+def test_build_file_names_are_whole_words_and_flags(srcdiff, tmp_path):
+    # AC_DEFINE / -D glued to a word before it define nothing; a CMake call on the first line
+    # of its file counts
+    src = ("struct s {\n#ifdef AC_X\n\tint ac;\n#endif\n#ifdef NOT_AC\n\tint not_ac;\n#endif\n"
+           "#ifdef MK_X\n\tint mk;\n#endif\n#ifdef NOT_MK\n\tint not_mk;\n#endif\n"
+           "#ifdef CM_X\n\tint cm;\n#endif\n#ifdef NOT_CM\n\tint not_cm;\n#endif\n};\n")
+    repo = _repo(tmp_path, {
+        "src/s.h": src,
+        "src/Makefile": "CFLAGS += -DMK_X x-DNOT_MK\n",
+        "src/CMakeLists.txt": "add_compile_definitions(CM_X)\nxadd_compile_definitions(NOT_CM)\n",
+        "configure.ac": "AC_DEFINE(AC_X, 1)\nXAC_DEFINE(NOT_AC, 1)\n"})
+    got, _code, _err = _members(srcdiff, repo, "s")
+    assert got == [("ac", "int", "AC_X"), ("mk", "int", "MK_X"), ("cm", "int", "CM_X")]

@@ -1090,7 +1090,25 @@ def _directives(text: str) -> list[tuple[str, str]]:
     return out
 
 
-# keyed by a digest of the text, so the cache holds what files define, not the files themselves
+_directives_cache: dict[bytes, tuple[list[tuple[str, str]], bytes]] = {}
+
+
+def _directives_of(text: str) -> tuple[list[tuple[str, str]], bytes]:
+    """(_directives(TEXT), a digest of them), once per text: a host config's include walks
+    read the same headers again with other neighbours (_settle), and reads each version
+    of the struct's own file with its includes' (_Scope._decide_with_includes)."""
+    tkey = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+    got = _directives_cache.get(tkey)
+    if got is None:
+        dirs = _directives(text)
+        if len(_directives_cache) > 2000:
+            _directives_cache.clear()
+        got = _directives_cache[tkey] = (
+            dirs, hashlib.sha1(repr(dirs).encode("utf-8", "surrogatepass")).digest())
+    return got
+
+
+# keyed by a digest of the directives, so the cache holds what files define, not the files
 _file_cache: dict[tuple[bytes, str], FileMacros] = {}
 
 # macros a kernel build always has; the rest of the compiler's predefines do not matter here
@@ -1116,7 +1134,8 @@ def collect_macros(
     see condition_value), else both its branches are read (the first #define of a name wins).
     external(name): the #define of NAME in the headers the file includes; with it, a name
     found nowhere counts as undefined (as in cpp), except CONFIG_ names without a config and
-    ``__X__`` names (compiler predefines, not modelled). Not memoized then. With
+    ``__X__`` names (compiler predefines, not modelled). Memoized then by the answers
+    external and unsure gave (a reading is reused where they answer the same). With
     external_complete False, a name external does not give stays unknown as without it: then
     only what external (and the file, the config) does define decides.
     included: the file is read for a file that #include's it, which sees what it leaves
@@ -1126,12 +1145,67 @@ def collect_macros(
     them (a host config: the names a build generates, those defined under #if's of their own
     that cannot be decided).
     """
-    key = (hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest(),
-           config.fingerprint() if config else "", included)
+    # the reading depends on the directive lines alone: versions of a file that differ
+    # elsewhere (a struct's members) share it
+    dirs, digest = _directives_of(text)
+    key = (digest, config.fingerprint() if config else "", included)
     if external is None:
         hit = _file_cache.get(key)
         if hit is not None:
             return hit
+        fm = _collect(dirs, config, None, True, included, None)
+        if len(_file_cache) > 16000:
+            _file_cache.clear()
+        _file_cache[key] = fm
+        return fm
+    # with external, also on what external and unsure answer: one made before
+    # is reused where each name it asked them about gets the same answer now (the include
+    # walks of nearby revisions read the same headers with mostly the same neighbours)
+    akey = (*key, external_complete, unsure is not None)
+    earlier = _answered.get(akey)
+    if earlier:
+        for k, (asked, asked_unsure, fm) in enumerate(earlier):
+            if all(external(n) == m for n, m in asked.items()) and (
+                unsure is None or all(unsure(n) == u for n, u in asked_unsure.items())
+            ):
+                earlier.insert(0, earlier.pop(k))
+                return fm
+    asked: dict[str, Macro | None] = {}
+    asked_unsure: dict[str, bool] = {}
+
+    def ext(name: str) -> Macro | None:
+        m = external(name)
+        asked.setdefault(name, m)
+        return m
+
+    def uns(name: str) -> bool:
+        u = unsure(name)  # type: ignore[misc]
+        asked_unsure.setdefault(name, u)
+        return u
+
+    fm = _collect(dirs, config, ext, external_complete, included,
+                  uns if unsure is not None else None)
+    if earlier is None:
+        if len(_answered) > 2000:  # up to 16,000 readings, as many as _file_cache holds
+            _answered.clear()
+        earlier = _answered[akey] = []
+    earlier.insert(0, (asked, asked_unsure, fm))
+    del earlier[_ANSWERED_PER_TEXT:]
+    return fm
+
+
+# readings with an external lookup (see collect_macros), the answers they asked for first
+_answered: dict[tuple[object, ...], list[tuple[dict[str, Macro | None], dict[str, bool],
+                                               FileMacros]]] = {}
+_ANSWERED_PER_TEXT = 8
+
+
+def _collect(
+    dirs: list[tuple[str, str]], config: Config | None,
+    external: Callable[[str], Macro | None] | None, external_complete: bool, included: bool,
+    unsure: Callable[[str], bool] | None,
+) -> FileMacros:
+    """collect_macros's reading of a file's directives DIRS (_directives), not memoized."""
     cfg = config.macros() if config else {}
     predefined = _predefined(config)
     defines: dict[str, Macro | str] = {}
@@ -1154,7 +1228,6 @@ def collect_macros(
     includes_decide = False
     # with external: whether a name it does not give counts as undefined (cpp) or unknown
     seen = external if external_complete else None
-    dirs = _directives(text)
     for k, (d, rest) in enumerate(dirs):
         if d in ("if", "ifdef", "ifndef"):
             val = _file_condition(d, rest, lookup, config, seen, unsure) if active else False
@@ -1207,14 +1280,8 @@ def collect_macros(
             im = _INCLUDE_RE.match(rest)
             if im:
                 includes.append((im.group(1).strip(), rest.lstrip().startswith('"')))
-    fm = FileMacros(defines, tuple(includes), frozenset(ambiguous), includes_decide,
-                    frozenset(uncertain - ambiguous), frozenset(decidable - ambiguous))
-    if external is not None:
-        return fm
-    if len(_file_cache) > 16000:
-        _file_cache.clear()
-    _file_cache[key] = fm
-    return fm
+    return FileMacros(defines, tuple(includes), frozenset(ambiguous), includes_decide,
+                      frozenset(uncertain - ambiguous), frozenset(decidable - ambiguous))
 
 
 # names a kernel build never defines, so #ifdef's on them are decidable in a header alone
@@ -1292,14 +1359,21 @@ def _known_defined(
 _bytes_cache: dict[tuple[bytes, str], FileMacros] = {}  # keyed by a digest of the content
 
 
-def _macros_of_bytes(data: bytes, config: Config | None) -> FileMacros:
+def _macros_of_bytes(data: bytes, config: Config | None, blob: str | None = None
+                     ) -> FileMacros:
+    """What the header DATA defines for a file that includes it. BLOB: DATA's blob id, under
+    which a host config's _settle finds the comment-stripped text it reads again."""
     key = (hashlib.sha1(data).digest(), config.fingerprint() if config else "")
     fm = _bytes_cache.get(key)
     if fm is None:
         if len(_bytes_cache) > 4000:
             _bytes_cache.clear()
-        fm = _bytes_cache[key] = collect_macros(strip_comments(decode_source(data)), config,
-                                                included=True)
+        text = strip_comments(decode_source(data))
+        fm = _bytes_cache[key] = collect_macros(text, config, included=True)
+        if blob is not None and config is not None and config.host and (
+            fm.uncertain or fm.ambiguous
+        ):
+            _keep_stripped(blob, text)
     return fm
 
 
@@ -1628,6 +1702,20 @@ def _template_names(path: str, reader, by_id: bool, known: dict[str, str | None]
 
 
 _SETTLE_PASSES = 4
+# comment-stripped texts of the headers _settle reads again, by blob id, up to a size
+_stripped_by_id: dict[str, str] = {}
+_STRIPPED_CHARS = 32 << 20
+_stripped_chars = 0
+
+
+def _keep_stripped(blob: str, text: str) -> None:
+    global _stripped_chars
+    if _stripped_chars + len(text) > _STRIPPED_CHARS:
+        _stripped_by_id.clear()
+        _stripped_chars = 0
+    if blob not in _stripped_by_id:
+        _stripped_by_id[blob] = text
+        _stripped_chars += len(text)
 
 
 def _settle(read: list[tuple[str, str | None, FileMacros]], config: Config, reader,
@@ -1641,12 +1729,18 @@ def _settle(read: list[tuple[str, str | None, FileMacros]], config: Config, read
     texts: dict[int, str] = {}
     for k, (p, blob, fm) in enumerate(read):
         if fm.uncertain or fm.ambiguous:
-            try:
-                data = reader.read_id(blob) if by_id else reader(p)
-            except Exception:  # a broken reader must not stop parsing; keep the first reading
-                continue
-            if data is not None:
-                texts[k] = strip_comments(decode_source(data))
+            text = _stripped_by_id.get(blob) if by_id else None
+            if text is None:
+                try:
+                    data = reader.read_id(blob) if by_id else reader(p)
+                except Exception:  # a broken reader must not stop parsing; keep the first reading
+                    continue
+                if data is None:
+                    continue
+                text = strip_comments(decode_source(data))
+                if by_id:
+                    _keep_stripped(blob, text)
+            texts[k] = text
     fms = [fm for _p, _b, fm in read]
 
     def merge() -> tuple[dict[str, Macro | str], set[str], set[str]]:
@@ -1687,7 +1781,7 @@ def _macros_of_id(blob: str, reader, config: Config | None, cfp: str) -> FileMac
             return None
         if len(_macros_by_id) > 4000:
             _macros_by_id.clear()
-        fm = _macros_by_id[(blob, cfp)] = _macros_of_bytes(data, config)
+        fm = _macros_by_id[(blob, cfp)] = _macros_of_bytes(data, config, blob)
     return fm
 
 
