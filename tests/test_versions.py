@@ -76,6 +76,10 @@ def test_redis_like_releases_on_their_own_branches_follow_their_line(tmp_path, s
         in res.json()["left_out"]
     text = srcdiff("versions", "--repo", str(r.path)).out
     assert "left out, the number reads as a date, not a version: twitter-20100825" in text
+    # the lines do not depend on what the cache remembers of earlier runs
+    again = srcdiff("versions", "--repo", str(r.path), "--format", "json").out
+    fresh = srcdiff("versions", "--repo", str(r.path), "--format", "json", "--no-cache").out
+    assert again == res.out == fresh
 
 
 def test_kernel_like_mainline_and_stable_lines(tmp_path, srcdiff):

@@ -296,34 +296,36 @@ def _lines(repo: GitRepo, chosen: list[Version], line_last, cache) -> dict[str, 
     Whether a project continues a release line in the next one (zlib, curl: one branch) or
     keeps it beside (redis, the kernel's stable lines) is mostly the project's habit, and each
     question costs a walk (~0.1 s on git.git without a commit-graph). So the newest few
-    questions are asked, in parallel, and their majority answers the others. Answers are kept
-    for good: two commits' ancestry never changes."""
+    questions are asked, in parallel, and their majority answers the others: the same tags
+    always give the same lines, cache or not. Answers are kept for good (two commits'
+    ancestry never changes)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    known: dict[tuple[str, str], bool] = {}
-    asked: list[tuple[str, str, int]] = []
+    asked: dict[tuple[str, str], int] = {}
     by_commit = {v.commit: v for v in chosen}
 
     def record(old: str, new: str) -> bool:
-        if (old, new) not in known:
-            hit = cache.get("ancestry", f"{old} {new}") if cache is not None else None
-            if hit is None:
-                asked.append((old, new, by_commit[new].date))
-                return False
-            known[(old, new)] = hit
-        return known[(old, new)]
+        asked.setdefault((old, new), by_commit[new].date)
+        return False
 
-    release_lines(chosen, record, line_last)
+    first = release_lines(chosen, record, line_last)
     if not asked:
-        return release_lines(chosen, record, line_last)
-    ask = sorted(asked, key=lambda q: -q[2])[:ANCESTRY_QUESTIONS]
+        return first
+    ask = sorted(asked, key=lambda q: (-asked[q], q))[:ANCESTRY_QUESTIONS]
+    known: dict[tuple[str, str], bool] = {}
+    todo = []
+    for q in ask:
+        hit = cache.get("ancestry", f"{q[0]} {q[1]}") if cache is not None else None
+        if hit is None:
+            todo.append(q)
+        else:
+            known[q] = hit
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for (old, new, _d), yes in zip(ask, pool.map(lambda q: repo.is_ancestor(q[0], q[1]), ask)):
-            known[(old, new)] = yes
+        for q, yes in zip(todo, pool.map(lambda q: repo.is_ancestor(*q), todo)):
+            known[q] = yes
             if cache is not None:
-                cache.put("ancestry", f"{old} {new}", yes)
-    answers = [known[(o, n)] for o, n, _d in ask]
-    habit = 2 * sum(answers) >= len(answers)
+                cache.put("ancestry", f"{q[0]} {q[1]}", yes)
+    habit = 2 * sum(known.values()) >= len(known)
     return release_lines(chosen, lambda old, new: known.get((old, new), habit), line_last)
 
 
