@@ -578,11 +578,23 @@ class _Recorder:
 
 
 def _same_answers(asked: dict[Any, Any], env: MacroEnv) -> bool:
+    # Members of one struct ask the same few questions again and again (a type's macro, a
+    # size's): each is answered once per read, once the file's scope has decided what its
+    # includes define (before that an answer can still change) and while no #define in the
+    # body is in force (the memo of readings is not used then anyway).
+    settled = env.settled if env.scope.undecided is None and not env.local else None
     for q, want in asked.items():
-        got = env.lookup(q) if isinstance(q, str) else env.ambiguous(q[1])
+        got = settled.get(q, _UNASKED) if settled is not None else _UNASKED
+        if got is _UNASKED:
+            got = env.lookup(q) if isinstance(q, str) else env.ambiguous(q[1])
+            if settled is not None:
+                settled[q] = got
         if got != want:
             return False
     return True
+
+
+_UNASKED = object()
 
 
 # (file, config, arch; parent guard; member tokens with lines relative to the member's first)

@@ -1827,6 +1827,8 @@ class MacroEnv:
         self.local: dict[str, list[tuple[int, Macro | None]]] = {}
         # the line being read: a body #define counts from its line on (like cpp)
         self.line = 1 << 30
+        # answers to macro questions once they cannot change (parse._same_answers)
+        self.settled: dict = {}
 
     def define(self, m: Macro, line: int = 0) -> None:
         """A #define met inside the struct body itself, at LINE."""
