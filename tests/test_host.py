@@ -184,3 +184,15 @@ def test_build_file_names_are_whole_words_and_flags(srcdiff, tmp_path):
         "configure.ac": "AC_DEFINE(AC_X, 1)\nXAC_DEFINE(NOT_AC, 1)\n"})
     got, _code, _err = _members(srcdiff, repo, "s")
     assert got == [("ac", "int", "AC_X"), ("mk", "int", "MK_X"), ("cm", "int", "CM_X")]
+
+
+def test_a_projects_own_names_its_build_sets_keep_their_guard(srcdiff, tmp_path):
+    # nginx: ngx_http_request.h tests NGX_HTTP_CACHE, which its own configure writes into a
+    # header it generates (no template in the tree). A name of the project's own prefix that
+    # no file defines is the build's to decide; another name defined nowhere is undefined.
+    src = ("struct ngx_http_request_s {\n\tint uri;\n#if (NGX_HTTP_CACHE)\n\tint cache;\n#endif\n"
+           "#if (MSDOS)\n\tint dos;\n#endif\n};\n")
+    repo = _repo(tmp_path, {"src/http/ngx_http_request.h": src})
+    members, code, _err = _members(srcdiff, repo, "ngx_http_request_s")
+    assert code == 0
+    assert [(m[0], m[2]) for m in members] == [("uri", None), ("cache", "(NGX_HTTP_CACHE)")]

@@ -1432,6 +1432,9 @@ class _Scope:
         # the includes are read on the first question the file itself cannot answer
         self._inc: _Included | None = None if reader else _NOTHING
         self._reading = (path, fm.includes, config, arch, reader)
+        # the project's own prefix, from the file's name (ngx_http_request.h: NGX_)
+        stem = posixpath.basename(path).split("_", 1)
+        self._prefix = stem[0].upper() + "_" if len(stem) == 2 and len(stem[0]) >= 2 else None
         # alternatives under #if's the file cannot decide: decided with the #define's of the
         # included headers (e.g. __LITTLE_ENDIAN) and the built-in ones for the machine, as
         # the compiler does, once one is asked for
@@ -1460,7 +1463,13 @@ class _Scope:
         inc = self.inc
         if name in inc.uncertain or name in inc.ambiguous or name in inc.generated:
             return True
-        return m is None and name.startswith("CONFIG_")
+        return m is None and (name.startswith("CONFIG_") or self._build_named(name))
+
+    def _build_named(self, name: str) -> bool:
+        """Whether NAME, defined nowhere, is the project's own (ngx_http_request.h's
+        NGX_HTTP_CACHE): a project tests its own names where its build sets them (nginx's
+        configure writes them into a header it generates, with no template to read)."""
+        return self._prefix is not None and name.startswith(self._prefix)
 
     def _decide_with_includes(self) -> None:
         fm, self.undecided = self.undecided, None
@@ -1470,10 +1479,15 @@ class _Scope:
             # names no file defines are undefined, as for the compiler; those the includes
             # define only under #if's they could not decide, or the build generates, unknown
             unsure = inc.uncertain | inc.ambiguous | inc.generated
+
+            def is_unsure(n: str) -> bool:
+                return n in unsure or (self._build_named(n) and _resolve(inc.defines, n) is None
+                                       and n not in builtins)
+
             fm2 = collect_macros(
                 self.text, self.config,
-                lambda n: None if n in unsure else _resolve(inc.defines, n) or builtins.get(n),
-                unsure=unsure.__contains__)
+                lambda n: None if is_unsure(n) else _resolve(inc.defines, n) or builtins.get(n),
+                unsure=is_unsure)
             self.defines = dict(fm2.defines)
             self._own_ambiguous = set(fm2.ambiguous)
             self._own_uncertain = set(fm2.uncertain)
