@@ -244,7 +244,11 @@ class StructReader:
                 hits.append((p, blob, sdef))
         if not hits:
             return Found(name, None, None, None)
-        hits.sort(key=lambda h: _path_rank(h[0], prefer))
+        # among files alike by place, the fullest definition: a trimmed copy of another
+        # project's header (iproute2's glibc include/netinet/tcp.h beside the kernel's
+        # include/uapi/linux/tcp.h) is not the struct people ask about
+        hits.sort(key=lambda h: (_path_rank(h[0], prefer)[:3], -len(h[2].flat_fields()),
+                                 _path_rank(h[0], prefer)[3:]))
         p, blob, sdef = hits[0]
         return Found(name, p, blob, sdef, tuple(h[0] for h in hits[1:]))
 
