@@ -157,7 +157,7 @@ def _as_in_history_of(builder: Builder, history: History, v, lines: list[BlameLi
               if ln.introduced.commit is not None}
     if not picked:
         return lines
-    paths = sorted({d["path"] for _t, d in history.graph.nodes(data=True) if d["path"]})
+    paths = history.paths()
     key = v.commit + "|" + hash_paths(paths)
     own = builder.cache.get("history-commits", key)
     if own is None:

@@ -350,7 +350,7 @@ def diff_cmd(ctx: Context, struct: str, old: str, new: str) -> int:
 
     opts = ctx.options(struct)
     history, changes = diff_revisions(ctx.repo, ctx.cache, opts, old, new)
-    ported = backported(ctx.repo, ctx.cache, opts, old, new)
+    ported = backported(ctx.repo, ctx.cache, opts, history)
     _emit(ctx, render.diff_text(struct, old, new, changes, ported),
           render.diff_json(struct, old, new, changes, ported))
     return _finish(ctx, history.warnings, history.incomplete)

@@ -53,26 +53,20 @@ def diff_revisions(repo: GitRepo, cache: Cache, opts: Options, old: str, new: st
 def _with_originals(repo: GitRepo, history: History, a: str, b: str) -> list[Change]:
     """The changes from A to B, each commit that came to B's line by cherry-pick or backport
     naming its original on A's line (from its message, else by patch-id or subject)."""
-    from dataclasses import replace
-
-    from srcdiff.backport import originals, with_upstream
-
     va, vb = history.ordered()
     changes = history.edge_changes(va.tag, vb.tag)
     if repo.is_ancestor(a, b):
         return changes  # one line: nothing on B's side came from A's
-    paths = sorted({p for t in (va.tag, vb.tag) if (p := history.node(t)["path"])})
-    found = originals(repo, [c for ch in changes for c in ch.commits], b, a, paths)
-    return [replace(ch, commits=tuple(with_upstream(c, found) for c in ch.commits))
-            for ch in changes]
+    return _naming_originals(repo, changes, b, a, history.paths())
 
 
-def backported(repo: GitRepo, cache: Cache, opts: Options, old: str, new: str) -> list[Change]:
-    """Members NEW has in common with OLD that came to NEW's line after the two lines parted
-    (a vendor kernel's backports from mainline): the additions between their merge base and
-    NEW of members OLD has too, each commit naming its original on OLD's line where found.
-    Empty when OLD is an ancestor of NEW (one line) or they share no history."""
-    va, vb = revision_version(repo, old, 0), revision_version(repo, new, 1)
+def backported(repo: GitRepo, cache: Cache, opts: Options, history: History) -> list[Change]:
+    """For the two-version HISTORY of a diff (OLD, NEW): the members NEW has in common with OLD
+    that came to NEW's line after the two lines parted (a vendor kernel's backports from
+    mainline): the additions between their merge base and NEW of members OLD has too, each
+    commit naming its original on OLD's line where found. Empty when OLD is an ancestor of NEW
+    (one line) or they share no history."""
+    va, vb = history.ordered()
     if repo.is_ancestor(va.commit, vb.commit):
         return []
     base = repo.run_text("merge-base", va.commit, vb.commit, ok_codes=(0, 1)).split()
@@ -81,24 +75,20 @@ def backported(repo: GitRepo, cache: Cache, opts: Options, old: str, new: str) -
     fork = Version(base[0], base[0], VersionKey((0,), (9, 0)), base[0][:12])
     h, _b = build_history(repo, VersionSet([fork, vb], {fork.tag: None, vb.tag: fork.tag}), opts,
                           cache, require=False)
-    have = field_map(h.sdef(vb.tag))
-    at_old = field_map(struct_at_or_none(repo, cache, opts, va))
+    have, at_old = field_map(h.sdef(vb.tag)), field_map(history.sdef(va.tag))
     added = [ch for ch in h.edge_changes(fork.tag, vb.tag)
              if ch.kind == ADDED and ch.new is not None and ch.new.key() in have
              and ch.new.key() in at_old]
-    paths = sorted({p for t in (fork.tag, vb.tag) if (p := h.node(t)["path"])})
+    return _naming_originals(repo, added, vb.commit, va.commit, h.paths())
+
+
+def _naming_originals(repo: GitRepo, changes: list[Change], this: str, other: str,
+                      paths: list[str]) -> list[Change]:
+    """CHANGES with each commit (on THIS side) naming its original among OTHER's commits."""
     from dataclasses import replace
 
     from srcdiff.backport import originals, with_upstream
 
-    found = originals(repo, [c for ch in added for c in ch.commits], vb.commit, va.commit, paths)
+    found = originals(repo, [c for ch in changes for c in ch.commits], this, other, paths)
     return [replace(ch, commits=tuple(with_upstream(c, found) for c in ch.commits))
-            for ch in added]
-
-
-def struct_at_or_none(repo: GitRepo, cache: Cache, opts: Options, v: Version):
-    """The struct of OPTS at version V, or None when it is not defined there."""
-    try:
-        return struct_at(repo, cache, opts.name, v.tag, opts.read)[1].sdef
-    except SrcdiffError:
-        return None
+            for ch in changes]

@@ -64,6 +64,10 @@ class History:
         return any(d["sdef"] is not None and d["sdef"].has_unparsed()
                    for _t, d in self.graph.nodes(data=True))
 
+    def paths(self) -> list[str]:
+        """The files the struct is defined in at the examined versions."""
+        return sorted({d["path"] for _t, d in self.graph.nodes(data=True) if d["path"]})
+
     def node(self, tag: str) -> dict:
         return self.graph.nodes[tag]
 
