@@ -255,3 +255,19 @@ def test_a_header_copied_to_a_new_place_before_the_old_one_was_emptied(tmp_path,
     fields = {f["name"]: f["introduced"] for f in res.json()["fields"]}
     assert (fields["b"]["commit"], fields["b"]["tag"]) == (first, "v1.0")
     assert (fields["c"]["commit"], fields["c"]["tag"]) == (copied, "v2.0")
+
+
+def test_a_version_whose_definition_never_closes_says_so(tmp_path, srcdiff):
+    p = Project(tmp_path / "broken")
+    p.commit(["int a"], "introduce server", "2020-01-01")
+    p.git("tag", "v1.0")
+    (p.path / "server.h").write_text("#ifndef S_H\n#define S_H\nstruct server {\n    int a;\n")
+    p.git("commit", "-q", "-am", "lose the end of the struct", date="2020-02-01")
+    p.git("tag", "v1.1")
+    p.commit(["int a", "int b"], "mend it", "2020-03-01")
+    p.git("tag", "v1.2")
+    res = srcdiff("log", "server", "--repo", str(p.path), "--format", "json")
+    assert res.code == 0, res.err
+    present = {v["tag"]: v["present"] for v in res.json()["versions"]}
+    assert present == {"v1.0": True, "v1.1": False, "v1.2": True}
+    assert "v1.1: struct server at server.h:3: '{' never closed" in res.err

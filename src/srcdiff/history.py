@@ -243,8 +243,7 @@ def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
     import difflib
     import re
 
-    from srcdiff.parse import scan_named
-    from srcdiff.preprocess import strip_comments
+    from srcdiff.parse import scan_named, unclosed_at
 
     vs = versions.versions
     newest = vs[-1]
@@ -291,14 +290,8 @@ def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
             why = (f"; {path} has it but holds NUL bytes (line {nul}), so git takes the file for "
                    f"binary and it is not searched: --path {path} reads it")
             break
-        text = strip_comments(data[m.start() :].decode("utf-8", "replace"))
-        depth = 0
-        for c in re.findall(r"[{}]", text):
-            depth += 1 if c == "{" else -1
-            if depth == 0:
-                break
-        if depth > 0:
-            line = data.count(b"\n", 0, m.start()) + 1
+        line = unclosed_at(data, name)
+        if line is not None:
             what = m.group(0).split(b"{")[0].decode().strip()
             why = f"; {what} at {path}:{line}: '{{' never closed"
             break

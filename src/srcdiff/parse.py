@@ -207,6 +207,21 @@ def scan(data: bytes) -> tuple[str, list[Definition]]:
     return hit.clean, hit.every
 
 
+def unclosed_at(data: bytes, name: str) -> int | None:
+    """The line of a ``struct NAME {`` (or union) in DATA whose '{' is never closed, or None:
+    why a file that opens a definition defines nothing."""
+    opened = re.compile(rb"\b(?:struct|union)\s+" + re.escape(name.encode()) + rb"\s*\{")
+    m = opened.search(data)
+    if not m:
+        return None
+    depth = 0
+    for c in re.findall(r"[{}]", strip_comments(data[m.start():].decode("utf-8", "replace"))):
+        depth += 1 if c == "{" else -1
+        if depth == 0:
+            return None
+    return data.count(b"\n", 0, m.start()) + 1
+
+
 def scan_named(data: bytes, name: str) -> tuple[str, list[Definition]]:
     """(comment-stripped text, the definitions scan lists under NAME): from the whole scan
     when there is one, else looking for NAME alone (history reads one struct out of hundreds

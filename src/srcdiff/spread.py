@@ -17,9 +17,11 @@ from collections.abc import Callable
 from srcdiff.cache import Cache
 from srcdiff.changes import RENAMED, Options, Part
 from srcdiff.commits import CommitWalk
+from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import GitRepo
 from srcdiff.locate import HEADER_GLOBS, INCLUDE_GLOBS, SOURCE_GLOBS, Found, StructReader
 from srcdiff.moves import Tracer
+from srcdiff.parse import unclosed_at
 from srcdiff.versions import Version, VersionSet
 
 
@@ -36,6 +38,7 @@ class Locator(Part):
         self.progress = progress
         self._primed: set[tuple[str, str]] = set()  # (name, path) looked up at every version
         self._searched = self._to_search = 0  # whole-tree searches done, and at most (progress)
+        self._notes: dict[str, str] = {}  # tag -> why the struct reads as absent there
 
     def locate_all(self) -> dict[str, Found]:
         vs = self.versions
@@ -205,7 +208,19 @@ class Locator(Part):
             sdef = fx.sdef if blob == fx.blob else self.reader.in_blob(blob, fx.name, fx.path, y.commit)
             if sdef is not None:
                 return Found(fx.name, fx.path, blob, sdef), [(fx.name, fx.path)]
+            self._why_absent(y, fx, blob)
         return None
+
+    def _why_absent(self, v: Version, fx: Found, blob: str) -> None:
+        """Note, for V's warning, a definition of FX's struct in its file that never closes
+        (the version reads as absent, and should not do so without a word)."""
+        try:
+            line = unclosed_at(self.repo.read_blob(blob), fx.name)
+        except SrcdiffError:  # over the size limit: nothing to say from it
+            return
+        if line is not None:
+            self._notes[v.tag] = (f"struct {fx.name} at {fx.path}:{line}: '{{' never closed; "
+                                  "read as absent")
 
     def _step_forward(self, x: Version, y: Version, fx: Found, kx: list[tuple[str, str]]):
         """From X to its child Y."""
@@ -246,6 +261,8 @@ class Locator(Part):
                 out.append(f"{tag}: {f.name} is also defined in {', '.join(f.others)}; using {f.path}")
             for w in (f.sdef.warnings if f.sdef else ()):
                 out.append(f"{tag}: {w}")
+            if f.sdef is None and tag in self._notes:
+                out.append(f"{tag}: {self._notes[tag]}")
         return out
 
     def search(self, v: Version, name: str) -> Found:
