@@ -44,3 +44,27 @@ def test_a_diff_across_lines_names_the_backports_and_their_originals(tmp_path, s
     # on one line there is nothing to port
     same = srcdiff("diff", "server", "v4.18", "v5.8", "--repo", str(p.path), "--format", "json")
     assert same.json()["backported"] == []
+
+
+def test_log_names_the_original_of_a_pick_on_a_release_branch(tmp_path, srcdiff):
+    # redis picks fixes onto its release branches without -x: the change on 7.0.0 -> 7.0.1
+    # names the unstable commit with its subject and author
+    p = Project(tmp_path / "redis")
+    p.commit(["int db"], "initial server", "2022-01-01")
+    p.git("checkout", "-q", "-b", "7.0")
+    p.commit(["int db"], "7.0.0", "2022-04-27")
+    p.git("tag", "7.0.0")
+    p.git("checkout", "-q", "main")
+    up = p.commit(["int db", "int fix"], "Fix crash in CLIENT KILL (#1234)", "2022-05-01")
+    p.git("checkout", "-q", "7.0")
+    pick = p.commit(["int db", "int fix"], "Fix crash in CLIENT KILL (#1234)", "2022-05-02")
+    p.git("tag", "7.0.1")
+    p.git("checkout", "-q", "-b", "7.2", "main")
+    p.commit(["int db", "int fix"], "7.2.0", "2023-08-15")
+    p.git("tag", "7.2.0")
+    data = srcdiff("log", "server", "--repo", str(p.path), "--format", "json").json()
+    on_branch = [c for c in data["changes"] if c["to"] == "7.0.1" and c["field"] == "fix"]
+    assert on_branch and on_branch[0]["commits"][0]["commit"] == pick
+    assert on_branch[0]["commits"][0]["upstream"] == {"commit": up, "found_by": "subject"}
+    text = srcdiff("log", "server", "--repo", str(p.path)).out
+    assert f"[backport of {up[:12]}]" in text

@@ -66,6 +66,22 @@ def originals(repo: GitRepo, commits: Iterable[CommitInfo], this: str, other: st
     return out
 
 
+def history_of(repo: GitRepo, cache, commit: str, paths: list[str]) -> list[tuple[str, str, str]]:
+    """(sha, author, subject) of every commit in COMMIT's history touching PATHS, newest
+    first (one git log, remembered)."""
+    from srcdiff.changes import hash_paths
+
+    key = commit + "|" + hash_paths(paths)
+    own = cache.get("history-commits", key) if cache is not None else None
+    if own is None:
+        out = repo.run_text("log", "--no-show-signature", "--format=%x01%H%x00%an%x00%s", commit,
+                            "--", *paths)
+        own = [rec.rstrip("\n").split("\0", 2) for rec in out.split("\x01")[1:]]
+        if cache is not None:
+            cache.put("history-commits", key, own)
+    return [tuple(x) for x in own]
+
+
 def same_in(repo: GitRepo, commits: Iterable[CommitInfo], own: list[tuple[str, str, str]]
             ) -> dict[str, str]:
     """For each of COMMITS not among OWN ((sha, author, subject), newest first: a release's

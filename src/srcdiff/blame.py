@@ -20,7 +20,6 @@ from srcdiff.history import (
     Change,
     History,
     field_map,
-    hash_paths,
 )
 from srcdiff.model import Field
 
@@ -151,21 +150,14 @@ def _as_in_history_of(builder: Builder, history: History, v, lines: list[BlameLi
     brought a member to an earlier release can be a cherry-pick V never had: it is replaced by
     the original in V's history (named by the pick's message, else the newest commit with the
     same subject and author), and the note names the pick."""
-    from srcdiff.backport import same_in
+    from srcdiff.backport import history_of, same_in
 
     picked = {ln.introduced.commit.sha: ln.introduced.commit for ln in lines
               if ln.introduced.commit is not None}
     if not picked:
         return lines
-    paths = history.paths()
-    key = v.commit + "|" + hash_paths(paths)
-    own = builder.cache.get("history-commits", key)
-    if own is None:
-        out = builder.repo.run_text("log", "--no-show-signature", "--format=%x01%H%x00%an%x00%s",
-                                    v.commit, "--", *paths)
-        own = [rec.rstrip("\n").split("\0", 2) for rec in out.split("\x01")[1:]]
-        builder.cache.put("history-commits", key, own)
-    same = same_in(builder.repo, picked.values(), [tuple(x) for x in own])
+    own = history_of(builder.repo, builder.cache, v.commit, history.paths())
+    same = same_in(builder.repo, picked.values(), own)
     if not same:
         return lines
     out_lines = []

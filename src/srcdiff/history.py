@@ -218,8 +218,36 @@ class Builder:
             if ways and found[a].sdef is None:
                 g.nodes[a]["before"] = (ways[0].old_name, ways[0].old_path)
             self.progress("attribute", i + 1, len(edges))
+        self._name_picks(g, found)
         self.cache.flush()
         return History(self.opts.name, vs, g, self.warnings)
+
+    def _name_picks(self, g: nx.DiGraph, found: dict[str, Found]) -> None:
+        """Where release lines go on beside each other (a version with two successors), a
+        commit that reached a release by a cherry-pick whose message names no original is
+        given one: the commit with its subject and author in the newest release's history of
+        the struct's files (one git log). A kernel stable commit names its own."""
+        vs = self.versions
+        if not any(len(vs.graph.succ[t]) > 1 for t in vs.graph):
+            return
+        newest = next((v for v in reversed(vs.versions) if found[v.tag].sdef is not None), None)
+        if newest is None:
+            return
+        from dataclasses import replace
+
+        from srcdiff.backport import history_of, same_in
+
+        paths = sorted({f.path for f in found.values() if f.path})
+        own = history_of(self.repo, self.cache, newest.commit, paths)
+        commits = {c.sha: c for _a, _b, d in g.edges(data=True) for ch in d["changes"]
+                   for c in ch.commits if c.upstream is None}
+        same = same_in(self.repo, commits.values(), own)
+        if not same:
+            return
+        for _a, _b, d in g.edges(data=True):
+            d["changes"] = [replace(ch, commits=tuple(
+                replace(c, upstream=same[c.sha], upstream_by="subject") if c.sha in same else c
+                for c in ch.commits)) for ch in d["changes"]]
 
 
 def build_history(repo: GitRepo, versions: VersionSet, opts: Options, cache: Cache,
