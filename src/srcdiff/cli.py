@@ -339,6 +339,21 @@ def blame_cmd(ctx: Context, struct: str, all_: bool, at: str | None) -> int:
     return _finish(ctx, history.warnings, history.incomplete)
 
 
+@main.command("since")
+@click.argument("spec", metavar="STRUCT.FIELD")
+@click.argument("member", required=False, metavar="[FIELD]")
+@command
+def since_cmd(ctx: Context, spec: str, member: str | None) -> int:
+    """Since which release and commit a member exists; where it is absent; how it changed."""
+    from srcdiff.since import since, split_member
+
+    struct, name = split_member(spec, member)
+    history, builder = _history(ctx, struct)
+    result = since(history, builder, name)
+    _emit(ctx, render.since_text(result), result.to_json())
+    return _finish(ctx, history.warnings, history.incomplete)
+
+
 @main.command("diff")
 @click.argument("struct")
 @click.argument("old")

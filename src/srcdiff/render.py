@@ -268,6 +268,37 @@ def diff_text(name: str, a: str, b: str, changes: list[Change],
     return clean("\n".join(out))
 
 
+# -- since ------------------------------------------------------------------------------
+
+
+def since_text(r) -> str:
+    """`srcdiff since` as text: the first release and commit, where the member is absent, its
+    changes and guards."""
+    first = r.first
+    head = f"{r.struct}.{r.field}: since {first.tag}" if first else f"{r.struct}.{r.field}"
+    if first is not None and first.commit is not None:
+        head += f" ({commit_line(first.commit)})"
+    elif first is not None and first.note:
+        head += f" ({first.note})"
+    out = [head, f"present in {len(r.present)} of {len(r.present) + len(r.absent)} releases: "
+           f"{_spans(r.present)}"]
+    if r.absent:
+        out.append(f"absent from: {_spans(r.absent)}")
+    for c in r.changes:
+        what = {"retyped": f"{c['old']} -> {c['new']}", "guard": f"{c['old']} -> {c['new']}",
+                "renamed": f"{c['old']} -> {c['new']}"}.get(c["change"], "")
+        who = f"{c['commit'][:12]} {c['subject']}" if c["commit"] else "(unattributed)"
+        out.append(f"  {c['release']:<14} {c['change']:<8} {what + '  ' if what else ''}{who}")
+    for guard in dict.fromkeys(r.guards.values()):
+        tags = [t for t, g in r.guards.items() if g == guard]
+        out.append(f"only under {guard}: {_spans(tags)}")
+    return clean("\n".join(out))
+
+
+def _spans(tags: list[str]) -> str:
+    return ", ".join(tags) if len(tags) <= 8 else f"{', '.join(tags[:3])}, … {', '.join(tags[-3:])}"
+
+
 # -- blame ------------------------------------------------------------------------------
 
 
