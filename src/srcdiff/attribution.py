@@ -61,6 +61,7 @@ class Attributor(Part):
         return changes
 
     def edge_key(self, a: Version, b: Version, fa: Found, fb: Found) -> str:
+        """What determines the changes on the edge A -> B (the cache key)."""
         o = self.opts
         return "|".join(map(str, ("v3", a.commit, b.commit, fa.name, fa.path, fa.blob, fb.name,
                                   fb.path, fb.blob, self.walks.hfp, o.first_parent, o.rename_threshold)))

@@ -118,6 +118,7 @@ class CommitWalk(Part):
         return walked
 
     def stop_walks(self) -> None:
+        """Cancel the background walks not yet needed and wait for the pool (end of a build)."""
         for fut in self._walks.values():
             fut.cancel()
         if self._pool is not None:
@@ -136,6 +137,7 @@ class CommitWalk(Part):
         return f"{a.commit if a else '-'}|{b.commit}|{int(self.opts.first_parent)}|{self.hfp}|{'|'.join(paths)}"
 
     def commits(self, a: Version | None, b: Version, idents) -> list[str]:
+        """Commit ids of A..B touching the files of IDENTS, parents first (walked once, cached)."""
         paths = sorted({p for _n, p in idents if p})
         if not paths:
             return []
@@ -150,6 +152,7 @@ class CommitWalk(Part):
         return self._learn(hit, paths)
 
     def parents(self, sha: str) -> tuple[str, ...]:
+        """SHA's parents, as attribution follows them (the first only with --first-parent)."""
         parents = self._parents_of.get(sha)
         if parents is None:
             parents = self.repo.commit_info(sha).parents

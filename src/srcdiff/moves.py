@@ -38,6 +38,7 @@ class Tracer(Part):
         self._traces: dict[str, object] = {}
 
     def trace_cached(self, a: Version, b: Version, fa: Found) -> list[Change]:
+        """The moves and renames of FA's struct from A towards B (cached by commits and options)."""
         key = f"fwd|{a.commit}|{b.commit}|{fa.name}|{fa.path}|{self.walks.hfp}|{self.opts.rename_threshold}"
         if key not in self._traces:
             hit = self.cache.get("trace", key)
@@ -116,6 +117,7 @@ class Tracer(Part):
         return None if best is None else (best[1], best[2])
 
     def trace_back_cached(self, a: Version, b: Version, fb: Found):
+        """(events, (name, path) at A) of FB's struct traced back from B to A (cached)."""
         key = f"back|{a.commit}|{b.commit}|{fb.name}|{fb.path}|{self.walks.hfp}|{self.opts.rename_threshold}"
         if key not in self._traces:
             hit = self.cache.get("trace", key)

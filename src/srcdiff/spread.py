@@ -41,6 +41,7 @@ class Locator(Part):
         self._notes: dict[str, str] = {}  # tag -> why the struct reads as absent there
 
     def locate_all(self) -> dict[str, Found]:
+        """The struct at every version: Found (file, blob, definition) or absent, by tag."""
         vs = self.versions
         name = self.opts.name
         pinned = self.opts.read.pinned_path
@@ -254,6 +255,7 @@ class Locator(Part):
         return Found(fx.name, None, None, None), seen
 
     def located_warnings(self, topo, found) -> list[str]:
+        """Per-version warnings: other files defining the struct, reading problems, why absent."""
         out = []
         for tag in topo:
             f = found[tag]
