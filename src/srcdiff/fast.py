@@ -17,7 +17,7 @@ import os
 import sqlite3
 import sys
 
-COMMANDS = {"log", "blame", "diff", "changelog", "show", "report", "graph", "versions", "since"}
+COMMANDS = {"log", "blame", "diff", "changelog", "show", "report", "graph", "versions", "since", "check"}
 # Options that make a run unfit to store or to answer from the store.
 NOT_CACHED = {"--no-cache", "-o", "--output", "--stats", "-h", "--help", "--version"}
 ENV = ("SRCDIFF_MAX_BLOB_MB", "SRCDIFF_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "NO_COLOR", "TERM")

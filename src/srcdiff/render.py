@@ -299,6 +299,35 @@ def _spans(tags: list[str]) -> str:
     return ", ".join(tags) if len(tags) <= 8 else f"{', '.join(tags[:3])}, … {', '.join(tags[-3:])}"
 
 
+# -- check ------------------------------------------------------------------------------
+
+
+def check_text(results, tags: list[str]) -> str:
+    """One block per dependency: where it holds, where not and why, and the commits that
+    changed it; a last line counting the failures."""
+    out = []
+    for r in results:
+        d = r.dep
+        name = f"{d.struct}.{d.field}" if d.field else f"struct {d.struct}"
+        name += f" ({d.type})" if d.type else ""
+        name += " (existence probe)" if d.probe else ""
+        failed = r.failed()
+        out.append(f"{name}: {'holds in all' if not failed else f'fails in {len(failed)} of'} "
+                   f"{len(tags)} releases")
+        by_status: dict[str, list[str]] = {}
+        for t, st in r.releases.items():
+            by_status.setdefault(st, []).append(t)
+        for st, ts in by_status.items():
+            out.append(f"  {st:<10} {_spans(ts)}")
+        for c in r.changes:
+            who = f"{c['commit'][:12]} {c['subject']}" if c["commit"] else "(unattributed)"
+            what = f" {c['old']} -> {c['new']}" if c["change"] in ("retyped", "renamed", "guard") else ""
+            out.append(f"  {c['release']:<10} {c['change']}{what}: {who}")
+    bad = sum(1 for r in results if r.failed())
+    out.append(f"{len(results) - bad} of {len(results)} dependencies hold in every release")
+    return clean("\n".join(out))
+
+
 # -- blame ------------------------------------------------------------------------------
 
 

@@ -1,0 +1,136 @@
+"""check: which releases a program's struct dependencies hold in, and why not where they fail.
+
+A dependency list is a text file, one dependency a line: ``task_struct.pid`` (the program
+reads that member), ``task_struct.pid int`` (and relies on its type: a retype changes what a
+CO-RE read gets), ``task_struct.__state?`` (an existence probe: the program copes without
+it), ``task_struct`` (the type must exist); ``#`` starts a comment. For each selected release
+a dependency is ``present``, ``absent`` (the struct has no such member), ``no-struct``,
+``retyped`` (another type than the one given) or ``config-off`` (the member is there only
+under a condition the release's configuration, ``--config-at TAG=FILE`` or ``--config``,
+turns off). Reading compiled BPF objects (their BTF and CO-RE relocations) is not built yet.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from srcdiff.errors import SrcdiffError
+from srcdiff.history import History, field_map
+
+PRESENT, ABSENT, NO_STRUCT, RETYPED, CONFIG_OFF = (
+    "present", "absent", "no-struct", "retyped", "config-off")
+_LINE_RE = re.compile(r"^([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*))?(\?)?(?:\s+(.+))?$")
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One line of a dependency list."""
+
+    struct: str
+    field: str | None  # None: the type itself
+    type: str | None = None  # the type the program relies on, when given
+    probe: bool = False  # an existence probe: absence is not a failure
+    programs: tuple[str, ...] = ()
+
+    @property
+    def kinds(self) -> list[str]:
+        if self.field is None:
+            return ["type-exists"]
+        if self.probe:
+            return ["field-exists"]
+        return ["field-offset", "field-type"] if self.type else ["field-offset"]
+
+
+@dataclass
+class Result:
+    dep: Dependency
+    releases: dict[str, str]
+    guards: dict[str, str] = field(default_factory=dict)
+    changes: list[dict] = field(default_factory=list)
+
+    def failed(self) -> list[str]:
+        """The releases where the program would not work as written."""
+        if self.dep.probe:
+            return []
+        return [t for t, s in self.releases.items() if s != PRESENT]
+
+    def to_json(self) -> dict:
+        d = self.dep
+        return {"struct": d.struct, "field": d.field, "type": d.type, "kinds": d.kinds,
+                "programs": list(d.programs), "releases": self.releases, "guards": self.guards,
+                "changes": self.changes}
+
+
+def read_dependencies(paths: list[str]) -> list[Dependency]:
+    """The dependencies the files PATHS list, merged by (struct, field); SrcdiffError naming
+    file and line for a line that is not one, and for a compiled object."""
+    merged: dict[tuple, Dependency] = {}
+    for p in paths:
+        try:
+            data = Path(p).read_bytes()
+        except OSError as e:
+            raise SrcdiffError(f"{p}: cannot read: {e.strerror or e}") from None
+        if data.startswith(b"\x7fELF"):
+            raise SrcdiffError(f"{p}: a compiled object; reading BPF objects (BTF and CO-RE "
+                               "relocations) is not built yet: list its dependencies as "
+                               "STRUCT.FIELD lines")
+        for n, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            m = _LINE_RE.match(line)
+            if m is None or (m.group(4) and not m.group(2)):  # a type goes with a member
+                raise SrcdiffError(f"{p}:{n}: not a dependency (STRUCT.FIELD [TYPE], STRUCT.FIELD?"
+                                   f" or STRUCT): {line[:80]!r}")
+            struct, fld, probe, typ = m.groups()
+            if fld and "." in fld:
+                fld = fld.rsplit(".", 1)[1]  # members of embedded ones are flattened
+            key = (struct, fld, typ, bool(probe))
+            old = merged.get(key)
+            progs = (old.programs if old else ()) + ((p,) if not old or p not in old.programs else ())
+            merged[key] = Dependency(struct, fld, typ, bool(probe), progs)
+    if not merged:
+        raise SrcdiffError(f"{', '.join(paths)}: no dependency listed")
+    return list(merged.values())
+
+
+def check(history: History, dep: Dependency, configs: dict[str, object]) -> Result:
+    """DEP at every release of HISTORY (read without a configuration, so guards are known);
+    CONFIGS maps a tag to the preprocess.Config its guards are decided with."""
+    from srcdiff.since import _changes
+
+    releases, guards = {}, {}
+    for v in history.ordered():
+        sdef = history.sdef(v.tag)
+        if sdef is None:
+            releases[v.tag] = NO_STRUCT
+            continue
+        if dep.field is None:
+            releases[v.tag] = PRESENT
+            continue
+        f = field_map(sdef).get(dep.field)
+        if f is None:
+            releases[v.tag] = ABSENT
+        elif f.guard and v.tag in configs and not _holds(f.guard, configs[v.tag]):
+            releases[v.tag] = CONFIG_OFF
+        elif dep.type is not None and " ".join(dep.type.split()) != f.type:
+            releases[v.tag] = RETYPED
+        else:
+            releases[v.tag] = PRESENT
+        if f is not None and f.guard:
+            guards[v.tag] = f.guard
+    changes = _changes(history, dep.field) if dep.field else []
+    return Result(dep, releases, guards, changes)
+
+
+def _holds(guard: str, config) -> bool:
+    """Whether GUARD (an #if condition) holds under CONFIG; one that cannot be decided holds."""
+    from srcdiff.preprocess import ExprError, eval_condition, tokenize
+
+    macros = config.macros()
+    try:
+        return eval_condition(tokenize(guard), macros.get)
+    except ExprError:
+        return True

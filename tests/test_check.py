@@ -1,0 +1,63 @@
+"""srcdiff check: which releases a program's struct dependencies hold in, and why not."""
+
+from __future__ import annotations
+
+
+def deps(tmp_path, text: str):
+    f = tmp_path / "deps.txt"
+    f.write_text(text)
+    return str(f)
+
+
+def test_each_dependency_per_release_with_the_reason_and_commit(demo_repo, srcdiff, tmp_path):
+    d = deps(tmp_path, "vfio_pci_device.vf_token   # read by the program\n"
+                       "vfio_pci_device.msix?\n"
+                       "vfio_pci_device.pdev struct pci_dev *\n"
+                       "vfio_pci_device.pdev long\n")
+    res = srcdiff("check", d, "--repo", str(demo_repo), "--versions", "5.4,5.8,5.15",
+                  "--format", "json")
+    assert res.code == 1, res.err  # vf_token is missing somewhere: a CI job fails
+    data = res.json()
+    assert data["versions"] == ["v5.4", "v5.8", "v5.15"]
+    got = {(x["field"], x["type"]): x for x in data["dependencies"]}
+    token = got[("vf_token", None)]
+    assert token["releases"] == {"v5.4": "absent", "v5.8": "present", "v5.15": "no-struct"}
+    assert token["kinds"] == ["field-offset"] and token["programs"] == [d]
+    assert token["changes"][0]["subject"] == "vfio/pci: Introduce VF token"
+    assert got[("msix", None)]["kinds"] == ["field-exists"]
+    assert got[("pdev", "struct pci_dev *")]["releases"]["v5.8"] == "present"
+    assert got[("pdev", "long")]["releases"]["v5.8"] == "retyped"
+    text = srcdiff("check", d, "--repo", str(demo_repo), "--versions", "5.4,5.8,5.15").out
+    assert "vfio_pci_device.vf_token: fails in 2 of 3 releases" in text
+    assert "vfio_pci_device.msix (existence probe): holds in all 3 releases" in text
+
+
+def test_a_member_a_release_configures_out_is_config_off(demo_repo, srcdiff, tmp_path):
+    msi, nomsi = tmp_path / "msi", tmp_path / "nomsi"
+    msi.write_text("CONFIG_PCI_MSI=y\n")
+    nomsi.write_text("# CONFIG_PCI_MSI is not set\n")
+    d = deps(tmp_path, "pci_dev.msi_list\n")
+    res = srcdiff("check", d, "--repo", str(demo_repo), "--versions", "5.4,5.8", "--format", "json",
+                  "--config", str(nomsi), "--config-at", f"v5.8={msi}")
+    assert res.code == 1, res.err
+    dep = res.json()["dependencies"][0]
+    assert dep["releases"] == {"v5.4": "config-off", "v5.8": "present"}
+    assert dep["guards"] == {"v5.4": "CONFIG_PCI_MSI", "v5.8": "CONFIG_PCI_MSI"}
+    ok = srcdiff("check", d, "--repo", str(demo_repo), "--versions", "5.4,5.8",
+                 "--config", str(msi))
+    assert ok.code == 0, ok.err
+
+
+def test_bad_input_is_one_clear_line(demo_repo, srcdiff, tmp_path):
+    bad = deps(tmp_path, "vfio_pci_device.vf_token\nthis is not a dependency\n")
+    res = srcdiff("check", bad, "--repo", str(demo_repo))
+    assert res.code == 2 and res.err.count("\n") == 1 and f"{bad}:2:" in res.err
+    elf = tmp_path / "prog.bpf.o"
+    elf.write_bytes(b"\x7fELF" + b"\0" * 60)
+    res = srcdiff("check", str(elf), "--repo", str(demo_repo))
+    assert res.code == 2 and "not built yet" in res.err
+    res = srcdiff("check", str(tmp_path / "missing.txt"), "--repo", str(demo_repo))
+    assert res.code == 2 and "cannot read" in res.err
+    good = deps(tmp_path, "vfio_pci_device.vf_token\n")
+    res = srcdiff("check", good, "--repo", str(demo_repo), "--config-at", "v9.9=/dev/null")
+    assert res.code == 2 and "--config-at v9.9" in res.err
