@@ -55,7 +55,7 @@ def test_bad_input_is_one_clear_line(demo_repo, srcdiff, tmp_path):
     elf = tmp_path / "prog.bpf.o"
     elf.write_bytes(b"\x7fELF" + b"\0" * 60)
     res = srcdiff("check", str(elf), "--repo", str(demo_repo))
-    assert res.code == 2 and "not built yet" in res.err
+    assert res.code == 2 and "not a readable ELF object" in res.err and res.err.count("\n") == 1
     res = srcdiff("check", str(tmp_path / "missing.txt"), "--repo", str(demo_repo))
     assert res.code == 2 and "cannot read" in res.err
     good = deps(tmp_path, "vfio_pci_device.vf_token\n")

@@ -7,7 +7,8 @@ it), ``task_struct`` (the type must exist); ``#`` starts a comment. For each sel
 a dependency is ``present``, ``absent`` (the struct has no such member), ``no-struct``,
 ``retyped`` (another type than the one given) or ``config-off`` (the member is there only
 under a condition the release's configuration, ``--config-at TAG=FILE`` or ``--config``,
-turns off). Reading compiled BPF objects (their BTF and CO-RE relocations) is not built yet.
+turns off). A compiled CO-RE BPF object (``clang -target bpf -g``) is read for the members
+its CO-RE relocations reach (bpfobj); a member only existence relocations ask about is a probe.
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ class Dependency:
     type: str | None = None  # the type the program relies on, when given
     probe: bool = False  # an existence probe: absence is not a failure
     programs: tuple[str, ...] = ()
+    relos: tuple[str, ...] = ()  # a BPF object's CO-RE relocation kinds asking for it
 
     @property
     def kinds(self) -> list[str]:
+        if self.relos:
+            return list(self.relos)
         if self.field is None:
             return ["type-exists"]
         if self.probe:
@@ -73,9 +77,13 @@ def read_dependencies(paths: list[str]) -> list[Dependency]:
         except OSError as e:
             raise SrcdiffError(f"{p}: cannot read: {e.strerror or e}") from None
         if data.startswith(b"\x7fELF"):
-            raise SrcdiffError(f"{p}: a compiled object; reading BPF objects (BTF and CO-RE "
-                               "relocations) is not built yet: list its dependencies as "
-                               "STRUCT.FIELD lines")
+            for d in _object_dependencies(p):
+                key = (d.struct, d.field, None, d.probe)
+                old = merged.get(key)
+                merged[key] = d if old is None else Dependency(
+                    d.struct, d.field, None, d.probe, old.programs + d.programs,
+                    tuple(dict.fromkeys(old.relos + d.relos)))
+            continue
         for n, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
             line = raw.split("#", 1)[0].strip()
             if not line:
@@ -94,6 +102,21 @@ def read_dependencies(paths: list[str]) -> list[Dependency]:
     if not merged:
         raise SrcdiffError(f"{', '.join(paths)}: no dependency listed")
     return list(merged.values())
+
+
+def _object_dependencies(path: str) -> list[Dependency]:
+    """A compiled CO-RE object's dependencies (bpfobj): one per struct member or type, with
+    the relocation kinds asking for it; one that only existence relocations ask for is a
+    probe (the program checks before it reads)."""
+    from srcdiff.bpfobj import dependencies
+
+    kinds: dict[tuple[str, str | None], list[str]] = {}
+    for a in dependencies(path):
+        kinds.setdefault((a.struct, a.field), [])
+        if a.kind not in kinds[(a.struct, a.field)]:
+            kinds[(a.struct, a.field)].append(a.kind)
+    return [Dependency(st, f, None, all(k.endswith("-exists") for k in ks), (path,), tuple(ks))
+            for (st, f), ks in kinds.items()]
 
 
 def check(history: History, dep: Dependency, configs: dict[str, object]) -> Result:
