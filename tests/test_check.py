@@ -61,3 +61,13 @@ def test_bad_input_is_one_clear_line(demo_repo, srcdiff, tmp_path):
     good = deps(tmp_path, "vfio_pci_device.vf_token\n")
     res = srcdiff("check", good, "--repo", str(demo_repo), "--config-at", "v9.9=/dev/null")
     assert res.code == 2 and "--config-at v9.9" in res.err
+
+
+def test_the_matrix_in_markdown(demo_repo, srcdiff, tmp_path):
+    d = deps(tmp_path, "vfio_pci_device.vf_token\n")
+    res = srcdiff("check", d, "--repo", str(demo_repo), "--versions", "5.4,5.8,5.15",
+                  "--format", "md")
+    assert "| dependency | kinds | v5.4 | v5.8 | v5.15 |" in res.out
+    assert "| `vfio_pci_device.vf_token` | field-offset | ❌ absent | ✅ | ❌ no struct |" in res.out
+    assert "- `vfio_pci_device.vf_token` added in v5.8: 96934abb6b30 vfio/pci: Introduce VF token" \
+        in res.out

@@ -389,7 +389,8 @@ def check_cmd(ctx: Context, deps: tuple[str, ...], config_at: tuple[str, ...]) -
         configs = {t: per_tag.get(t, default) for t in tags if per_tag.get(t, default)}
         results += [check(history, d, configs) for d in wanted if d.struct == struct]
     data = {"versions": tags, "dependencies": [r.to_json() for r in results]}
-    _emit(ctx, render.check_text(results, tags), data)
+    text = render.check_md(results, tags) if ctx.fmt == "md" else render.check_text(results, tags)
+    _emit(ctx, text, data)
     return EXIT_INCOMPLETE if any(r.failed() for r in results) else 0
 
 

@@ -328,6 +328,32 @@ def check_text(results, tags: list[str]) -> str:
     return clean("\n".join(out))
 
 
+_CHECK_MARKS = {"present": "✅", "absent": "❌ absent", "no-struct": "❌ no struct",
+                "retyped": "⚠️ retyped", "config-off": "⚠️ config off"}
+
+
+def check_md(results, tags: list[str]) -> str:
+    """The dependency × release matrix as a Markdown table (DepSurf's figure, from source),
+    then the commits that changed what fails somewhere."""
+    head = "| dependency | kinds | " + " | ".join(md(t) for t in tags) + " |"
+    out = ["# srcdiff check", "", head, "|" + "---|" * (len(tags) + 2)]
+    for r in results:
+        d = r.dep
+        name = f"{d.struct}.{d.field}" if d.field else f"struct {d.struct}"
+        name += " (probe)" if d.probe else ""
+        cells = [_CHECK_MARKS.get(r.releases[t], r.releases[t]) for t in tags]
+        out.append(f"| `{name}` | {', '.join(d.kinds)} | " + " | ".join(cells) + " |")
+    changed = [r for r in results if r.failed() and r.changes]
+    if changed:
+        out += ["", "## What changed"]
+        for r in changed:
+            for c in r.changes:
+                who = f"{c['commit'][:12]} {md(c['subject'] or '')}" if c["commit"] else "unattributed"
+                out.append(f"- `{r.dep.struct}.{r.dep.field or ''}` {c['change']} in "
+                           f"{md(c['release'])}: {who}")
+    return clean("\n".join(out))
+
+
 # -- blame ------------------------------------------------------------------------------
 
 
