@@ -21,7 +21,10 @@ EXPECTED = [
     Access("task_struct", "se", "field-offset"),
     Access("sched_entity", "vruntime", "field-offset"),
     Access("task_struct", "inner", "field-offset"),  # a member of an anonymous struct in it
+    Access("syscall_trace_enter", "args", "field-offset"),  # args[1]: the 1 indexes the array
     Access("task_struct", "__state", "field-exists"),
+    Access("task_struct", "__state", "field-offset"),
+    Access("task_struct", "state", "field-offset", flavored=True),  # task_struct___o
     Access("sched_entity", None, "type-exists"),
 ]
 
@@ -57,8 +60,18 @@ def test_check_over_releases_from_the_program(tmp_path, srcdiff):
     assert res.code == 1, res.err  # inner is missing at v5.10
     deps = {(d["struct"], d["field"]): d for d in res.json()["dependencies"]}
     assert deps[("task_struct", "inner")]["releases"] == {"v5.10": "absent", "v5.14": "present"}
-    assert deps[("task_struct", "__state")]["kinds"] == ["field-exists"]
-    assert deps[("task_struct", "__state")]["releases"]["v5.10"] == "absent"  # a probe: no failure
+    # checked for existence before it is read: a probe, its absence is no failure
+    assert deps[("task_struct", "__state")]["kinds"] == ["field-exists", "field-offset"]
+    assert deps[("task_struct", "__state")]["releases"]["v5.10"] == "absent"
+    # read only through a flavor (the compat path): a probe too; present where it exists
+    assert deps[("task_struct", "state")]["releases"] == {"v5.10": "present", "v5.14": "absent"}
+    failing = {k for k, d in deps.items() if "absent" in d["releases"].values()
+               or "no-struct" in d["releases"].values()}
+    assert failing == {("task_struct", "inner"), ("task_struct", "__state"),
+                       ("task_struct", "state"), ("syscall_trace_enter", "args")}
+    text = srcdiff("check", str(OBJ), "--repo", str(p.path)).out
+    assert "task_struct.state (existence probe): holds in all 2 releases" in text
+    assert "task_struct.inner: fails in 1 of 2 releases" in text
     assert deps[("sched_entity", "vruntime")]["releases"] == {"v5.10": "present", "v5.14": "present"}
     assert deps[("task_struct", "pid")]["programs"] == [str(OBJ)]
 

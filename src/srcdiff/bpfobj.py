@@ -45,6 +45,7 @@ class Access:
     struct: str
     field: str | None
     kind: str
+    flavored: bool = False  # read through a CO-RE flavor (task_struct___o): a compat path
 
 
 def dependencies(path: str) -> list[Access]:
@@ -178,47 +179,61 @@ def _parse_core_relos(data: bytes, strings: bytes) -> list[tuple[int, str, str]]
     return out
 
 
-def _resolve(types: list[BtfType | None], tid: int) -> tuple[int, BtfType | None]:
-    """TID through typedefs and modifiers: (id, type) of what it names."""
+def _resolve(types: list[BtfType | None], tid: int) -> tuple[str, BtfType | None]:
+    """TID through typedefs and modifiers: (the name it goes by — a typedef's, where what it
+    names has none — and the type it names)."""
+    alias = ""
     for _ in range(MAX_DEPTH):
         if tid >= len(types):
             raise ValueError(f"type id {tid} out of range ({len(types) - 1} types)")
         t = types[tid]
         if t is None or t.kind not in _MODIFIERS:
-            return tid, t
+            return (t.name or alias) if t is not None else alias, t
+        if t.kind == _TYPEDEF and not alias:
+            alias = t.name
         tid = t.size_or_type
     raise ValueError(f"type {tid}: typedef or modifier chain loops")
 
 
+def _plain(name: str) -> str:
+    """NAME without a CO-RE flavor suffix (task_struct___x is task_struct to libbpf)."""
+    cut = name.find("___")
+    return name[:cut] if cut > 0 else name
+
+
 def _accesses(types: list[BtfType | None], type_id: int, access: str, kind: str) -> list[Access]:
     """The named struct members a relocation's access string walks through."""
-    _tid, t = _resolve(types, type_id)
-    if t is None or t.kind not in (_STRUCT, _UNION) or not t.name:
+    name, t = _resolve(types, type_id)
+    if t is None or t.kind not in (_STRUCT, _UNION) or not name:
         return []  # an enum value, a scalar type, an anonymous root: not a struct's member
     if kind.startswith("type-"):
-        return [Access(t.name, None, kind)]
+        return [Access(_plain(name), None, kind, _plain(name) != name)]
     steps = [int(x) for x in access.split(":") if x != ""][1:]  # the first is the pointer's
     if len(steps) > MAX_DEPTH:
         raise ValueError(f"access string {access[:40]!r} too long")
     out: list[Access] = []
-    owner, cur = t.name, t
+    owner, path, cur = _plain(name), [], t
+    flavored = owner != name
     for idx in steps:
         if cur is None:
             break
-        if cur.kind == _ARRAY:
-            _tid, cur = _resolve(types, cur.elem)
+        if cur.kind == _ARRAY:  # this step indexes the array
+            _n, cur = _resolve(types, cur.elem)
             continue
         if cur.kind not in (_STRUCT, _UNION) or idx >= len(cur.members):
             raise ValueError(f"access {access!r} leaves struct {owner}")
-        name, mtype = cur.members[idx]
-        if name:
-            out.append(Access(owner, name, kind))
-        _tid, cur = _resolve(types, mtype)
-        if cur is not None and cur.kind == _ARRAY:
-            _tid, cur = _resolve(types, cur.elem)
-        if name and cur is not None and cur.kind in (_STRUCT, _UNION) and cur.name:
-            owner = cur.name
+        mname, mtype = cur.members[idx]
+        if mname:
+            path.append(_plain(mname))
+            flavored = flavored or _plain(mname) != mname
+            out.append(Access(owner, ".".join(path), kind, flavored))
+        tname, cur = _resolve(types, mtype)
+        if mname and cur is not None and cur.kind in (_STRUCT, _UNION) and tname:
+            owner, path = _plain(tname), []  # a struct of its own: its members are its
+            flavored = flavored or owner != tname
+        # an unnamed struct or union type (a member's inline union, say) keeps the path going:
+        # in6_addr's in6_u.u6_addr32
     # only the last member read is what the relocation asks about; the ones on the way are
     # read too (their offsets add up), so they are field-offset dependencies
-    return [Access(a.struct, a.field, kind if i == len(out) - 1 else "field-offset")
+    return [Access(a.struct, a.field, kind if i == len(out) - 1 else "field-offset", a.flavored)
             for i, a in enumerate(out)]

@@ -93,8 +93,6 @@ def read_dependencies(paths: list[str]) -> list[Dependency]:
                 raise SrcdiffError(f"{p}:{n}: not a dependency (STRUCT.FIELD [TYPE], STRUCT.FIELD?"
                                    f" or STRUCT): {line[:80]!r}")
             struct, fld, probe, typ = m.groups()
-            if fld and "." in fld:
-                fld = fld.rsplit(".", 1)[1]  # members of embedded ones are flattened
             key = (struct, fld, typ, bool(probe))
             old = merged.get(key)
             progs = (old.programs if old else ()) + ((p,) if not old or p not in old.programs else ())
@@ -111,11 +109,20 @@ def _object_dependencies(path: str) -> list[Dependency]:
     from srcdiff.bpfobj import dependencies
 
     kinds: dict[tuple[str, str | None], list[str]] = {}
+    plain: set[tuple[str, str | None]] = set()  # read at least once without a flavor
     for a in dependencies(path):
-        kinds.setdefault((a.struct, a.field), [])
-        if a.kind not in kinds[(a.struct, a.field)]:
-            kinds[(a.struct, a.field)].append(a.kind)
-    return [Dependency(st, f, None, all(k.endswith("-exists") for k in ks), (path,), tuple(ks))
+        key = (a.struct, a.field)
+        kinds.setdefault(key, [])
+        if a.kind not in kinds[key]:
+            kinds[key].append(a.kind)
+        if not a.flavored:
+            plain.add(key)
+    # a probe: only existence relocations ask about it, or it is checked for existence before
+    # it is read, or it is read only through a flavor (a compat path an existence check chose)
+    return [Dependency(st, f, None,
+                       all(k.endswith("-exists") for k in ks)
+                       or any(k.endswith("-exists") for k in ks) or (st, f) not in plain,
+                       (path,), tuple(ks))
             for (st, f), ks in kinds.items()]
 
 
@@ -133,7 +140,7 @@ def check(history: History, dep: Dependency, configs: dict[str, object]) -> Resu
         if dep.field is None:
             releases[v.tag] = PRESENT
             continue
-        f = field_map(sdef).get(dep.field)
+        f = _member(sdef, dep.field)
         if f is None:
             releases[v.tag] = ABSENT
         elif f.guard and v.tag in configs and not _holds(f.guard, configs[v.tag]):
@@ -146,6 +153,17 @@ def check(history: History, dep: Dependency, configs: dict[str, object]) -> Resu
             guards[v.tag] = f.guard
     changes = _changes(history, dep.field) if dep.field else []
     return Result(dep, releases, guards, changes)
+
+
+def _member(sdef, dotted: str):
+    """The member DOTTED (``in6_u.u6_addr32``: through members of unnamed types) of SDEF."""
+    first, *rest = dotted.split(".")
+    f = field_map(sdef).get(first)
+    for name in rest:
+        if f is None:
+            return None
+        f = next((g for sub in f.fields for g in sub.flatten() if g.name == name), None)
+    return f
 
 
 def _holds(guard: str, config) -> bool:

@@ -247,8 +247,12 @@ class StructReader:
         # among files alike by place, the fullest definition: a trimmed copy of another
         # project's header (iproute2's glibc include/netinet/tcp.h beside the kernel's
         # include/uapi/linux/tcp.h) is not the struct people ask about
-        hits.sort(key=lambda h: (_path_rank(h[0], prefer)[:3], -len(h[2].flat_fields()),
-                                 _path_rank(h[0], prefer)[3:]))
+        # another architecture's arch/ tree last: the kernel has ~28 struct pt_regs, one per
+        # arch/*, and the one meant is --arch's (x86 by default)
+        other_arch = (lambda p: p.startswith("arch/")
+                      and not p.startswith(f"arch/{self.opts.arch}/"))
+        hits.sort(key=lambda h: (other_arch(h[0]), _path_rank(h[0], prefer)[:3],
+                                 -len(h[2].flat_fields()), _path_rank(h[0], prefer)[3:]))
         p, blob, sdef = hits[0]
         return Found(name, p, blob, sdef, tuple(h[0] for h in hits[1:]))
 
