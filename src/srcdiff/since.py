@@ -3,7 +3,8 @@ exists, where it is absent, how it changed (retyped, renamed, under another guar
 
 Read off the same history as blame and log: the first release is the earliest by date whose
 struct has the member, its commit the one blame names; a rename is a removal and an addition
-on one edge made by one commit (``task_struct.state`` -> ``__state``, v5.14).
+on one edge made by one commit that made no other such change (``task_struct.state`` ->
+``__state``, v5.14).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def since(history: History, builder: Builder, name: str) -> Since:
 
 def _changes(history: History, name: str) -> list[dict]:
     """Each change of NAME on an edge of the version graph, oldest release first; a removal
-    and an addition made by one commit on one edge are a rename."""
+    and an addition that are the only ones one commit made on one edge are a rename."""
     out = []
     for a, b in history.edges_in_order():
         changes = history.edge_changes(a, b)
@@ -75,9 +76,12 @@ def _changes(history: History, name: str) -> list[dict]:
                      "subject": commit.subject if commit else None,
                      "old": _what(ch.old, ch.kind), "new": _what(ch.new, ch.kind)}
             if ch.kind in (ADDED, REMOVED) and commit is not None:
+                # a rename: the commit removed exactly one member and added exactly one here
+                by_commit = [c for c in changes if c.kind in (ADDED, REMOVED)
+                             and c.commits and c.commits[-1].sha == commit.sha]
                 other = ADDED if ch.kind == REMOVED else REMOVED
-                twin = next((c for c in changes if c.kind == other and c.field != name
-                             and c.commits and c.commits[-1].sha == commit.sha), None)
+                twins = [c for c in by_commit if c.kind == other]
+                twin = twins[0] if len(by_commit) == 2 and len(twins) == 1 else None
                 if twin is not None:
                     entry["change"] = "renamed"
                     entry["old"], entry["new"] = ((name, twin.field) if ch.kind == REMOVED
