@@ -71,3 +71,18 @@ def test_the_matrix_in_markdown(demo_repo, srcdiff, tmp_path):
     assert "| `vfio_pci_device.vf_token` | field-offset | ❌ absent | ✅ | ❌ no struct |" in res.out
     assert "- `vfio_pci_device.vf_token` added in v5.8: 96934abb6b30 vfio/pci: Introduce VF token" \
         in res.out
+
+
+def test_a_configuration_decides_config_names_only(tmp_path):
+    # in6_addr's u6_addr32 sits under __UAPI_DEF_IN6_ADDR_ALT, which a header defines: a
+    # .config cannot turn it off
+    from srcdiff.check import _holds
+    from srcdiff.preprocess import Config
+
+    cfg = tmp_path / "config"
+    cfg.write_text("CONFIG_A=y\n# CONFIG_B is not set\n")
+    config = Config.from_file(cfg)
+    assert _holds("CONFIG_A", config) and not _holds("CONFIG_B", config)
+    assert _holds("__UAPI_DEF_IN6_ADDR_ALT", config)
+    assert _holds("CONFIG_A && __UAPI_DEF_IN6_ADDR_ALT", config)
+    assert not _holds("CONFIG_B && __UAPI_DEF_IN6_ADDR_ALT", config)
