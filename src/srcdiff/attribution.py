@@ -39,6 +39,11 @@ from srcdiff.moves import Tracer
 from srcdiff.versions import Version
 
 
+# From this many commits in a range, the commits whose diff names a member are found first
+# (one git log -p); below it, reading every commit's state costs less than that process.
+MENTIONS_FROM = 8
+
+
 class Attributor(Part):
     """Changes on version-graph edges, with their commits, remembered in the cache."""
 
@@ -177,7 +182,8 @@ class Attributor(Part):
                    ) -> list[Change]:
         commits = self.walks.commits(a, b, idents)
         self.repo.prime_commits(commits)  # the one blamed for each change is among them
-        mentions = self.walks.mentions(a, b, idents, changes) if len(commits) > 8 else {}
+        mentions = (self.walks.mentions(a, b, idents, changes)
+                    if len(commits) > MENTIONS_FROM else {})
         if not mentions:
             self.walks.read_ahead(commits, idents)
         out = []

@@ -228,7 +228,7 @@ class Builder:
         given one: the commit with its subject and author in the newest release's history of
         the struct's files (one git log). A kernel stable commit names its own."""
         vs = self.versions
-        if not any(len(vs.graph.succ[t]) > 1 for t in vs.graph):
+        if not vs.lines_beside():
             return
         newest = next((v for v in reversed(vs.versions) if found[v.tag].sdef is not None), None)
         if newest is None:

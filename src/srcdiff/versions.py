@@ -106,6 +106,19 @@ class VersionSet:
         """The DAG's edges, as a string (part of what a stored history is keyed by)."""
         return ";".join(f"{p}>{t}" for t, p in sorted(self.parents.items()) if p is not None)
 
+    def lines_beside(self) -> bool:
+        """Whether some release lines go on beside each other (a version with two
+        successors: a line still maintained after the next one began), where releases get
+        cherry-picks. (A chain without one can still skip ancestry: redis's X.Y.0 releases
+        alone each sit on a branch of their own.)"""
+        succ: set[str] = set()
+        for _t, p in self.parents.items():
+            if p is not None:
+                if p in succ:
+                    return True
+                succ.add(p)
+        return False
+
     def by_tag(self, tag: str) -> Version:
         index = self.__dict__.get("_index")
         if index is None or len(index) != len(self.versions):
@@ -167,16 +180,6 @@ def read_tag(tag: str, tag_regex: re.Pattern | None = None) -> TagReading | None
     return TagReading(family, digits, pre, label, why)
 
 
-def parse_version(tag: str, tag_regex: re.Pattern | None = None
-                  ) -> tuple[VersionKey, str, bool] | None:
-    """(sort key, label, is_pre) for a release-looking TAG read on its own (integer
-    components), else None."""
-    r = read_tag(tag, tag_regex)
-    if r is None or r.why_not is not None:
-        return None
-    return VersionKey(_canonical(tuple(int(d) for d in r.digits)), r.pre), r.label, r.is_pre
-
-
 def _canonical(nums: tuple[int, ...]) -> tuple[int, ...]:
     """NUMS without trailing zeros, but at least two components: 7.0.0 and 7.0 are one
     version; 5.0 stays (5, 0)."""
@@ -198,11 +201,6 @@ def _tag_matcher(pattern: str) -> Callable[[str], bool]:
             raise SrcdiffError(f"bad --tags pattern {pattern!r}: {exc}") from None
         return lambda tag: rx.search(tag) is not None
     return lambda tag: fnmatch.fnmatchcase(tag, pattern)
-
-
-def list_tags(repo: GitRepo) -> dict[str, str]:
-    """Every tag that names a commit, mapped to that commit id."""
-    return {name: sha for name, (sha, _date) in _tags_with_dates(repo).items()}
 
 
 def _tags_with_dates(repo: GitRepo) -> dict[str, tuple[str, int]]:
