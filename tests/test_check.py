@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 
 def deps(tmp_path, text: str):
     f = tmp_path / "deps.txt"
@@ -86,3 +89,49 @@ def test_a_configuration_decides_config_names_only(tmp_path):
     assert _holds("__UAPI_DEF_IN6_ADDR_ALT", config)
     assert _holds("CONFIG_A && __UAPI_DEF_IN6_ADDR_ALT", config)
     assert not _holds("CONFIG_B && __UAPI_DEF_IN6_ADDR_ALT", config)
+
+
+PTRACE_H = """\
+#ifndef _ASM_X86_PTRACE_H
+#define _ASM_X86_PTRACE_H
+#ifdef __i386__
+struct pt_regs {
+	unsigned long bx;
+	unsigned long cx;
+};
+#else /* __i386__ */
+struct pt_regs {
+	unsigned long r15;
+	unsigned long r8;
+#ifdef CONFIG_X86_DEBUG
+	unsigned long dbg;
+#endif
+};
+#endif
+#endif
+"""
+
+
+def test_without_a_config_the_usual_machine_of_the_arch_is_read(tmp_path, srcdiff):
+    # x86's ptrace.h has one pt_regs for __i386__ and one for x86-64; without a .config a
+    # kernel is read for x86-64 (what distributions build, what CO-RE programs meet), and
+    # CONFIG_ names keep their guards
+    repo = tmp_path / "k"
+    (repo / "arch/x86/include/asm").mkdir(parents=True)
+    (repo / "Kconfig").write_text("")
+    (repo / "arch/x86/include/asm/ptrace.h").write_text(PTRACE_H)
+    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@b", "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "6.1"],
+                 ["tag", "v6.1"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+    r = srcdiff("show", "pt_regs", "--at", "v6.1", "--repo", str(repo), "--format", "json")
+    assert r.code == 0, r.err
+    fields = {f["name"]: f for f in r.json()["fields"]}
+    assert list(fields) == ["r15", "r8", "dbg"]
+    assert fields["dbg"]["guard"] == "CONFIG_X86_DEBUG"
+    deps = tmp_path / "deps.txt"
+    deps.write_text("pt_regs.r8\npt_regs.bx\n")
+    r = srcdiff("check", str(deps), "--repo", str(repo), "--format", "json")
+    status = {d["field"]: d["releases"]["v6.1"] for d in r.json()["dependencies"]}
+    assert status == {"r8": "present", "bx": "absent"} and r.code == 1

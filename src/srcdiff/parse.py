@@ -68,7 +68,11 @@ from srcdiff.preprocess import (
     _substitute,
     condition_text,
     condition_value,
+    Macro,
+    _ARCH_PATH_RE,
+    _TARGET_NAMES,
     decode_source,
+    default_machine_predefines,
     eval_int,
     expand,
     guard_text,
@@ -81,7 +85,7 @@ from srcdiff.preprocess import (
     tokenize,
 )
 
-PARSER_VERSION = "10"
+PARSER_VERSION = "11"
 
 # The bounds live in srcdiff.limits (docs/SAFETY.md); local names kept for readability.
 _MAX_DEPTH = MAX_NESTING
@@ -271,7 +275,8 @@ def _read(
     ctx = _Ctx(path, env, config)
     d = cands[0]
     if len(cands) > 1:
-        d = _choose(clean, cands, ctx)
+        am = _ARCH_PATH_RE.match(path)  # a header under arch/X/ is only compiled for X
+        d = _choose(clean, cands, ctx, am.group(1) if am else arch)
     a, b = d.body_span(clean)
     # Members are remembered from the second read of a struct on (a history reads it at many
     # versions); a struct read once pays nothing for it.
@@ -290,12 +295,17 @@ def _read(
     return StructDef(name, d.kind, tuple(fields), path, d.line, tuple(ctx.warnings))
 
 
-def _choose(clean: str, cands: list[Definition], ctx: _Ctx) -> Definition:
+def _choose(clean: str, cands: list[Definition], ctx: _Ctx, arch: str) -> Definition:
     """The definition the compiler would see among several (#ifdef'd alternatives): the first
-    in a branch that is active (with a config) or not compiled out (#if 0)."""
+    in a branch that is active (with a config) or not compiled out (#if 0). Without a config,
+    alternatives for other machines than ARCH's usual one (``#ifdef __i386__`` on x86) are
+    passed over, as they are with a config that names the machine."""
     stack = _CondStack(ctx)
     directives = [(ln, m.group(1), m.group(2)) for ln, s in logical_lines(clean)
                   if "#" in s and (m := _DIRECTIVE_RE.match(s))]
+    off = _other_machines(directives, cands, arch) if ctx.config is None else set()
+    if len(off) == len(cands):
+        off = set()
     k = 0
     for d in cands:
         while k < len(directives) and directives[k][0] < d.line:
@@ -306,11 +316,68 @@ def _choose(clean: str, cands: list[Definition], ctx: _Ctx) -> Definition:
                 name, rest = "if", "1"
             stack.directive(name, rest, ln)
             k += 1
-        if stack.active:
+        if stack.active and d.line not in off:
             others = ", ".join(str(c.line) for c in cands if c is not d)
             ctx.warn(d.line, f"also defined at line(s) {quote(others)}; using line {d.line}")
             return d
     return cands[0]
+
+
+def _other_machines(directives: list[tuple[int, str, str]], cands: list[Definition], arch: str
+                    ) -> set[int]:
+    """Lines of the candidates that sit in a branch ARCH's usual machine compiles out, judged
+    by the compiler's machine names alone (__i386__, __x86_64__, __LP64__ ...): any other name
+    leaves a branch undecided (three-valued: True, False, None)."""
+    predefs = default_machine_predefines(arch)
+    if not predefs:
+        return set()
+
+    def lookup(n: str) -> Macro | None:
+        return Macro(n, None, tuple(tokenize(predefs[n]))) if n in predefs else None
+
+    def unknown(n: str) -> bool:
+        return n not in _TARGET_NAMES
+
+    def value(d: str, rest: str) -> bool | None:
+        toks = tokenize(rest)
+        if d in ("ifdef", "ifndef", "elifdef", "elifndef"):
+            if not toks or not is_ident(toks[0]):
+                return None
+            toks = (["defined", toks[0]] if d in ("ifdef", "elifdef")
+                    else ["!", "defined", toks[0]])
+        return condition_value(toks, lookup, unknown)[0] if toks else None
+
+    def both(a: bool | None, b: bool | None) -> bool | None:
+        return False if a is False or b is False else (True if a and b else None)
+
+    frames: list[list[bool | None]] = []  # [enclosing, some earlier branch taken, this one]
+    here: bool | None = True
+    off: set[int] = set()
+    lines = sorted(c.line for c in cands)
+    k = 0
+    for ln in lines:
+        while k < len(directives) and directives[k][0] < ln:
+            _l, d, rest = directives[k]
+            k += 1
+            if d in ("if", "ifdef", "ifndef"):
+                v = value(d, rest)
+                frames.append([here, v, both(here, v)])
+            elif d in ("elif", "elifdef", "elifndef", "else") and frames:
+                fr = frames[-1]
+                v = True if d == "else" else value(d, rest)
+                earlier = fr[1]
+                this = both(None if earlier is None else not earlier, v)
+                fr[2] = both(fr[0], this)
+                fr[1] = True if earlier is True or v is True else (
+                    False if earlier is False and v is False else None)
+            elif d == "endif" and frames:
+                frames.pop()
+            else:
+                continue
+            here = frames[-1][2] if frames else True
+        if here is False:
+            off.add(ln)
+    return off
 
 
 def _guards_include(rest: str, following: list[tuple[int, str, str]]) -> bool:

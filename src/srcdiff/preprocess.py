@@ -359,6 +359,24 @@ def target_predefines(values: dict[str, str], hosted: bool = False) -> dict[str,
     return out
 
 
+# the machine a kernel tree is read for without a .config, by --arch: the variant
+# distributions build (64-bit where there is one), whose BTF CO-RE programs meet
+_DEFAULT_MACHINE = {"x86": ("CONFIG_X86_64", True), "arm64": ("CONFIG_ARM64", True),
+                    "arm": ("CONFIG_ARM", False), "riscv": ("CONFIG_RISCV", True),
+                    "s390": ("CONFIG_S390", True), "powerpc": ("CONFIG_PPC", True),
+                    "loongarch": ("CONFIG_LOONGARCH", True)}
+
+
+def default_machine_predefines(arch: str) -> dict[str, str]:
+    """What the compiler predefines for ARCH's usual machine (x86: x86-64), for choosing among
+    a header's per-machine alternatives (``#ifdef __i386__ struct pt_regs {…} #else …``) when
+    no .config names the machine; empty for an arch not listed."""
+    sym, wide = _DEFAULT_MACHINE.get(arch, (None, False))
+    if sym is None:
+        return {}
+    return target_predefines({sym: "y", **({"CONFIG_64BIT": "y"} if wide else {})})
+
+
 # what target_predefines may define: with a config that names the machine, one of these it
 # does not define is not defined (the compiler's other predefines are not modelled)
 _TARGET_NAMES = frozenset(
