@@ -239,17 +239,16 @@ def scan_named(data: bytes, name: str) -> tuple[str, list[Definition]]:
     return hit.clean, defs
 
 
+_DIRECTIVE_LINES_RE = re.compile(r"^[ \t\f\v]*#(?:[^\n]*\\\n)*[^\n]*", re.M)
+
+
 @lru_cache(maxsize=64)
 def directives_digest(clean: str) -> str:
-    """Digest of the preprocessor lines of the comment-stripped text CLEAN: two versions of a
-    file with the same digest define the same macros under the same conditions."""
-    h = hashlib.sha1()
-    more = False  # inside a directive continued with a backslash
-    for line in clean.splitlines():
-        if more or line.lstrip().startswith("#"):
-            h.update(line.encode("utf-8", "surrogatepass") + b"\n")
-            more = line.endswith("\\")
-    return h.hexdigest()
+    """Digest of the preprocessor lines of the comment-stripped text CLEAN (with the lines a
+    backslash continues): two versions of a file with the same digest define the same macros
+    under the same conditions."""
+    found = _DIRECTIVE_LINES_RE.findall(clean)
+    return hashlib.sha1("\n".join(found).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class _Ctx:
