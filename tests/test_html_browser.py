@@ -74,3 +74,32 @@ def test_screenshot_renders(tmp_path, page):
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert (width, height) == (1280, 1600)
     assert len(png) > 50_000  # a drawn page, not a blank one
+
+
+def test_check_matrix_is_drawn_with_every_status(tmp_path, demo_repo, srcdiff):
+    """check --format html as Chromium builds it: a row per dependency and program, a cell per
+    release with the status JSON gives."""
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("vfio_pci_device.vf_token\nvfio_pci_device.msix?\nvfio_pci_device.pdev long\n")
+    b.write_text("vfio_pci_device.vf_token\nvfio_pci_device.nointx\n")
+    out = tmp_path / "check.html"
+    args = ["check", str(a), str(b), "--repo", str(demo_repo)]
+    assert srcdiff(*args, "--format", "html", "-o", str(out)).code == 1
+    data = srcdiff(*args, "--format", "json").json()
+    dom = chromium(tmp_path, out, "--dump-dom").stdout
+    tags = data["versions"]
+    rows = re.findall(r'<tr class="dep[^"]*" data-dep="([^"]+)" data-program="([^"]+)">(.*?)</tr>',
+                      dom, re.S)
+    assert [(d, p) for d, p, _ in rows] == [
+        ("vfio_pci_device.vf_token", str(a)), ("vfio_pci_device.msix", str(a)),
+        ("vfio_pci_device.pdev", str(a)),
+        ("vfio_pci_device.vf_token", str(b)), ("vfio_pci_device.nointx", str(b))]
+    want = {(x["field"], x["type"]): x["releases"] for x in data["dependencies"]}
+    types = {"pdev": "long"}
+    for dep, _prog, cells in rows:
+        field = dep.split(".", 1)[1]
+        got = re.findall(r'data-tag="([^"]+)" data-status="([^"]+)"', cells)
+        assert dict(got) == want[(field, types.get(field))] and [t for t, _ in got] == tags
+    shot = tmp_path / "check.png"
+    chromium(tmp_path, out, f"--screenshot={shot}")
+    assert len(shot.read_bytes()) > 50_000  # a drawn matrix, not a blank page

@@ -7,7 +7,8 @@ it), ``task_struct`` (the type must exist); ``#`` starts a comment. For each sel
 a dependency is ``present``, ``absent`` (the struct has no such member), ``no-struct``,
 ``retyped`` (another type than the one given) or ``config-off`` (the member is there only
 under a condition the release's configuration, ``--config-at TAG=FILE`` or ``--config``,
-turns off). A compiled CO-RE BPF object (``clang -target bpf -g``) is read for the members
+turns off); an absence a rename began names the new name (``renamed``: ``task_struct.state``
+-> ``__state``). A compiled CO-RE BPF object (``clang -target bpf -g``) is read for the members
 its CO-RE relocations reach (bpfobj); a member only existence relocations ask about is a probe.
 """
 
@@ -53,6 +54,7 @@ class Result:
     releases: dict[str, str]
     guards: dict[str, str] = field(default_factory=dict)
     changes: list[dict] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)  # absent tag -> the name it went to
 
     def failed(self) -> list[str]:
         """The releases where the program would not work as written."""
@@ -64,7 +66,7 @@ class Result:
         d = self.dep
         return {"struct": d.struct, "field": d.field, "type": d.type, "kinds": d.kinds,
                 "programs": list(d.programs), "releases": self.releases, "guards": self.guards,
-                "changes": self.changes}
+                "changes": self.changes, "renamed": self.renamed}
 
 
 def read_dependencies(paths: list[str]) -> list[Dependency]:
@@ -152,7 +154,27 @@ def check(history: History, dep: Dependency, configs: dict[str, object]) -> Resu
         if f is not None and f.guard:
             guards[v.tag] = f.guard
     changes = _changes(history, dep.field) if dep.field else []
-    return Result(dep, releases, guards, changes)
+    return Result(dep, releases, guards, changes, _renamed(history, releases, changes, dep.field))
+
+
+def _renamed(history: History, releases: dict[str, str], changes: list[dict],
+             name: str | None) -> dict[str, str]:
+    """The releases where NAME is absent because a rename took it away: tag -> the new name.
+    An absence is followed back along its release line to the edge where it began."""
+    into = {(c["from"], c["release"]): c["new"] for c in changes
+            if c["change"] == "renamed" and c["old"] == name}
+    out: dict[str, str] = {}
+    for tag in releases:
+        t = tag
+        while into and releases.get(t) == ABSENT:
+            p = history.versions.parent(t)
+            if p is None:
+                break
+            if (p, t) in into:
+                out[tag] = into[(p, t)]
+                break
+            t = p
+    return out
 
 
 def _member(sdef, dotted: str):

@@ -354,46 +354,6 @@ def since_cmd(ctx: Context, spec: str, member: str | None) -> int:
     return _finish(ctx, history.warnings, history.incomplete)
 
 
-@main.command("check")
-@click.argument("deps", nargs=-1, required=True, metavar="DEPS.txt...")
-@click.option("--config-at", "config_at", multiple=True, metavar="TAG=FILE",
-              help="The configuration of one release (repeatable); --config: of the others.")
-@command
-def check_cmd(ctx: Context, deps: tuple[str, ...], config_at: tuple[str, ...]) -> int:
-    """Which releases each struct dependency holds in: present, absent, no-struct, retyped,
-    config-off. Exit 1 when one that is not an existence probe fails in a selected release."""
-    from dataclasses import replace
-
-    from srcdiff.check import check, read_dependencies
-    from srcdiff.preprocess import Config
-
-    wanted = read_dependencies(list(deps))
-    # read without a user configuration, so every member is known with its guard; the
-    # configurations decide the guards per release afterwards
-    default = ctx.read.config if ctx.read.config is not None and not ctx.read.config.host else None
-    per_tag: dict[str, Config] = {}
-    for item in config_at:
-        tag, eq, path = item.partition("=")
-        if not eq or not tag or not path:
-            raise SrcdiffError(f"--config-at {item!r}: give TAG=FILE")
-        per_tag[tag] = Config.from_file(path)
-    if default is not None:
-        ctx = replace(ctx, read=replace(ctx.read, config=None))
-    results, tags = [], None
-    for struct in dict.fromkeys(d.struct for d in wanted):
-        history, _b = _history(ctx, struct, require=False)
-        tags = [v.tag for v in history.ordered()]
-        unknown = sorted(set(per_tag) - set(tags))
-        if unknown:
-            raise SrcdiffError(f"--config-at {unknown[0]}: not one of the examined versions")
-        configs = {t: per_tag.get(t, default) for t in tags if per_tag.get(t, default)}
-        results += [check(history, d, configs) for d in wanted if d.struct == struct]
-    data = {"versions": tags, "dependencies": [r.to_json() for r in results]}
-    text = render.check_md(results, tags) if ctx.fmt == "md" else render.check_text(results, tags)
-    _emit(ctx, text, data)
-    return EXIT_INCOMPLETE if any(r.failed() for r in results) else 0
-
-
 @main.command("diff")
 @click.argument("struct")
 @click.argument("old")

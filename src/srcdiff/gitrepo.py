@@ -25,6 +25,15 @@ DIRECTIVES = "#"  # commits_mentioning's key for commits changing a directive or
 HEADLINE_CHARS = 100  # a subject shown in text is at most this long (CommitInfo.headline)
 
 
+def headline(subject: str) -> str:
+    """SUBJECT on one line for a person (CommitInfo.headline): whole up to HEADLINE_CHARS, else its
+    first sentence when that ends within them, else its start cut with "…"."""
+    if len(subject) <= HEADLINE_CHARS:
+        return subject
+    end = subject.find(". ", 0, HEADLINE_CHARS)
+    return subject[: end + 1] if end > 0 else quote(subject, HEADLINE_CHARS)
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     """What outputs say about a commit."""
@@ -40,15 +49,9 @@ class CommitInfo:
 
     @property
     def headline(self) -> str:
-        """The subject as text outputs show it on one line: whole up to HEADLINE_CHARS (100)
-        characters; longer (a converted CVS log whose first paragraph runs over many lines), its
-        first sentence when that ends within them, else its start cut with "…". JSON keeps the
-        whole subject."""
-        s = self.subject
-        if len(s) <= HEADLINE_CHARS:
-            return s
-        end = s.find(". ", 0, HEADLINE_CHARS)
-        return s[: end + 1] if end > 0 else quote(s, HEADLINE_CHARS)
+        """The subject as text outputs show it on one line (headline(): a converted CVS log's
+        first paragraph runs over many lines). JSON keeps the whole subject."""
+        return headline(self.subject)
 
     def to_json(self) -> dict:
         d = {
