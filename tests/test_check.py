@@ -135,3 +135,46 @@ def test_without_a_config_the_usual_machine_of_the_arch_is_read(tmp_path, srcdif
     r = srcdiff("check", str(deps), "--repo", str(repo), "--format", "json")
     status = {d["field"]: d["releases"]["v6.1"] for d in r.json()["dependencies"]}
     assert status == {"r8": "present", "bx": "absent"} and r.code == 1
+
+
+def test_many_structs_are_searched_for_at_once_with_the_same_answers(tmp_path):
+    # check asks about dozens of structs: their trees are searched for all of them in one go
+    # (locate.presearch), and what is found is what searching one name at a time finds
+    from srcdiff.cache import Cache
+    from srcdiff.gitrepo import GitRepo
+    from srcdiff.locate import ReadOptions, StructReader, presearch
+
+    repo = tmp_path / "k"
+    (repo / "include/linux").mkdir(parents=True)
+    (repo / "kernel").mkdir()
+    (repo / "include/linux/a.h").write_text(
+        "struct alpha {\n\tint a;\n};\n/* struct beta { in a comment */\nstruct beta;\n")
+    (repo / "include/linux/b.h").write_text("typedef struct {\n\tint b;\n} beta;\n")
+    (repo / "kernel/ring.c").write_text("struct gamma {\n\tlong g;\n};\n")
+    (repo / "kernel/other.c").write_text("static struct alpha x; /* alpha gamma */\n")
+    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@b", "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "1"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+    names = ["alpha", "beta", "gamma", "delta"]
+
+    def found(batch: bool) -> tuple[dict, int]:
+        r = GitRepo(repo)
+        rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                             text=True).stdout.strip()
+        reader = StructReader(r, Cache(None), ReadOptions())
+        if batch:
+            presearch(r, names, [rev])
+        before = r.commands
+        out = {}
+        for n in names:
+            f = reader.search_many([rev], n)[rev]
+            out[n] = (f.path, [x.name for x in f.sdef.fields] if f.sdef else None)
+        return out, r.commands - before
+
+    one_by_one, greps = found(False)
+    at_once, after = found(True)
+    assert at_once == one_by_one == {
+        "alpha": ("include/linux/a.h", ["a"]), "beta": ("include/linux/b.h", ["b"]),
+        "gamma": ("kernel/ring.c", ["g"]), "delta": (None, None)}
+    assert after < greps

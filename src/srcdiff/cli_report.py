@@ -152,7 +152,10 @@ def check_cmd(ctx: Context, deps: tuple[str, ...], config_at: tuple[str, ...],
     if default is not None:
         ctx = replace(ctx, read=replace(ctx.read, config=None))
     results, tags = [], None
-    for struct in dict.fromkeys(d.struct for d in wanted):
+    structs = list(dict.fromkeys(d.struct for d in wanted))
+    if len(structs) > 1 and not ctx.read.pinned_path:
+        _presearch(ctx, structs)
+    for struct in structs:
         history, _b = _history(ctx, struct, require=False)
         tags = [v.tag for v in history.ordered()]
         unknown = sorted(set(per_tag) - set(tags))
@@ -191,3 +194,14 @@ def graph_cmd(ctx: Context, struct: str, output: Path | None, out_format: str) -
         text = to_dot(history)
     _write(output, text)
     return _finish(ctx, history.warnings, history.incomplete)
+
+
+def _presearch(ctx: Context, names: list[str]) -> None:
+    """Search the trees for all of NAMES at once before their histories are built one by one
+    (spread.Locator.presearch): two git greps per kind of file, not two per struct."""
+    from srcdiff.history import Builder
+    from srcdiff.versions import select_versions
+
+    versions = select_versions(ctx.repo, **ctx.select, cache=ctx.cache)
+    if versions.versions:
+        Builder(ctx.repo, versions, ctx.options(names[0]), ctx.cache).locator.presearch(names)

@@ -90,6 +90,8 @@ class GitRepo:
         self._cat: subprocess.Popen | None = None  # and --batch
         self._ids: dict[tuple[str, str], tuple[str, str, int] | None] = {}  # prime_blob_ids
         self._batch_lock = threading.Lock()
+        # (pattern, rev, globs) -> files: grep answers given ahead for many names (remember_grep)
+        self._grep_memo: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
         try:
             self._run("rev-parse", "--git-dir")
         except SrcdiffError as exc:
@@ -405,11 +407,43 @@ class GitRepo:
         With WORD (a fixed string every match contains), files are first narrowed to those
         holding WORD as a word — a fixed-string search is several times faster than a regex
         over a kernel tree — and PATTERN runs on those alone."""
+        known = {r: self._grep_memo[(pattern, r, tuple(globs))] for r in revs
+                 if (pattern, r, tuple(globs)) in self._grep_memo}
+        todo = [r for r in revs if r not in known]
+        if not todo:
+            return {r: list(known[r]) for r in revs}
         if word is not None:
-            candidates = self._grep_l(["-F", "-w", "-e", word], revs, globs)
-            return {rev: self.grep_files(pattern, rev, paths) if paths else []
-                    for rev, paths in candidates.items()}
-        return self._grep_l(["-E", "-e", pattern], revs, globs)
+            candidates = self._grep_l(["-F", "-w", "-e", word], todo, globs)
+            found = {rev: self.grep_files(pattern, rev, paths) if paths else []
+                     for rev, paths in candidates.items()}
+        else:
+            found = self._grep_l(["-E", "-e", pattern], todo, globs)
+        return {r: list(known[r]) if r in known else found[r] for r in revs}
+
+    def remember_grep(self, pattern: str, rev: str, globs: tuple[str, ...], paths: list[str]) -> None:
+        """What grep_revs(PATTERN, [REV], GLOBS) answers, found by the caller another way (one
+        search for many names at once, StructReader.presearch): the files matching."""
+        self._grep_memo[(pattern, rev, tuple(globs))] = list(paths)
+
+    def grep_words(self, words: list[str], rev: str, globs: tuple[str, ...]) -> list[str]:
+        """Files at REV matching GLOBS that hold any of WORDS as a word (git grep -F -w)."""
+        how = ["-F", "-w"] + [x for w in words for x in ("-e", w)]
+        return self._grep_l(how, [rev], globs)[rev]
+
+    def grep_lines(self, pattern: str, rev: str, paths: list[str]) -> list[tuple[str, str]]:
+        """(path, line) for every line of PATHS at REV matching the extended regex PATTERN,
+        in git's order (by path, then line)."""
+        base = ["grep", "-z", "-I", "-E", "--no-color", "--no-textconv",
+                "-e", pattern, rev, "--"]
+        prefix = rev + ":"
+        found: list[tuple[str, str]] = []
+        for i in range(0, len(paths), 2000):  # keep command lines well under ARG_MAX
+            out = self._run(*base, *(":(literal)" + p for p in paths[i : i + 2000]), ok_codes=(0, 1))
+            for rec in out.decode("utf-8", "surrogateescape").split("\n"):
+                where, sep, text = rec.partition("\0")
+                if sep and where.startswith(prefix):
+                    found.append((where[len(prefix):], text))
+        return found
 
     def _grep_l(self, how: list[str], revs: list[str], globs: tuple[str, ...]) -> dict[str, list[str]]:
         out = self._run("grep", "-l", "-z", "-I", "--no-color", "--no-textconv", *how,

@@ -68,13 +68,21 @@ class ReadOptions:
         return self.config is not None and self.config.host
 
 
-def grep_pattern(name: str) -> str:
-    """Extended regex matching a line that may open the definition of NAME."""
-    n = re.escape(name)
+def grep_pattern(name: str, names_re: str | None = None) -> str:
+    """Extended regex matching a line that may open the definition of NAME (or of any name
+    the extended regex NAMES_RE matches)."""
+    n = names_re or re.escape(name)
     return (
         rf"(^|[^A-Za-z0-9_])(struct|union)[[:space:]]+([A-Za-z_][A-Za-z0-9_]*[[:space:]]+)*{n}"
         rf"[[:space:]]*(\{{|$)|^[[:space:]]*\}}[[:space:]]*{n}[[:space:]]*;"
     )
+
+
+def _line_re(name: str) -> re.Pattern[str]:
+    """grep_pattern(NAME) as a Python regex, for one line of text."""
+    n = re.escape(name)
+    return re.compile(rf"(?:^|[^A-Za-z0-9_])(?:struct|union)\s+(?:[A-Za-z_][A-Za-z0-9_]*\s+)*{n}"
+                      rf"\s*(?:\{{|$)|^\s*\}}\s*{n}\s*;")
 
 
 class StructReader:
@@ -255,6 +263,36 @@ class StructReader:
                                  -len(h[2].flat_fields()), _path_rank(h[0], prefer)[3:]))
         p, blob, sdef = hits[0]
         return Found(name, p, blob, sdef, tuple(h[0] for h in hits[1:]))
+
+
+def presearch(repo: GitRepo, names: list[str], revs: list[str],
+              kinds: tuple[tuple[str, ...], ...] = (INCLUDE_GLOBS, HEADER_GLOBS, SOURCE_GLOBS)
+              ) -> None:
+    """Search the trees of REVS for many NAMES at once, ahead of StructReader.search_many: per
+    group of KINDS, one git grep for the files holding any of them as a word and one for the lines
+    that may open a definition of one, instead of two per name (a kernel tree takes
+    seconds per grep; `srcdiff check` asks about dozens of structs). A later group is
+    searched only for the names no file of the earlier ones matched, as search_many does."""
+    left = [n for n in dict.fromkeys(names) if re.fullmatch(r"[A-Za-z_]\w*", n)]
+    for globs in kinds:
+        if len(left) < 2:
+            return  # one name: search_many's own two greps are as many
+        seen: set[str] = set()
+        pattern = grep_pattern("", "(" + "|".join(left) + ")")
+        for rev in revs:
+            paths = repo.grep_words(left, rev, globs)
+            lines = repo.grep_lines(pattern, rev, paths) if paths else []
+            hits: dict[str, list[str]] = {n: [] for n in left}
+            res = {n: _line_re(n) for n in left}
+            for path, text in lines:
+                for n in left:
+                    if n in text and (not hits[n] or hits[n][-1] != path) and res[n].search(text):
+                        hits[n].append(path)
+            for n in left:
+                repo.remember_grep(grep_pattern(n), rev, globs, hits[n])
+                if hits[n]:
+                    seen.add(n)
+        left = [n for n in left if n not in seen]
 
 
 class RevFiles:

@@ -19,7 +19,14 @@ from srcdiff.changes import RENAMED, Options, Part
 from srcdiff.commits import CommitWalk
 from srcdiff.errors import SrcdiffError
 from srcdiff.gitrepo import GitRepo
-from srcdiff.locate import HEADER_GLOBS, INCLUDE_GLOBS, SOURCE_GLOBS, Found, StructReader
+from srcdiff.locate import (
+    HEADER_GLOBS,
+    INCLUDE_GLOBS,
+    SOURCE_GLOBS,
+    Found,
+    StructReader,
+    presearch,
+)
 from srcdiff.moves import Tracer
 from srcdiff.parse import unclosed_at
 from srcdiff.versions import Version, VersionSet
@@ -107,6 +114,19 @@ class Locator(Part):
                 if best[t].sdef is None:
                     best[t] = ft
         return best
+
+    def presearch(self, names: list[str]) -> None:
+        """Ahead of locating each of NAMES (one Builder each), search the first two trees
+        locate_all looks in for all of them at once (locate.presearch); names already located
+        there (the cache) are left out."""
+        vs = self.versions
+        tags = list(dict.fromkeys([vs.versions[-1].tag, vs.versions[0].tag]))
+        kinds = (INCLUDE_GLOBS, HEADER_GLOBS)
+        todo = [n for n in names if any(
+            self.cache.get("located", self._located_key(vs.by_tag(t), n, kinds)) is None
+            for t in tags)]
+        presearch(self.repo, todo, [vs.by_tag(t).commit for t in tags],
+                  (INCLUDE_GLOBS, HEADER_GLOBS, SOURCE_GLOBS))
 
     def _probe_each(self, tags: list[str], name: str, kinds: tuple[tuple[str, ...], ...]
                     ) -> tuple[list[tuple[str, Found]], list[str]]:
