@@ -388,13 +388,18 @@ class GitRepo:
         return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
     def grep_files(self, pattern: str, rev: str, paths: list[str] | None = None,
-                   globs: tuple[str, ...] = ("*.h", "*.c")) -> list[str]:
+                   globs: tuple[str, ...] = ("*.h", "*.c"), word: str | None = None) -> list[str]:
         """Files at REV whose content matches the extended regex PATTERN (git grep -l), among
-        PATHS, or among the files matching GLOBS when PATHS is None."""
+        PATHS, or among the files matching GLOBS when PATHS is None. WORD: a fixed string every
+        match contains, to narrow many PATHS first (see grep_revs)."""
         if paths is None:
-            return self.grep_revs(pattern, [rev], globs)[rev]
-        base = ["grep", "-l", "-z", "-I", "-E", "--no-color", "--no-textconv", "-e", pattern, rev,
-                "--"]
+            return self.grep_revs(pattern, [rev], globs, word=word)[rev]
+        if word is not None and len(paths) > 50:
+            paths = self._grep_paths(["-F", "-w", "-e", word], rev, paths)
+        return self._grep_paths(["-E", "-e", pattern], rev, paths)
+
+    def _grep_paths(self, how: list[str], rev: str, paths: list[str]) -> list[str]:
+        base = ["grep", "-l", "-z", "-I", "--no-color", "--no-textconv", *how, rev, "--"]
         found: list[str] = []
         for i in range(0, len(paths), 2000):  # keep command lines well under ARG_MAX
             out = self._run(*base, *(":(literal)" + p for p in paths[i : i + 2000]), ok_codes=(0, 1))
@@ -426,8 +431,9 @@ class GitRepo:
         self._grep_memo[(pattern, rev, tuple(globs))] = list(paths)
 
     def grep_words(self, words: list[str], rev: str, globs: tuple[str, ...]) -> list[str]:
-        """Files at REV matching GLOBS that hold any of WORDS as a word (git grep -F -w)."""
-        how = ["-F", "-w"] + [x for w in words for x in ("-e", w)]
+        """Files at REV matching GLOBS that hold any of WORDS (git grep -F; not -w, which git
+        checks pattern by pattern: 57 words took 44 s over a kernel's headers, 5 s without)."""
+        how = ["-F"] + [x for w in words for x in ("-e", w)]
         return self._grep_l(how, [rev], globs)[rev]
 
     def grep_lines(self, pattern: str, rev: str, paths: list[str]) -> list[tuple[str, str]]:

@@ -222,7 +222,8 @@ class StructReader:
             paths = [p for p in paths if p.endswith(SOURCE_SUFFIXES)]
             if not paths:
                 return Found(name, None, None, None)
-            return self.pick(rev, name, self.repo.grep_files(grep_pattern(name), rev, paths), prefer)
+            return self.pick(rev, name, self.repo.grep_files(grep_pattern(name), rev, paths,
+                                                             word=name), prefer)
         return self.search_many([rev], name)[rev]
 
     def search_many(self, revs: list[str], name: str,
@@ -268,31 +269,42 @@ class StructReader:
 def presearch(repo: GitRepo, names: list[str], revs: list[str],
               kinds: tuple[tuple[str, ...], ...] = (INCLUDE_GLOBS, HEADER_GLOBS, SOURCE_GLOBS)
               ) -> None:
-    """Search the trees of REVS for many NAMES at once, ahead of StructReader.search_many: per
-    group of KINDS, one git grep for the files holding any of them as a word and one for the lines
-    that may open a definition of one, instead of two per name (a kernel tree takes
-    seconds per grep; `srcdiff check` asks about dozens of structs). A later group is
-    searched only for the names no file of the earlier ones matched, as search_many does."""
+    """Search the trees of REVS for many NAMES at once, ahead of StructReader.search_many
+    (which then finds its git grep answers given): per group of KINDS, one git grep for the
+    files holding any of the names and one for the lines that may open a definition
+    of one, instead of two per name (a kernel tree takes seconds per grep; `srcdiff check`
+    asks about dozens of structs); the revisions side by side. A later group is searched only
+    for the names no file of the earlier ones matched, as search_many goes on only for those."""
+    from concurrent.futures import ThreadPoolExecutor
+
     left = [n for n in dict.fromkeys(names) if re.fullmatch(r"[A-Za-z_]\w*", n)]
     for globs in kinds:
         if len(left) < 2:
             return  # one name: search_many's own two greps are as many
+        with ThreadPoolExecutor(max_workers=min(len(revs), 4) or 1) as pool:
+            per_rev = list(pool.map(lambda r: _defining_files(repo, left, r, globs), revs))
         seen: set[str] = set()
-        pattern = grep_pattern("", "(" + "|".join(left) + ")")
-        for rev in revs:
-            paths = repo.grep_words(left, rev, globs)
-            lines = repo.grep_lines(pattern, rev, paths) if paths else []
-            hits: dict[str, list[str]] = {n: [] for n in left}
-            res = {n: _line_re(n) for n in left}
-            for path, text in lines:
-                for n in left:
-                    if n in text and (not hits[n] or hits[n][-1] != path) and res[n].search(text):
-                        hits[n].append(path)
+        for rev, hits in zip(revs, per_rev):
             for n in left:
                 repo.remember_grep(grep_pattern(n), rev, globs, hits[n])
                 if hits[n]:
                     seen.add(n)
         left = [n for n in left if n not in seen]
+
+
+def _defining_files(repo: GitRepo, names: list[str], rev: str, globs: tuple[str, ...]
+                    ) -> dict[str, list[str]]:
+    """For each of NAMES, the files of GLOBS at REV with a line that may open its definition
+    (grep_pattern), in git's order."""
+    paths = repo.grep_words(names, rev, globs)
+    lines = repo.grep_lines(grep_pattern("", "(" + "|".join(names) + ")"), rev, paths) if paths else []
+    hits: dict[str, list[str]] = {n: [] for n in names}
+    res = {n: _line_re(n) for n in names}
+    for path, text in lines:
+        for n in names:
+            if n in text and (not hits[n] or hits[n][-1] != path) and res[n].search(text):
+                hits[n].append(path)
+    return hits
 
 
 class RevFiles:
