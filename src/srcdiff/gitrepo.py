@@ -397,13 +397,16 @@ class GitRepo:
         return found
 
     def grep_revs(self, pattern: str, revs: list[str], globs: tuple[str, ...],
-                  word: str | None = None) -> dict[str, list[str]]:
+                  word: str | tuple[str, ...] | None = None) -> dict[str, list[str]]:
         """For each of REVS (commit ids), the files matching GLOBS whose content matches PATTERN.
-        With WORD (a fixed string every match contains), files are first narrowed to those
-        holding WORD as a word — a fixed-string search is several times faster than a regex
-        over a kernel tree — and PATTERN runs on those alone."""
+        With WORD (a fixed string every match contains, or several, one of which each match
+        contains), files are first narrowed to those holding WORD as a word — a fixed-string
+        search is several times faster than a regex over a kernel tree — and PATTERN runs on
+        those alone."""
         if word is not None:
-            candidates = self._grep_l(["-F", "-w", "-e", word], revs, globs)
+            words = (word,) if isinstance(word, str) else word
+            candidates = self._grep_l(["-F", "-w", *(a for w in words for a in ("-e", w))],
+                                      revs, globs)
             return {rev: self.grep_files(pattern, rev, paths) if paths else []
                     for rev, paths in candidates.items()}
         return self._grep_l(["-E", "-e", pattern], revs, globs)
