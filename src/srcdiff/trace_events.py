@@ -100,7 +100,9 @@ def synthesize(clean: str, name: str) -> str | None:
             continue  # a #define of the macro itself (include/trace/trace_events.h)
         args, end = _arguments(clean, m.end(1))
         tstruct = macros[m.group(1)]
-        if end is None or len(args) <= tstruct:
+        if end is None:
+            return None  # never closes: nor would a later call (and each would scan to the end)
+        if len(args) <= tstruct:
             continue
         while end < len(clean) and clean[end] in " \t":
             end += 1
