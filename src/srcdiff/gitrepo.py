@@ -388,14 +388,16 @@ class GitRepo:
         return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
     def grep_files(self, pattern: str, rev: str, paths: list[str] | None = None,
-                   globs: tuple[str, ...] = ("*.h", "*.c"), word: str | None = None) -> list[str]:
+                   globs: tuple[str, ...] = ("*.h", "*.c"), word: str | tuple[str, ...] | None = None
+                   ) -> list[str]:
         """Files at REV whose content matches the extended regex PATTERN (git grep -l), among
         PATHS, or among the files matching GLOBS when PATHS is None. WORD: a fixed string every
         match contains, to narrow many PATHS first (see grep_revs)."""
         if paths is None:
             return self.grep_revs(pattern, [rev], globs, word=word)[rev]
         if word is not None and len(paths) > 50:
-            paths = self._grep_paths(["-F", "-w", "-e", word], rev, paths)
+            words = (word,) if isinstance(word, str) else word
+            paths = self._grep_paths(["-F", "-w", *(a for w in words for a in ("-e", w))], rev, paths)
         return self._grep_paths(["-E", "-e", pattern], rev, paths)
 
     def _grep_paths(self, how: list[str], rev: str, paths: list[str]) -> list[str]:
@@ -407,18 +409,21 @@ class GitRepo:
         return found
 
     def grep_revs(self, pattern: str, revs: list[str], globs: tuple[str, ...],
-                  word: str | None = None) -> dict[str, list[str]]:
+                  word: str | tuple[str, ...] | None = None) -> dict[str, list[str]]:
         """For each of REVS (commit ids), the files matching GLOBS whose content matches PATTERN.
-        With WORD (a fixed string every match contains), files are first narrowed to those
-        holding WORD as a word — a fixed-string search is several times faster than a regex
-        over a kernel tree — and PATTERN runs on those alone."""
+        With WORD (a fixed string every match contains, or several, one of which each match
+        contains), files are first narrowed to those holding WORD as a word — a fixed-string
+        search is several times faster than a regex over a kernel tree — and PATTERN runs on
+        those alone. Answers given ahead (remember_grep) are not searched again."""
         known = {r: self._grep_memo[(pattern, r, tuple(globs))] for r in revs
                  if (pattern, r, tuple(globs)) in self._grep_memo}
         todo = [r for r in revs if r not in known]
         if not todo:
             return {r: list(known[r]) for r in revs}
         if word is not None:
-            candidates = self._grep_l(["-F", "-w", "-e", word], todo, globs)
+            words = (word,) if isinstance(word, str) else word
+            candidates = self._grep_l(["-F", "-w", *(a for w in words for a in ("-e", w))],
+                                      todo, globs)
             found = {rev: self.grep_files(pattern, rev, paths) if paths else []
                      for rev, paths in candidates.items()}
         else:

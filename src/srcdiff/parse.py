@@ -49,6 +49,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from srcdiff import trace_events
 from srcdiff.extract import Definition, find_definitions
 from srcdiff.kernel_macros import builtin_macros
 from srcdiff.limits import (
@@ -85,7 +86,7 @@ from srcdiff.preprocess import (
     tokenize,
 )
 
-PARSER_VERSION = "11"
+PARSER_VERSION = "12"
 
 # The bounds live in srcdiff.limits (docs/SAFETY.md); local names kept for readability.
 _MAX_DEPTH = MAX_NESTING
@@ -171,12 +172,14 @@ class _Scanned:
     """What is known of one file content: its comment-stripped text, every definition in it
     (None until a caller asks for all), and the definitions of the names asked for alone."""
 
-    __slots__ = ("clean", "every", "named")
+    __slots__ = ("clean", "every", "named", "generated")
 
     def __init__(self, clean: str):
         self.clean = clean
         self.every: list[Definition] | None = None
         self.named: dict[str, list[Definition]] = {}
+        # name -> (text, definitions) of a struct macros generate (trace_events)
+        self.generated: dict[str, tuple[str, list[Definition]]] = {}
 
 
 _scan_cache: dict[bytes, _Scanned] = {}  # by content
@@ -229,14 +232,29 @@ def unclosed_at(data: bytes, name: str) -> int | None:
 def scan_named(data: bytes, name: str) -> tuple[str, list[Definition]]:
     """(comment-stripped text, the definitions scan lists under NAME): from the whole scan
     when there is one, else looking for NAME alone (history reads one struct out of hundreds
-    of versions of a file: examining every definition in each would be wasted)."""
+    of versions of a file: examining every definition in each would be wasted).
+
+    A ``trace_event_raw_X`` the file does not define but generates with a TRACE_EVENT macro
+    comes with the text that macro call is rewritten into (srcdiff.trace_events)."""
     hit = _scanned(data)
     if hit.every is not None:
-        return hit.clean, [d for d in hit.every if d.name == name]
-    defs = hit.named.get(name)
-    if defs is None:
-        defs = hit.named[name] = find_definitions(hit.clean, aliases=True, name=name)
+        defs = [d for d in hit.every if d.name == name]
+    else:
+        defs = hit.named.get(name)
+        if defs is None:
+            defs = hit.named[name] = find_definitions(hit.clean, aliases=True, name=name)
+    if not defs and name.startswith(trace_events.PREFIX):
+        return _generated(hit, name)
     return hit.clean, defs
+
+
+def _generated(hit: _Scanned, name: str) -> tuple[str, list[Definition]]:
+    got = hit.generated.get(name)
+    if got is None:
+        text = trace_events.synthesize(hit.clean, name)
+        got = hit.generated[name] = (
+            (text, find_definitions(text, aliases=True, name=name)) if text else (hit.clean, []))
+    return got
 
 
 _DIRECTIVE_LINES_RE = re.compile(r"^[ \t\f\v]*#(?:[^\n]*\\\n)*[^\n]*", re.M)
