@@ -178,3 +178,25 @@ def test_many_structs_are_searched_for_at_once_with_the_same_answers(tmp_path):
         "alpha": ("include/linux/a.h", ["a"]), "beta": ("include/linux/b.h", ["b"]),
         "gamma": ("kernel/ring.c", ["g"]), "delta": (None, None)}
     assert after < greps
+
+
+def test_a_git_without_perl_regexes_is_searched_with_extended_ones(tmp_path):
+    # presearch asks git grep for a Perl regex (faster on long alternations); a git built
+    # without PCRE refuses it, and the same lines come from the extended regex
+    from srcdiff.gitrepo import GitRepo
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    (repo / "a.h").write_text("struct alpha {\n\tint a;\n};\nstruct beta {\n};\n")
+    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@b", "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "1"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+    r = GitRepo(repo)
+    rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                         text=True).stdout.strip()
+    want = [("a.h", "struct alpha {"), ("a.h", "struct beta {")]
+    assert r.grep_lines("struct (alpha|beta)", rev, ["a.h"], r"struct (?:alpha|beta)") == want
+    # a pattern git's PCRE refuses stands for a git without it: the extended regex answers
+    assert r.grep_lines("struct (alpha|beta)", rev, ["a.h"], r"struct (?<!") == want
+    assert r.grep_lines("struct (alpha|beta)", rev, ["a.h"], r"struct (?:alpha|beta)") == want

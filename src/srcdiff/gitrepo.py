@@ -92,6 +92,7 @@ class GitRepo:
         self._batch_lock = threading.Lock()
         # (pattern, rev, globs) -> files: grep answers given ahead for many names (remember_grep)
         self._grep_memo: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
+        self._pcre: bool | None = None  # whether git grep -P works (None: not tried yet)
         try:
             self._run("rev-parse", "--git-dir")
         except SrcdiffError as exc:
@@ -441,15 +442,25 @@ class GitRepo:
         how = ["-F"] + [x for w in words for x in ("-e", w)]
         return self._grep_l(how, [rev], globs)[rev]
 
-    def grep_lines(self, pattern: str, rev: str, paths: list[str]) -> list[tuple[str, str]]:
+    def grep_lines(self, pattern: str, rev: str, paths: list[str], perl: str | None = None
+                   ) -> list[tuple[str, str]]:
         """(path, line) for every line of PATHS at REV matching the extended regex PATTERN,
-        in git's order (by path, then line)."""
-        base = ["grep", "-z", "-I", "-E", "--no-color", "--no-textconv",
-                "-e", pattern, rev, "--"]
+        in git's order (by path, then line). PERL: the same as a Perl-compatible regex, used
+        where git has PCRE (several times faster for a long alternation)."""
+        how = ["-P", "-e", perl] if perl is not None and self._pcre is not False else [
+            "-E", "-e", pattern]
+        base = ["grep", "-z", "-I", "--no-color", "--no-textconv", *how, rev, "--"]
         prefix = rev + ":"
         found: list[tuple[str, str]] = []
         for i in range(0, len(paths), 2000):  # keep command lines well under ARG_MAX
-            out = self._run(*base, *(":(literal)" + p for p in paths[i : i + 2000]), ok_codes=(0, 1))
+            try:
+                out = self._run(*base, *(":(literal)" + p for p in paths[i : i + 2000]),
+                                ok_codes=(0, 1))
+            except SrcdiffError:
+                if how[0] != "-P":
+                    raise
+                self._pcre = False  # a git built without PCRE: extended regexes from now on
+                return self.grep_lines(pattern, rev, paths)
             for rec in out.decode("utf-8", "surrogateescape").split("\n"):
                 where, sep, text = rec.partition("\0")
                 if sep and where.startswith(prefix):

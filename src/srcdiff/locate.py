@@ -84,9 +84,10 @@ def grep_pattern(name: str, names_re: str | None = None, generated: bool = True)
     return f"{pattern}|{trace_events.grep_pattern(event)}"
 
 
-def _line_re(name: str) -> re.Pattern[str]:
-    """grep_pattern(NAME) as a Python regex, for one line of text."""
-    n = re.escape(name)
+def _line_re(name: str, names_re: str | None = None) -> re.Pattern[str]:
+    """grep_pattern(NAME, NAMES_RE) as a Python (and Perl) regex, for one line of text;
+    ordinary definitions only."""
+    n = names_re or re.escape(name)
     return re.compile(rf"(?:^|[^A-Za-z0-9_])(?:struct|union)\s+(?:[A-Za-z_][A-Za-z0-9_]*\s+)*{n}"
                       rf"\s*(?:\{{|$)|^\s*\}}\s*{n}\s*;")
 
@@ -291,38 +292,53 @@ def presearch(repo: GitRepo, names: list[str], revs: list[str],
     (which then finds its git grep answers given): per group of KINDS, one git grep for the
     files holding any of the names and one for the lines that may open a definition
     of one, instead of two per name (a kernel tree takes seconds per grep; `srcdiff check`
-    asks about dozens of structs); the revisions side by side. A later group is searched only
-    for the names no file of the earlier ones matched, as search_many goes on only for those."""
+    asks about dozens of structs); the revisions side by side."""
     from concurrent.futures import ThreadPoolExecutor
 
-    # a trace_event_raw_X is searched for by its own (the TRACE_EVENT call may generate it)
-    left = [n for n in dict.fromkeys(names)
-            if re.fullmatch(r"[A-Za-z_]\w*", n) and trace_events.event_of(n) is None]
+    left = [n for n in dict.fromkeys(names) if re.fullmatch(r"[A-Za-z_]\w*", n)]
+    seen: set[str] = set()
     for globs in kinds:
+        if globs == SOURCE_GLOBS:
+            # a header may only mention NAME on a line like a definition's (a prototype's
+            # `struct NAME` at its end), so every name goes on to the other headers (whose
+            # search costs as much for all as for a few); the sources, as many files again,
+            # only for the names no header has such a line for
+            left = [n for n in left if n not in seen]
         if len(left) < 2:
             return  # one name: search_many's own two greps are as many
         with ThreadPoolExecutor(max_workers=min(len(revs), 4) or 1) as pool:
             per_rev = list(pool.map(lambda r: _defining_files(repo, left, r, globs), revs))
-        seen: set[str] = set()
         for rev, hits in zip(revs, per_rev):
             for n in left:
                 repo.remember_grep(grep_pattern(n), rev, globs, hits[n])
                 if hits[n]:
                     seen.add(n)
-        left = [n for n in left if n not in seen]
 
 
 def _defining_files(repo: GitRepo, names: list[str], rev: str, globs: tuple[str, ...]
                     ) -> dict[str, list[str]]:
     """For each of NAMES, the files of GLOBS at REV with a line that may open its definition
-    (grep_pattern), in git's order."""
-    paths = repo.grep_words(names, rev, globs)
-    lines = repo.grep_lines(grep_pattern("", "(" + "|".join(names) + ")"), rev, paths) if paths else []
+    (grep_pattern: for a trace_event_raw_X, also the macro call generating it), in git's
+    order."""
+    events = {n: e for n in names if (e := trace_events.event_of(n)) is not None}
+    paths = repo.grep_words(names + list(events.values()), rev, globs)
+    pattern = grep_pattern("", "(" + "|".join(names) + ")")
+    perl = _line_re("", "(?:" + "|".join(names) + ")").pattern
+    if events:
+        alt = "|".join(events.values())
+        pattern += "|" + trace_events.grep_pattern("", f"({alt})")
+        perl += "|" + trace_events.line_re("", f"(?:{alt})").pattern
+    lines = repo.grep_lines(pattern, rev, paths, perl) if paths else []
     hits: dict[str, list[str]] = {n: [] for n in names}
     res = {n: _line_re(n) for n in names}
+    ev_res = {n: trace_events.line_re(e) for n, e in events.items()}
     for path, text in lines:
         for n in names:
-            if n in text and (not hits[n] or hits[n][-1] != path) and res[n].search(text):
+            if hits[n] and hits[n][-1] == path:
+                continue
+            e = events.get(n)
+            if (n in text and res[n].search(text)) or (
+                    e is not None and e in text and ev_res[n].search(text)):
                 hits[n].append(path)
     return hits
 

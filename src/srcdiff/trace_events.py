@@ -74,11 +74,18 @@ def event_of(name: str) -> str | None:
     return event if _IDENT_RE.fullmatch(event) else None
 
 
-def grep_pattern(event: str) -> str:
-    """Extended regex matching the line that opens the macro call generating EVENT's struct."""
+def grep_pattern(event: str, events_re: str | None = None) -> str:
+    """Extended regex matching the line that opens the macro call generating EVENT's struct
+    (or the struct of any event the extended regex EVENTS_RE matches)."""
     # [A-Z_]*: also a header's own name for one of them (_ALIAS_RE); synthesize tells
     return (r"(^|[^A-Za-z0-9_])[A-Z_]*(TRACE_EVENT|DECLARE_EVENT_CLASS)[A-Z_]*[[:space:]]*"
-            rf"\([[:space:]]*{re.escape(event)}[[:space:]]*(,|$)")
+            rf"\([[:space:]]*{events_re or re.escape(event)}[[:space:]]*(,|$)")
+
+
+def line_re(event: str, events_re: str | None = None) -> re.Pattern[str]:
+    """grep_pattern(EVENT, EVENTS_RE) as a Python (and Perl) regex, for one line of text."""
+    return re.compile(r"(?:^|[^A-Za-z0-9_])[A-Z_]*(?:TRACE_EVENT|DECLARE_EVENT_CLASS)[A-Z_]*\s*"
+                      rf"\(\s*{events_re or re.escape(event)}\s*(?:,|$)")
 
 
 def synthesize(clean: str, name: str) -> str | None:
