@@ -442,25 +442,34 @@ class GitRepo:
         how = ["-F"] + [x for w in words for x in ("-e", w)]
         return self._grep_l(how, [rev], globs)[rev]
 
-    def grep_lines(self, pattern: str, rev: str, paths: list[str], perl: str | None = None
-                   ) -> list[tuple[str, str]]:
+    @property
+    def has_pcre(self) -> bool | None:
+        """Whether git grep -P works here (None: not tried yet)."""
+        return self._pcre
+
+    def grep_lines(self, pattern: str, rev: str, paths: list[str] | tuple[str, ...],
+                   perl: str | None = None, literal: bool = True) -> list[tuple[str, str]]:
         """(path, line) for every line of PATHS at REV matching the extended regex PATTERN,
-        in git's order (by path, then line). PERL: the same as a Perl-compatible regex, used
-        where git has PCRE (several times faster for a long alternation)."""
+        in git's order (by path, then line); PATHS are pathspecs (globs) when not LITERAL.
+        PERL: the same as a Perl-compatible regex, used where git has PCRE (several times
+        faster for a long alternation)."""
         how = ["-P", "-e", perl] if perl is not None and self._pcre is not False else [
             "-E", "-e", pattern]
         base = ["grep", "-z", "-I", "--no-color", "--no-textconv", *how, rev, "--"]
         prefix = rev + ":"
         found: list[tuple[str, str]] = []
-        for i in range(0, len(paths), 2000):  # keep command lines well under ARG_MAX
+        step = 2000 if literal else max(len(paths), 1)
+        for i in range(0, len(paths), step):  # keep command lines well under ARG_MAX
+            specs = [":(literal)" + p for p in paths[i : i + step]] if literal else list(paths)
             try:
-                out = self._run(*base, *(":(literal)" + p for p in paths[i : i + 2000]),
-                                ok_codes=(0, 1))
+                out = self._run(*base, *specs, ok_codes=(0, 1))
             except SrcdiffError:
                 if how[0] != "-P":
                     raise
                 self._pcre = False  # a git built without PCRE: extended regexes from now on
-                return self.grep_lines(pattern, rev, paths)
+                return self.grep_lines(pattern, rev, paths, literal=literal)
+            if how[0] == "-P":
+                self._pcre = True
             for rec in out.decode("utf-8", "surrogateescape").split("\n"):
                 where, sep, text = rec.partition("\0")
                 if sep and where.startswith(prefix):

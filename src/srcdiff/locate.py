@@ -321,14 +321,20 @@ def _defining_files(repo: GitRepo, names: list[str], rev: str, globs: tuple[str,
     (grep_pattern: for a trace_event_raw_X, also the macro call generating it), in git's
     order."""
     events = {n: e for n in names if (e := trace_events.event_of(n)) is not None}
-    paths = repo.grep_words(names + list(events.values()), rev, globs)
     pattern = grep_pattern("", "(" + "|".join(names) + ")")
     perl = _line_re("", "(?:" + "|".join(names) + ")").pattern
     if events:
         alt = "|".join(events.values())
         pattern += "|" + trace_events.grep_pattern("", f"({alt})")
         perl += "|" + trace_events.line_re("", f"(?:{alt})").pattern
-    lines = repo.grep_lines(pattern, rev, paths, perl) if paths else []
+    if repo.has_pcre is not False:
+        # a Perl regex over every file at once reads the tree once (the files holding a name
+        # first, then the regex over those, read them twice: 6.7 s against 7.9 s for the
+        # kernel's headers outside include/)
+        lines = repo.grep_lines(pattern, rev, globs, perl, literal=False)
+    else:
+        paths = repo.grep_words(names + list(events.values()), rev, globs)
+        lines = repo.grep_lines(pattern, rev, paths) if paths else []
     hits: dict[str, list[str]] = {n: [] for n in names}
     res = {n: _line_re(n) for n in names}
     ev_res = {n: trace_events.line_re(e) for n, e in events.items()}
