@@ -290,9 +290,9 @@ def presearch(repo: GitRepo, names: list[str], revs: list[str],
               ) -> None:
     """Search the trees of REVS for many NAMES at once, ahead of StructReader.search_many
     (which then finds its git grep answers given): per group of KINDS, one git grep for the
-    files holding any of the names and one for the lines that may open a definition
-    of one, instead of two per name (a kernel tree takes seconds per grep; `srcdiff check`
-    asks about dozens of structs); the revisions side by side."""
+    lines that may open a definition of any of them (two without PCRE), instead of two per
+    name (a kernel tree takes seconds per grep; `srcdiff check` asks about dozens of
+    structs); the revisions side by side."""
     from concurrent.futures import ThreadPoolExecutor
 
     left = [n for n in dict.fromkeys(names) if re.fullmatch(r"[A-Za-z_]\w*", n)]
