@@ -123,6 +123,21 @@ def test_names_the_build_files_define_keep_their_guard(srcdiff, tmp_path):
                    ("tls", "int", "USE_TLS")]
 
 
+def test_names_autoconf_macro_files_define_keep_their_guard(srcdiff, tmp_path):
+    # curl's m4/curl-confopts.m4 AC_DEFINEs NTLM_WB_ENABLED, which lib/urldata.h tests; a
+    # project's acinclude.m4 is read the same way
+    src = ("struct s {\n#ifdef NTLM_WB_ENABLED\n\tint wb;\n#endif\n#ifdef FROM_ACINCLUDE\n"
+           "\tint ac;\n#endif\n#ifdef NEVER_SET\n\tint never;\n#endif\n};\n")
+    repo = _repo(tmp_path, {
+        "lib/s.h": src, "configure.ac": "CURL_CHECK_NTLM_WB\n",
+        "m4/curl-confopts.m4": "AC_DEFUN([CURL_CHECK_NTLM_WB], [\n"
+                               "    AC_DEFINE(NTLM_WB_ENABLED, 1, [enable NTLM delegation])\n])\n",
+        "m4/notes.txt": "AC_DEFINE(NEVER_SET, 1)\n",
+        "acinclude.m4": "AC_DEFINE_UNQUOTED([FROM_ACINCLUDE], 1)\n"})
+    got, _code, _err = _members(srcdiff, repo, "s")
+    assert got == [("wb", "int", "NTLM_WB_ENABLED"), ("ac", "int", "FROM_ACINCLUDE")]
+
+
 ARRAY_H = "#define git_array_t(type) struct { type *ptr; size_t size, asize; }\n"
 REPO_H = '#include "array.h"\nstruct git_repository {\n\tgit_array_t(char) names;\n\tint x;\n};\n'
 WANT = [("names", "struct", None), ("x", "int", None)]  # names: { char *ptr; size_t size, asize; }

@@ -22,7 +22,10 @@ import re
 from collections.abc import Callable, Iterator
 
 BUILD_FILES = ("CMakeLists.txt", "Makefile", "Makefile.am")
-TOP_BUILD_FILES = ("configure.ac", "configure.in")  # at the root only
+TOP_BUILD_FILES = ("configure.ac", "configure.in", "acinclude.m4")  # at the root only
+# autoconf macro files, where configure's checks often AC_DEFINE what headers test
+# (curl's m4/curl-confopts.m4 defines NTLM_WB_ENABLED): every *.m4 in this root directory
+M4_DIR = "m4"
 
 # The patterns below open with a literal, which re finds quickly; what must come before it
 # (the start, a separator, not a word character) is checked on each match (_after): the
@@ -139,10 +142,11 @@ def include_dirs_of(build_file: str, text: str) -> list[str]:
 def build_names_of(build_file: str, text: str) -> set[str]:
     """The names BUILD_FILE may define for the compiler, depending on how the build is
     configured: ``-D NAME`` flags (Make, CMake's add_definitions), CMake's
-    ``add_compile_definitions`` / ``target_compile_definitions``, and in configure.ac
-    ``AC_DEFINE(NAME`` and the ``HAVE_X`` names of ``AC_CHECK_FUNCS`` / ``AC_CHECK_HEADERS``."""
+    ``add_compile_definitions`` / ``target_compile_definitions``, and in configure.ac (and
+    autoconf's macro files, ``*.m4``) ``AC_DEFINE(NAME`` and the ``HAVE_X`` names of
+    ``AC_CHECK_FUNCS`` / ``AC_CHECK_HEADERS``."""
     base = posixpath.basename(build_file)
-    if base in TOP_BUILD_FILES:
+    if base in TOP_BUILD_FILES or base.endswith(".m4"):
         names = {m.group(1) for m in _after(_AC_DEFINE_RE, text, _not_word)}
         for m in _after(_AC_CHECK_RE, text, _not_word):
             names.update("HAVE_" + re.sub(r"\W", "_", w).upper() for w in m.group(2).split())

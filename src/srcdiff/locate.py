@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 
 from srcdiff import trace_events
-from srcdiff.buildfiles import build_files_for, build_names_of, include_dirs_of
+from srcdiff.buildfiles import M4_DIR, build_files_for, build_names_of, include_dirs_of
 from srcdiff.cache import Cache
 from srcdiff.gitrepo import GitRepo
 from srcdiff.limits import BlobTooLarge, max_blob_bytes
@@ -394,7 +394,28 @@ class RevFiles:
                         bd, bn = _build_info(f, blob, self.repo)
                         dirs += bd
                         names |= bn
+                names |= self._m4_names()
             got = self._dirs_of[d] = (dirs, frozenset(names))
+        return got
+
+    def _m4_names(self) -> frozenset[str]:
+        """The names the autoconf macro files in M4_DIR (m4/*.m4) may AC_DEFINE, read once per
+        distinct directory (its tree id)."""
+        h = self.repo.path_headers(self.rev, [M4_DIR])[0]
+        if h is None or h[1] != "tree":
+            return frozenset()
+        got = _m4_memo.get(h[0])
+        if got is None:
+            names: set[str] = set()
+            listing = self.repo.run_text("ls-tree", "-z", h[0])
+            for entry in listing.split("\0"):
+                meta, _tab, name = entry.partition("\t")
+                parts = meta.split()
+                if len(parts) == 3 and parts[1] == "blob" and name.endswith(".m4"):
+                    names |= _build_info(f"{M4_DIR}/{name}", parts[2], self.repo)[1]
+            if len(_m4_memo) > 200:
+                _m4_memo.clear()
+            got = _m4_memo[h[0]] = frozenset(names)
         return got
 
     def __call__(self, path: str) -> bytes | None:
@@ -411,6 +432,7 @@ class RevFiles:
 
 
 _build_memo: dict[tuple[str, str], tuple[list[str], frozenset[str]]] = {}
+_m4_memo: dict[str, frozenset[str]] = {}  # tree id of m4/ -> the names its files may define
 
 
 def _build_info(path: str, blob: str, repo: GitRepo) -> tuple[list[str], frozenset[str]]:
