@@ -1641,6 +1641,7 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
     uncertain: set[str] = set()
     generated: set[str] = set(built)
     read: list[tuple[str, str | None, FileMacros]] = []  # (path, blob id, what it defines)
+    tables: list[dict[str, Macro | str]] = []  # their #define's, in walk order
     # the budget counts paths looked up (each one once: a path read or found missing is not
     # asked again), so it bounds both the reader's work and the reuse check; files read are
     # at most as many
@@ -1668,11 +1669,7 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
                 continue
             seen.add(cand)
             read.append((cand, blob, fm))
-            if fm.uncertain:
-                uncertain.update(k for k in fm.uncertain if k not in defines)
-            for k, v in fm.defines.items():
-                if k not in defines:
-                    defines[k] = v
+            tables.append(fm.defines)
             queue.extend((cand, n, q) for n, q in fm.includes)
             ambiguous.update(fm.ambiguous)
             break
@@ -1693,6 +1690,17 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
                         continue
                     generated.update(names)
                     break
+    # the first #define of a name wins: merged last to first, each table in one C-level
+    # update (a loop over every name of every file read cost more than the rest of a read)
+    for table in reversed(tables):
+        defines.update(table)
+    if any(fm.uncertain for _p, _b, fm in read):
+        # a name uncertain in a file counts unless a file read before it defines the name
+        first: dict[str, int] = {}
+        for k in range(len(tables) - 1, -1, -1):
+            first.update(dict.fromkeys(tables[k], k))
+        for k, (_p, _b, fm) in enumerate(read):
+            uncertain.update(n for n in fm.uncertain if first.get(n, k) >= k)
     if host and read and any(fm.uncertain or fm.ambiguous for _p, _b, fm in read):
         defines, ambiguous, uncertain = _settle(read, config, reader, by_id, generated)
     inc = _Included(tuple(tried), tuple(tried_ids), defines, frozenset(ambiguous),
