@@ -35,7 +35,7 @@ from srcdiff.model import Field, StructDef
 from srcdiff.parse import PARSER_VERSION, read_struct, scan
 from srcdiff.versions import Version
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 HEADER_SUFFIXES = (".h", ".hh", ".hpp")
 SOURCE_ONLY_SUFFIXES = (".c", ".cc", ".cpp", ".inc")
 # scope of a release's entry: its headers only, or its sources too
@@ -155,12 +155,16 @@ class IndexStore:
             self.db.execute("PRAGMA busy_timeout=30000")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+            row = self.db.execute("SELECT v FROM meta WHERE k='index_schema'").fetchone()
+            if row is None or row[0] != INDEX_VERSION:
+                self._tx(_drop_tables)  # another layout: its rows are not read, only dropped
             for ddl in (
                 "CREATE TABLE IF NOT EXISTS idx_blob (fp TEXT NOT NULL, blob TEXT NOT NULL,"
                 " n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (fp, blob)) WITHOUT ROWID",
                 "CREATE TABLE IF NOT EXISTS idx_name (fp TEXT NOT NULL, blob TEXT NOT NULL,"
                 " name TEXT NOT NULL, kind TEXT NOT NULL, alias INTEGER NOT NULL,"
-                " nfields INTEGER NOT NULL, members TEXT NOT NULL,"
+                " nfields INTEGER NOT NULL, members TEXT NOT NULL, guarded INTEGER NOT NULL,"
                 " PRIMARY KEY (fp, blob, name)) WITHOUT ROWID",
                 "CREATE INDEX IF NOT EXISTS idx_name_by_name ON idx_name (fp, name)",
                 "CREATE TABLE IF NOT EXISTS idx_release (fp TEXT NOT NULL, commit_id TEXT NOT NULL,"
@@ -211,11 +215,11 @@ class IndexStore:
                 sdef = d["def"]
                 flat = _flat_names(sdef["fields"])
                 names.append((self.fp, blob, n, sdef["kind"], int(d["alias"]), len(flat),
-                              " " + " ".join(flat) + " "))
+                              " " + " ".join(flat) + " ", int(_guarded(sdef["fields"]))))
 
         def work(db: sqlite3.Connection) -> None:
             db.executemany("INSERT OR REPLACE INTO idx_blob VALUES (?,?,?,?)", blobs)
-            db.executemany("INSERT OR REPLACE INTO idx_name VALUES (?,?,?,?,?,?,?)", names)
+            db.executemany("INSERT OR REPLACE INTO idx_name VALUES (?,?,?,?,?,?,?,?)", names)
 
         self._tx(work)
 
@@ -234,7 +238,7 @@ class IndexStore:
     def candidates(self, commit: str, names: Iterable[str] | None = None
                    ) -> dict[str, list[Candidate]]:
         """Per name, the files of release COMMIT that define it (NAMES: only those)."""
-        sql = ("SELECT n.name, f.path, f.blob, n.kind, n.alias, n.nfields FROM idx_file f"
+        sql = ("SELECT n.name, f.path, f.blob, n.kind, n.alias, n.nfields, n.guarded FROM idx_file f"
                " JOIN idx_name n ON n.fp=f.fp AND n.blob=f.blob WHERE f.fp=? AND f.commit_id=?")
         rows: list[tuple] = []
         if names is None:
@@ -246,8 +250,9 @@ class IndexStore:
                 rows += self.db.execute(sql + f" AND n.name IN ({','.join('?' * len(chunk))})",
                                         (self.fp, commit, *chunk)).fetchall()
         out: dict[str, list[Candidate]] = {}
-        for name, path, blob, kind, alias, nfields in rows:
-            out.setdefault(name, []).append(Candidate(path, blob, kind, bool(alias), nfields))
+        for name, path, blob, kind, alias, nfields, guarded in rows:
+            out.setdefault(name, []).append(Candidate(path, blob, kind, bool(alias), nfields,
+                                                      bool(guarded)))
         return out
 
     def names_with_member(self, member: str) -> list[str]:
@@ -271,6 +276,16 @@ class IndexStore:
         return None if d is None else replace(StructDef.from_json(d), path=path)
 
 
+def _drop_tables(db: sqlite3.Connection) -> None:
+    for t in ("idx_blob", "idx_name", "idx_release", "idx_file"):
+        db.execute(f"DROP TABLE IF EXISTS {t}")
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('index_schema', ?)", (INDEX_VERSION,))
+
+
+def _guarded(fields: list[dict]) -> bool:
+    return any(f.get("guard") or _guarded(f.get("fields", ())) for f in fields)
+
+
 def _flat_names(fields: list[dict]) -> list[str]:
     out: list[str] = []
     for f in fields:
@@ -290,6 +305,7 @@ class Candidate:
     kind: str
     alias: bool
     nfields: int
+    guarded: bool  # some member, at any depth, has a guard
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,17 +451,39 @@ def configured(sdef: StructDef, config) -> StructDef:
     """SDEF with the members whose guard CONFIG turns off left out (check._holds: a
     configuration decides CONFIG_ names only); the guards of nested members are relative to
     their aggregate's."""
-    from srcdiff.check import _holds
+    holds = _holds_memo(config)
 
     def keep(fields: tuple[Field, ...]) -> tuple[Field, ...]:
         out = []
         for f in fields:
-            if f.guard and not _holds(f.guard, config):
+            if f.guard and not holds(f.guard):
                 continue
             out.append(replace(f, fields=keep(f.fields)) if f.fields else f)
         return tuple(out)
 
     return replace(sdef, fields=keep(sdef.fields))
+
+
+_holds_memos: dict[int, tuple[object, dict[str, bool]]] = {}
+
+
+def _holds_memo(config) -> Callable[[str], bool]:
+    """check._holds under CONFIG, once per guard text (a whole tree asks the same few
+    thousand guards again and again)."""
+    from srcdiff.check import _holds
+
+    hit = _holds_memos.get(id(config))
+    if hit is None or hit[0] is not config:
+        hit = _holds_memos[id(config)] = (config, {})
+    memo = hit[1]
+
+    def holds(guard: str) -> bool:
+        v = memo.get(guard)
+        if v is None:
+            v = memo[guard] = _holds(guard, config)
+        return v
+
+    return holds
 
 
 def pick(cands: list[Candidate], arch: str) -> Candidate:
@@ -496,8 +534,8 @@ def structs_changed(store: IndexStore, a: Version, b: Version, configs: dict[str
     changed = []
     for name in sorted(pa.keys() & pb.keys()):
         x, y = pa[name], pb[name]
-        if x.blob == y.blob and same_config:
-            continue  # the same text read the same way
+        if x.blob == y.blob and (same_config or not x.guarded):
+            continue  # the same text read the same way, and no configuration tells them apart
         da = store.definition(x.blob, name, x.path)
         db = store.definition(y.blob, name, y.path)
         if da is None or db is None:
