@@ -186,3 +186,44 @@ def test_an_index_killed_midway_leaves_a_usable_database(tmp_path):
     assert json.loads(res.stdout) == {"from": "v1.0", "to": "v1.1", "added": [], "removed": [],
                                       "changed": [{"name": "s0", "added": [], "removed": ["b0"],
                                                    "retyped": ["a"]}]}
+
+
+def test_member_changes_from_stored_json_are_diff_structs(demo_repo, srcdiff, tmp_path):
+    """structs --changed compares stored JSON directly; it must say what configured() and
+    changes.diff_structs say of the same definitions (anonymous members, guards, unparsed)."""
+    from srcdiff.changes import ADDED, REMOVED, RETYPED, diff_structs
+    from srcdiff.index import (
+        IndexStore, _holds_memo, configured, fingerprint, member_changes, member_map)
+    from srcdiff.model import StructDef
+    from srcdiff.preprocess import Config
+
+    assert srcdiff("index", "--repo", str(demo_repo), "-q", "-j", "1").code == 0
+    store = IndexStore(Path(os.environ["SRCDIFF_CACHE_DIR"]) / "cache.sqlite", fingerprint("x86"))
+    rows = store.db.execute("SELECT name, blob FROM idx_name ORDER BY name, blob").fetchall()
+    by_name: dict[str, list[dict]] = {}
+    for name, blob in rows:
+        by_name.setdefault(name, []).append(store.definition_json(blob, name))
+    store.close()
+    cfg = tmp_path / "c.config"
+    cfg.write_text("CONFIG_PCI_MSI=y\n# CONFIG_VFIO_PCI_IGD is not set\nCONFIG_EEH=y\n")
+    configs = [None, Config.from_file(cfg)]
+    pairs = 0
+    for defs in by_name.values():
+        for da in defs:
+            for db in defs:
+                for c in configs:
+                    holds = None if c is None else _holds_memo(c)
+                    got = member_changes(member_map(da["fields"], holds),
+                                         member_map(db["fields"], holds))
+                    sa, sb = StructDef.from_json(da), StructDef.from_json(db)
+                    if c is not None:
+                        sa, sb = configured(sa, c), configured(sb, c)
+                    want = {"added": [], "removed": [], "retyped": []}
+                    for ch in diff_structs(sa, sb):
+                        f = ch.new if ch.new is not None else ch.old
+                        kind = {ADDED: "added", REMOVED: "removed", RETYPED: "retyped"}.get(ch.kind)
+                        if kind:
+                            want[kind].append(f.name if f.name is not None else f.key())
+                    assert got == want
+                    pairs += 1
+    assert pairs > 500

@@ -35,7 +35,7 @@ from srcdiff.model import Field, StructDef
 from srcdiff.parse import PARSER_VERSION, read_struct, scan
 from srcdiff.versions import Version
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "4"
 HEADER_SUFFIXES = (".h", ".hh", ".hpp")
 SOURCE_ONLY_SUFFIXES = (".c", ".cc", ".cpp", ".inc")
 # scope of a release's entry: its headers only, or its sources too
@@ -161,11 +161,13 @@ class IndexStore:
                 self._tx(_drop_tables)  # another layout: its rows are not read, only dropped
             for ddl in (
                 "CREATE TABLE IF NOT EXISTS idx_blob (fp TEXT NOT NULL, blob TEXT NOT NULL,"
-                " n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (fp, blob)) WITHOUT ROWID",
+                " n INTEGER NOT NULL, PRIMARY KEY (fp, blob)) WITHOUT ROWID",
                 "CREATE TABLE IF NOT EXISTS idx_name (fp TEXT NOT NULL, blob TEXT NOT NULL,"
                 " name TEXT NOT NULL, kind TEXT NOT NULL, alias INTEGER NOT NULL,"
                 " nfields INTEGER NOT NULL, members TEXT NOT NULL, guarded INTEGER NOT NULL,"
                 " PRIMARY KEY (fp, blob, name)) WITHOUT ROWID",
+                "CREATE TABLE IF NOT EXISTS idx_def (fp TEXT NOT NULL, blob TEXT NOT NULL,"
+                " name TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (fp, blob, name))",
                 "CREATE INDEX IF NOT EXISTS idx_name_by_name ON idx_name (fp, name)",
                 "CREATE TABLE IF NOT EXISTS idx_release (fp TEXT NOT NULL, commit_id TEXT NOT NULL,"
                 " tag TEXT NOT NULL, scope TEXT NOT NULL, PRIMARY KEY (fp, commit_id))",
@@ -176,8 +178,6 @@ class IndexStore:
                 self.db.execute(ddl)
         except sqlite3.DatabaseError as exc:
             raise SrcdiffError(f"cannot use the index in {path}: {exc}") from None
-        self._defs: dict[str, dict] = {}
-
     def close(self) -> None:
         self.db.close()
         from srcdiff.cache import restamp
@@ -206,20 +206,21 @@ class IndexStore:
 
     def put_blobs(self, results: list[tuple[str, str, dict]]) -> None:
         """Store the readings RESULTS ((blob, path, definitions_in)) in one transaction."""
-        blobs, names = [], []
+        blobs, names, bodies = [], [], []
         for blob, _path, defs in results:
-            data = zlib.compress(json.dumps({n: d["def"] for n, d in defs.items()},
-                                            separators=(",", ":")).encode(), 6)
-            blobs.append((self.fp, blob, len(defs), data))
+            blobs.append((self.fp, blob, len(defs)))
             for n, d in defs.items():
                 sdef = d["def"]
                 flat = _flat_names(sdef["fields"])
+                data = zlib.compress(json.dumps(sdef, separators=(",", ":")).encode(), 6)
                 names.append((self.fp, blob, n, sdef["kind"], int(d["alias"]), len(flat),
                               " " + " ".join(flat) + " ", int(_guarded(sdef["fields"]))))
+                bodies.append((self.fp, blob, n, data))
 
         def work(db: sqlite3.Connection) -> None:
-            db.executemany("INSERT OR REPLACE INTO idx_blob VALUES (?,?,?,?)", blobs)
+            db.executemany("INSERT OR REPLACE INTO idx_blob VALUES (?,?,?)", blobs)
             db.executemany("INSERT OR REPLACE INTO idx_name VALUES (?,?,?,?,?,?,?,?)", names)
+            db.executemany("INSERT OR REPLACE INTO idx_def VALUES (?,?,?,?)", bodies)
 
         self._tx(work)
 
@@ -238,21 +239,24 @@ class IndexStore:
     def candidates(self, commit: str, names: Iterable[str] | None = None
                    ) -> dict[str, list[Candidate]]:
         """Per name, the files of release COMMIT that define it (NAMES: only those)."""
-        sql = ("SELECT n.name, f.path, f.blob, n.kind, n.alias, n.nfields, n.guarded FROM idx_file f"
-               " JOIN idx_name n ON n.fp=f.fp AND n.blob=f.blob WHERE f.fp=? AND f.commit_id=?")
-        rows: list[tuple] = []
-        if names is None:
-            rows = self.db.execute(sql, (self.fp, commit)).fetchall()
-        else:
-            wanted = list(dict.fromkeys(names))
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i : i + 500]
-                rows += self.db.execute(sql + f" AND n.name IN ({','.join('?' * len(chunk))})",
-                                        (self.fp, commit, *chunk)).fetchall()
+        files = self.db.execute("SELECT path, blob FROM idx_file WHERE fp=? AND commit_id=?",
+                                (self.fp, commit)).fetchall()
+        paths: dict[str, list[str]] = {}
+        for path, blob in files:
+            paths.setdefault(blob, []).append(path)
+        wanted = None if names is None else set(names)
         out: dict[str, list[Candidate]] = {}
-        for name, path, blob, kind, alias, nfields, guarded in rows:
-            out.setdefault(name, []).append(Candidate(path, blob, kind, bool(alias), nfields,
-                                                      bool(guarded)))
+        blobs = list(paths)
+        for i in range(0, len(blobs), 500):  # well under SQLite's limit on parameters
+            chunk = blobs[i : i + 500]
+            rows = self.db.execute(
+                "SELECT blob, name, kind, alias, nfields, guarded FROM idx_name WHERE fp=? AND"
+                f" blob IN ({','.join('?' * len(chunk))})", (self.fp, *chunk))
+            for blob, name, kind, alias, nfields, guarded in rows:
+                if wanted is None or name in wanted:
+                    for path in paths[blob]:
+                        out.setdefault(name, []).append(
+                            Candidate(path, blob, kind, bool(alias), nfields, bool(guarded)))
         return out
 
     def names_with_member(self, member: str) -> list[str]:
@@ -261,23 +265,20 @@ class IndexStore:
                                " instr(members, ?) > 0", (self.fp, f" {member} "))
         return sorted(r[0] for r in rows)
 
+    def definition_json(self, blob: str, name: str) -> dict | None:
+        """NAME's stored reading in BLOB, as StructDef JSON (its path: the first file read)."""
+        row = self.db.execute("SELECT data FROM idx_def WHERE fp=? AND blob=? AND name=?",
+                              (self.fp, blob, name)).fetchone()
+        return None if row is None else json.loads(zlib.decompress(row[0]))
+
     def definition(self, blob: str, name: str, path: str) -> StructDef | None:
-        defs = self._defs.get(blob)
-        if defs is None:
-            row = self.db.execute("SELECT data FROM idx_blob WHERE fp=? AND blob=?",
-                                  (self.fp, blob)).fetchone()
-            if row is None:
-                return None
-            defs = json.loads(zlib.decompress(row[0]))
-            if len(self._defs) > 2000:
-                self._defs.clear()
-            self._defs[blob] = defs
-        d = defs.get(name)
+        """NAME's stored reading in BLOB, as found in the file PATH."""
+        d = self.definition_json(blob, name)
         return None if d is None else replace(StructDef.from_json(d), path=path)
 
 
 def _drop_tables(db: sqlite3.Connection) -> None:
-    for t in ("idx_blob", "idx_name", "idx_release", "idx_file"):
+    for t in ("idx_blob", "idx_name", "idx_def", "idx_release", "idx_file"):
         db.execute(f"DROP TABLE IF EXISTS {t}")
     db.execute("INSERT OR REPLACE INTO meta VALUES ('index_schema', ?)", (INDEX_VERSION,))
 
@@ -510,19 +511,16 @@ def _comparable(cands: list[Candidate], scope: str) -> list[Candidate]:
 
 def structs_changed(store: IndexStore, a: Version, b: Version, configs: dict[str, object],
                     arch: str, scope: str) -> dict:
-    """The structs added, removed and changed (members added, removed, retyped) from A to B;
-    CONFIGS: tag -> the configuration its guards are decided with. Typedef names of an
-    aggregate (``typedef struct {...} foo_t``) are left out: each aggregate counts once, by tag.
-    """
-    from srcdiff.changes import ADDED, REMOVED, RETYPED, diff_structs
-
+    """The structs added, removed and changed (members added, removed, retyped, as
+    changes.diff_structs finds them) from A to B; CONFIGS: tag -> the configuration its guards
+    are decided with. Typedef names of an aggregate (``typedef struct {...} foo_t``) are left
+    out: each aggregate counts once, by its tag."""
     ca, cb = store.candidates(a.commit), store.candidates(b.commit)
 
     def tags(c: dict[str, list[Candidate]]) -> dict[str, Candidate]:
         out = {}
         for name, cs in c.items():
-            cs = _comparable(cs, scope)
-            real = [x for x in cs if not x.alias]
+            real = [x for x in _comparable(cs, scope) if not x.alias]
             if real:
                 out[name] = pick(real, arch)
         return out
@@ -531,31 +529,74 @@ def structs_changed(store: IndexStore, a: Version, b: Version, configs: dict[str
     cfa, cfb = configs.get(a.tag), configs.get(b.tag)
     same_config = (cfa is None and cfb is None) or (
         cfa is not None and cfb is not None and cfa.fingerprint() == cfb.fingerprint())
+    ha = None if cfa is None else _holds_memo(cfa)
+    hb = None if cfb is None else _holds_memo(cfb)
     changed = []
     for name in sorted(pa.keys() & pb.keys()):
         x, y = pa[name], pb[name]
         if x.blob == y.blob and (same_config or not x.guarded):
             continue  # the same text read the same way, and no configuration tells them apart
-        da = store.definition(x.blob, name, x.path)
-        db = store.definition(y.blob, name, y.path)
+        da, db = store.definition_json(x.blob, name), store.definition_json(y.blob, name)
         if da is None or db is None:
             continue
-        if cfa is not None:
-            da = configured(da, cfa)
-        if cfb is not None:
-            db = configured(db, cfb)
-        ch = diff_structs(da, db)
-        row = {"name": name, "added": [], "removed": [], "retyped": []}
-        for c in ch:
-            key = {ADDED: "added", REMOVED: "removed", RETYPED: "retyped"}.get(c.kind)
-            if key is not None:
-                f = c.new if c.new is not None else c.old
-                row[key].append(f.name if f.name is not None else f.key())
+        row = member_changes(member_map(da["fields"], ha), member_map(db["fields"], hb))
         if row["added"] or row["removed"] or row["retyped"]:
-            changed.append(row)
+            changed.append({"name": name, **row})
     return {"from": a.tag, "to": b.tag,
             "added": sorted(pb.keys() - pa.keys()), "removed": sorted(pa.keys() - pb.keys()),
             "changed": changed}
+
+
+Member = tuple  # (name, type, bits, unparsed)
+
+
+def member_map(fields: list[dict], holds: Callable[[str], bool] | None) -> dict[str, Member]:
+    """Members by key, from stored JSON, as changes.field_map gives them of the definition
+    ``configured`` leaves (anonymous aggregates flattened, the first of a key kept), without
+    building StructDefs: a whole tree compares tens of thousands of them."""
+    out: dict[str, Member] = {}
+    _flat_into(fields, holds, out)
+    return out
+
+
+def _kept(fields: list[dict], holds: Callable[[str], bool] | None) -> list[dict]:
+    if holds is None:
+        return fields
+    return [f for f in fields if not f.get("guard") or holds(f["guard"])]
+
+
+def _flat_into(fields: list[dict], holds, out: dict[str, Member]) -> None:
+    for f in _kept(fields, holds):
+        sub = f.get("fields")
+        if f.get("name") is None and sub and f.get("unparsed") is None:
+            _flat_into(sub, holds, out)
+            continue
+        out.setdefault(_json_key(f, holds), (f.get("name"), f["type"], f.get("bits"),
+                                             f.get("unparsed")))
+
+
+def _json_key(f: dict, holds) -> str:
+    """Field.key() of the stored member F."""
+    if f.get("name") is not None:
+        return f["name"]
+    if f.get("unparsed") is not None:
+        return "?" + " ".join(f["unparsed"].split())
+    inner = ",".join(_json_key(g, holds) for g in _kept(f.get("fields", ()), holds))
+    return f"<anon {f['type']}:{inner}>"
+
+
+def member_changes(ma: dict[str, Member], mb: dict[str, Member]) -> dict[str, list[str]]:
+    """Member names added, removed and retyped from MA to MB (changes.diff_structs's kinds;
+    a change of guard alone is none of them)."""
+    row: dict[str, list[str]] = {"added": [], "removed": [], "retyped": []}
+    for k, m in mb.items():
+        old = ma.get(k)
+        if old is None:
+            row["added"].append(m[0] if m[0] is not None else k)
+        elif old[1] != m[1] or str(old[2]) != str(m[2]) or old[3] != m[3]:
+            row["retyped"].append(m[0] if m[0] is not None else k)
+    row["removed"] = [m[0] if m[0] is not None else k for k, m in ma.items() if k not in mb]
+    return row
 
 
 def structs_having(store: IndexStore, member: str, versions: list[Version],
