@@ -149,14 +149,19 @@ def test_the_index_reads_a_struct_as_show_does(srcdiff, tmp_path):
     assert shown["fields"][1]["guard"] == "CONFIG_B"
 
 
-def test_an_index_killed_midway_leaves_a_usable_database(tmp_path):
+import pytest
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_an_index_killed_midway_leaves_a_usable_database(tmp_path, sig):
     repo = _repo(tmp_path)
     many = {f"include/linux/h{i}.h": f"struct s{i} {{ int a; int b{i}; }};\n" for i in range(3000)}
     _commit(repo, many, "v1.0")
     _commit(repo, {"include/linux/h0.h": "struct s0 { long a; };\n"}, "v1.1")
     env = dict(os.environ, SRCDIFF_CACHE_DIR=str(tmp_path / "cache"))
     db_path = tmp_path / "cache" / "cache.sqlite"
-    proc = subprocess.Popen([SRCDIFF, "index", "--repo", str(repo), "-j", "1", "-q"], env=env,
+    jobs = "1" if sig == signal.SIGKILL else "2"
+    proc = subprocess.Popen([SRCDIFF, "index", "--repo", str(repo), "-j", jobs, "-q"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stored = 0
     deadline = time.monotonic() + 60
@@ -167,9 +172,13 @@ def test_an_index_killed_midway_leaves_a_usable_database(tmp_path):
                 stored = db.execute("SELECT count(*) FROM idx_blob").fetchone()[0]
         except sqlite3.OperationalError:  # not created yet
             pass
-    proc.send_signal(signal.SIGKILL)
+    proc.send_signal(sig)
     proc.wait()
-    assert proc.returncode == -signal.SIGKILL  # killed, not finished
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL  # killed, not finished
+    else:  # Ctrl-C: one line, no traceback (from the workers either)
+        err = proc.stderr.read().decode()
+        assert proc.returncode == 130 and err.count("\n") == 1 and "interrupted" in err
     with sqlite3.connect(db_path) as db:
         assert 0 < db.execute("SELECT count(*) FROM idx_blob").fetchone()[0] < 3001
         assert db.execute("SELECT count(*) FROM idx_release").fetchone()[0] == 0
@@ -227,3 +236,15 @@ def test_member_changes_from_stored_json_are_diff_structs(demo_repo, srcdiff, tm
                     assert got == want
                     pairs += 1
     assert pairs > 500
+
+
+def test_cache_info_counts_and_clear_drops_the_index(srcdiff, tmp_path):
+    repo = _two_releases(tmp_path)
+    assert srcdiff("index", "--repo", str(repo), "-q", "-j", "1").code == 0
+    info = srcdiff("cache", "info", "--format", "json").json()["entries"]
+    assert (info["index-release"], info["index-file"]) == (2, 5)
+    assert srcdiff("cache", "clear").code == 0
+    again = srcdiff("index", "--repo", str(repo), "--format", "json", "-j", "1").json()
+    assert (again["read"], again["up_to_date"]) == (5, 0)
+    text = srcdiff("index", "--repo", str(repo), "-j", "1").out
+    assert text.strip() == "2 release(s), all indexed before"

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -31,6 +32,12 @@ def _index(ctx: Context, store, versions, scope: str, jobs: int | None):
     try:
         return build_index(ctx.repo, versions, store, arch=ctx.read.arch, scope=scope, jobs=jobs,
                            progress=progress, warn=None if ctx.quiet else _warn)
+    except KeyboardInterrupt:
+        progress.close()
+        store.close()
+        click.echo("srcdiff: interrupted; what was indexed is kept, a rerun goes on from there",
+                   err=True)
+        sys.exit(130)
     finally:
         progress.close()
 
@@ -64,9 +71,13 @@ def index_cmd(ctx: Context, headers_only: bool, jobs: int | None) -> int:
     finally:
         store.close()
     _print_stats(ctx, stats)
-    text = (f"indexed {len(stats.releases)} release(s): {stats.blobs} distinct files, "
-            f"{stats.read} read now ({stats.bodies} definitions), {stats.stored} already indexed"
-            f", in {stats.seconds:.1f} s")
+    n = len(stats.releases)
+    if stats.up_to_date == n:
+        text = f"{n} release(s), all indexed before"
+    else:
+        text = (f"{n} release(s), {n - stats.up_to_date} indexed now: {stats.blobs} distinct files,"
+                f" {stats.read} read ({stats.bodies} definitions), {stats.stored} indexed before;"
+                f" {stats.seconds:.1f} s")
     _emit(ctx, text, stats.to_json())
     return 0
 

@@ -102,7 +102,11 @@ def definitions_in(data: bytes, path: str, reader, arch: str) -> dict[str, dict]
 _worker: dict = {}
 
 
-def _init_worker(repo_path: str) -> None:
+def _init_worker(repo_path: str, pool: bool = False) -> None:
+    if pool:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     _worker["repo"] = GitRepo(repo_path)
     _worker["trees"] = {}
 
@@ -316,6 +320,7 @@ class Candidate:
 @dataclass
 class IndexStats:
     releases: list[str] = field(default_factory=list)
+    up_to_date: int = 0  # of those, indexed before (in the scope asked for or a wider one)
     files: int = 0  # files of the selected releases within scope
     blobs: int = 0  # distinct blobs among them
     stored: int = 0  # of those, already in the index before this run
@@ -327,7 +332,8 @@ class IndexStats:
     jobs: int = 1
 
     def to_json(self) -> dict:
-        return {"releases": self.releases, "files": self.files, "blobs": self.blobs,
+        return {"releases": self.releases, "up_to_date": self.up_to_date,
+                "files": self.files, "blobs": self.blobs,
                 "stored_before": self.stored, "read": self.read, "definitions": self.bodies,
                 "too_large": self.too_large, "jobs": self.jobs,
                 "seconds": round(self.seconds, 3), "cpu_seconds": round(self.cpu, 3)}
@@ -355,6 +361,7 @@ def build_index(repo: GitRepo, versions: list[Version], store: IndexStore, *, ar
     too_large: set[str] = set()
     work_versions = [v for v in versions if store.release_scope(v.commit) not in (scope, ALL)]
     stats.releases = [v.tag for v in versions]
+    stats.up_to_date = len(versions) - len(work_versions)
     for k, v in enumerate(work_versions):
         files = [(p, b, s) for p, (b, s) in tree_listing(repo, v.commit).items() if in_scope(p, scope)]
         stats.files += len(files)
@@ -435,7 +442,7 @@ def _run(repo: GitRepo, tasks: list, jobs: int):
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(min(jobs, len(tasks)), _init_worker, (str(repo.git_dir),))
+    pool = ctx.Pool(min(jobs, len(tasks)), _init_worker, (str(repo.git_dir), True))
     try:
         yield from pool.imap_unordered(read_chunk, tasks)
         pool.close()
