@@ -391,7 +391,8 @@ class Cache:
         out["entries"]["output"] = sum(n for (n,) in self._query("SELECT count(*) FROM outputs"))
         for table, what in (("idx_release", "index-release"), ("idx_blob", "index-file")):
             if self._query(f"SELECT 1 FROM sqlite_master WHERE name='{table}'"):
-                out["entries"][what] = sum(n for (n,) in self._query(f"SELECT count(*) FROM {table}"))
+                rows = self._query(f"SELECT count(*) FROM {table}")
+                out["entries"][what] = sum(n for (n,) in rows)
         size = 0
         for suffix in ("", "-wal"):
             p = Path(str(self.path) + suffix)

@@ -53,7 +53,8 @@ def _print_stats(ctx: Context, stats) -> None:
 
 
 @main.command("index")
-@click.option("--headers-only", is_flag=True, help="Only header files (.h, .hh, .hpp), not sources.")
+@click.option("--headers-only", is_flag=True,
+              help="Only header files (.h, .hh, .hpp), not sources.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Worker processes (default: all cores).")
 @command
@@ -100,8 +101,10 @@ def _configs(ctx: Context, config_at: tuple[str, ...], tags: list[str]) -> dict:
 
 
 @main.command("structs")
-@click.option("--changed", nargs=2, metavar="A B", help="Structs added, removed and changed from A to B.")
-@click.option("--has", "has", metavar="FIELD", help="Structs with a member of that name, per release.")
+@click.option("--changed", nargs=2, metavar="A B",
+              help="Structs added, removed and changed from A to B.")
+@click.option("--has", "has", metavar="FIELD",
+              help="Structs with a member of that name, per release.")
 @click.option("--config-at", "config_at", multiple=True, metavar="TAG=FILE",
               help="The configuration of one release (repeatable); --config: of the others.")
 @click.option("--headers-only", is_flag=True, help="Index headers only where an index is missing.")

@@ -363,7 +363,8 @@ def build_index(repo: GitRepo, versions: list[Version], store: IndexStore, *, ar
     stats.releases = [v.tag for v in versions]
     stats.up_to_date = len(versions) - len(work_versions)
     for k, v in enumerate(work_versions):
-        files = [(p, b, s) for p, (b, s) in tree_listing(repo, v.commit).items() if in_scope(p, scope)]
+        files = [(p, b, s) for p, (b, s) in tree_listing(repo, v.commit).items()
+                 if in_scope(p, scope)]
         stats.files += len(files)
         maps.append([])
         waiting.append(0)
@@ -508,8 +509,11 @@ def pick(cands: list[Candidate], arch: str) -> Candidate:
     def other_arch(p: str) -> bool:
         return p.startswith("arch/") and not p.startswith(f"arch/{arch}/")
 
-    return min(cands, key=lambda c: (group(c.path), other_arch(c.path), _path_rank(c.path, None)[:3],
-                                     -c.nfields, _path_rank(c.path, None)[3:]))
+    def rank(c: Candidate) -> tuple:
+        place = _path_rank(c.path, None)
+        return (group(c.path), other_arch(c.path), place[:3], -c.nfields, place[3:])
+
+    return min(cands, key=rank)
 
 
 def _comparable(cands: list[Candidate], scope: str) -> list[Candidate]:
