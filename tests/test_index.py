@@ -248,3 +248,14 @@ def test_cache_info_counts_and_clear_drops_the_index(srcdiff, tmp_path):
     assert (again["read"], again["up_to_date"]) == (5, 0)
     text = srcdiff("index", "--repo", str(repo), "-j", "1").out
     assert text.strip() == "2 release(s), all indexed before"
+
+
+def test_bad_questions_are_one_clear_line(srcdiff, tmp_path):
+    repo = _two_releases(tmp_path)
+    for args, says in ((["structs"], "give one of --changed A B or --has FIELD"),
+                       (["structs", "--changed", "v1.0", "v1.0"], "nothing to compare"),
+                       (["structs", "--changed", "v1.0", "v7"], "v7"),
+                       (["structs", "--changed", "v1.0", "v1.1", "--no-cache"], "drop --no-cache"),
+                       (["index", "-q", "--cache-dir", "/proc/no/such"], "cannot use the index")):
+        res = srcdiff(*args, "--repo", str(repo))
+        assert res.code == 2 and res.err.count("\n") == 1 and says in res.err, (args, res.err)

@@ -153,8 +153,8 @@ class IndexStore:
     def __init__(self, path: Path, fp: str):
         self.path = path
         self.fp = fp
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA busy_timeout=30000")
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -180,7 +180,7 @@ class IndexStore:
                 " WITHOUT ROWID",
             ):
                 self.db.execute(ddl)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise SrcdiffError(f"cannot use the index in {path}: {exc}") from None
     def close(self) -> None:
         self.db.close()
