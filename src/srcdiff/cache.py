@@ -389,6 +389,10 @@ class Cache:
         for ns, n in self._query("SELECT ns, count(*) FROM kv GROUP BY ns"):
             out["entries"][ns] = n
         out["entries"]["output"] = sum(n for (n,) in self._query("SELECT count(*) FROM outputs"))
+        for table, what in (("idx_release", "index-release"), ("idx_blob", "index-file")):
+            if self._query(f"SELECT 1 FROM sqlite_master WHERE name='{table}'"):
+                rows = self._query(f"SELECT count(*) FROM {table}")
+                out["entries"][what] = sum(n for (n,) in rows)
         size = 0
         for suffix in ("", "-wal"):
             p = Path(str(self.path) + suffix)
@@ -401,6 +405,9 @@ class Cache:
         if self._db is not None:
             self._query("DELETE FROM kv")
             self._query("DELETE FROM outputs")
+            for (table,) in self._query("SELECT name FROM sqlite_master WHERE type='table'"
+                                        " AND name LIKE 'idx\\_%' ESCAPE '\\'"):
+                self._query(f"DELETE FROM {table}")  # srcdiff index's tables
             self._query("VACUUM")
         self._mem.clear()
         self._pending.clear()

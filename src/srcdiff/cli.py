@@ -179,7 +179,8 @@ class Progress:
 
     DELAY = 1.0
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, rate: str | None = None):
+        """RATE: the unit counted ("files"), to show the rate and the time left."""
         self.bar = None
         self.tasks: dict[str, int] = {}
         self._latest: dict[str, tuple[int, int]] = {}  # updates before the bar is shown
@@ -192,8 +193,12 @@ class Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
         from rich.progress import Progress as RP
 
-        self.bar = RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      console=Console(stderr=True, no_color="NO_COLOR" in os.environ),
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+        if rate:
+            from rich.progress import TimeRemainingColumn
+
+            columns += [_RateColumn(rate), TimeRemainingColumn()]
+        self.bar = RP(*columns, console=Console(stderr=True, no_color="NO_COLOR" in os.environ),
                       transient=True)
         self._timer = threading.Timer(self.DELAY, self._show)
         self._timer.daemon = True
@@ -234,6 +239,19 @@ class Progress:
                 self._timer.cancel()
             if self._shown:
                 self.bar.stop()
+
+
+def _RateColumn(unit: str):
+    """A progress column: how many UNIT a second, over the last seconds (rich's estimate)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} {unit}/s" if speed else f"? {unit}/s")
+
+    return RateColumn()
 
 
 def _history(ctx: Context, name: str, require: bool = True) -> tuple[History, Builder]:
@@ -462,6 +480,7 @@ def cache_clear(cache_dir: Path | None) -> None:
     c.close()
     click.echo(f"cleared {c.path}")
 
+import srcdiff.cli_index  # noqa: F401,E402
 import srcdiff.cli_report  # noqa: F401
 
 if __name__ == "__main__":  # pragma: no cover

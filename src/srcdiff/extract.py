@@ -86,7 +86,7 @@ def find_definitions(text: str, *, aliases: bool = False, name: str | None = Non
     lines = _Lines(text)
     if name is None:
         pairs: _Pairs | _LocalPairs = _Pairs(text)
-        keywords: Iterable[re.Match] = _KEYWORD_RE.finditer(text)
+        keywords: Iterable[re.Match] = _keywords(text)
     elif name in text:
         pairs = _LocalPairs(text)  # a few candidates: each brace matched on its own
         keywords = _keywords_for(text, name)
@@ -94,6 +94,19 @@ def find_definitions(text: str, *, aliases: bool = False, name: str | None = Non
         return []
     out = [d for m in keywords for d in _at_keyword(text, m, pairs, lines, aliases)]
     return out if name is None else [d for d in out if d.name == name]
+
+
+def _keywords(text: str) -> list[re.Match]:
+    """Every struct/union keyword of TEXT, in order: each word searched for alone (a pattern
+    that starts with a literal is searched many times faster than '\b(struct|union)\b')."""
+    at = sorted([m.start() for m in _STRUCT_RE.finditer(text)]
+                + [m.start() for m in _UNION_RE.finditer(text)])
+    # match() checks the word boundary before each (no keyword inside 'mystruct')
+    return [k for p in at if (k := _KEYWORD_RE.match(text, p)) is not None]
+
+
+_STRUCT_RE = re.compile(r"struct\b")
+_UNION_RE = re.compile(r"union\b")
 
 
 def _keywords_for(text: str, name: str) -> list[re.Match]:

@@ -20,7 +20,9 @@ over the same blobs cost a dictionary lookup per file; the include walk of a fil
 every read with the same text, path, config, arch and include_reader object (a reader is
 assumed to keep returning the same bytes for a path). A reader that can also give blob ids
 (``ids(paths)``, ``read_id(blob)``: srcdiff's reader of a git revision) has its walk shared
-between revisions wherever every path it tried has the same blob id.
+between revisions wherever every path it tried has the same blob id, and between the files of
+one directory with the same #include's (each is looked up from the directory) unless the walk
+met the file itself (a walk passes over its own file).
 """
 
 from __future__ import annotations
@@ -59,8 +61,12 @@ def decode_source(data: bytes) -> str:
     return text
 
 
+# Each alternative unrolled (runs of plain characters, then one special): a comment or string
+# read a character at a time through an alternation (or a lazy '.*?') cost most of the time of
+# scanning a header. A comment ends at the first '*/', or at the end of the text.
 _COMMENT_RE = re.compile(
-    r"""//(?:[^\n\\]|\\.)*|/\*.*?(?:\*/|\Z)|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?""", re.S
+    r"""//[^\n\\]*(?:\\.[^\n\\]*)*|/\*[^*]*(?:\*+[^*/][^*]*)*(?:\*+/|\**\Z)"""
+    r"""|"[^"\\\n]*(?:\\.[^"\\\n]*)*"?|'[^'\\\n]*(?:\\.[^'\\\n]*)*'?""", re.S
 )
 
 
@@ -1569,6 +1575,8 @@ class _Included:
     uncertain: frozenset[str] = frozenset()
     # names the templates of generated headers list (a host config only, see _included_for)
     generated: frozenset[str] = frozenset()
+    walked_from: str = ""  # the file whose #include's these are
+    met_self: bool = False  # the walk met that file again (and passed over it)
 
 
 _NOTHING = _Included((), (), {}, frozenset())  # a file read without a reader of includes
@@ -1601,7 +1609,9 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
     host = config is not None and config.host
     # the names the build files may define (-D flags, AC_DEFINE ...) are the build's too
     built = reader.build_names(path) if host and hasattr(reader, "build_names") else frozenset()
-    key = (path, tuple(includes), cfp, arch, dirs, built)
+    # files of one directory with the same #include's walk alike (each #include is looked up
+    # from the directory), unless the walk meets the file itself: shared, checked below
+    key = (posixpath.dirname(path), tuple(includes), cfp, arch, dirs, built)
     by_id = hasattr(reader, "ids")
     known: dict[str, str | None] = {}
 
@@ -1627,6 +1637,8 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
 
     earlier = _included.get(key, []) if by_id else []
     for k, inc in enumerate(earlier):
+        if inc.walked_from != path and (inc.met_self or path in inc.tried):
+            continue  # the walks differ where one meets its own file (it passes over itself)
         ids(list(inc.tried))
         if all(known[p] == b for p, b in zip(inc.tried, inc.ids)):
             earlier.insert(0, earlier.pop(k))
@@ -1636,11 +1648,13 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
     missing: set[str] = set()  # candidates looked up in this walk and not there
     tried: list[str] = []
     tried_ids: list[str | None] = []
+    met_self = False
     defines: dict[str, Macro | str] = {}
     ambiguous: set[str] = set()
     uncertain: set[str] = set()
     generated: set[str] = set(built)
     read: list[tuple[str, str | None, FileMacros]] = []  # (path, blob id, what it defines)
+    tables: list[dict[str, Macro | str]] = []  # their #define's, in walk order
     # the budget counts paths looked up (each one once: a path read or found missing is not
     # asked again), so it bounds both the reader's work and the reuse check; files read are
     # at most as many
@@ -1651,6 +1665,7 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
         cands: list[str] = []
         for cand in include_candidates(name, quoted, from_path, arch, dirs):
             if cand in seen:
+                met_self = met_self or cand == path
                 if cand != from_path:
                     break
                 continue
@@ -1668,11 +1683,7 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
                 continue
             seen.add(cand)
             read.append((cand, blob, fm))
-            if fm.uncertain:
-                uncertain.update(k for k in fm.uncertain if k not in defines)
-            for k, v in fm.defines.items():
-                if k not in defines:
-                    defines[k] = v
+            tables.append(fm.defines)
             queue.extend((cand, n, q) for n, q in fm.includes)
             ambiguous.update(fm.ambiguous)
             break
@@ -1693,10 +1704,21 @@ def _included_for(path: str, includes: list[tuple[str, bool]], config: Config | 
                         continue
                     generated.update(names)
                     break
+    # the first #define of a name wins: merged last to first, each table in one C-level
+    # update (a loop over every name of every file read cost more than the rest of a read)
+    for table in reversed(tables):
+        defines.update(table)
+    if any(fm.uncertain for _p, _b, fm in read):
+        # a name uncertain in a file counts unless a file read before it defines the name
+        first: dict[str, int] = {}
+        for k in range(len(tables) - 1, -1, -1):
+            first.update(dict.fromkeys(tables[k], k))
+        for k, (_p, _b, fm) in enumerate(read):
+            uncertain.update(n for n in fm.uncertain if first.get(n, k) >= k)
     if host and read and any(fm.uncertain or fm.ambiguous for _p, _b, fm in read):
         defines, ambiguous, uncertain = _settle(read, config, reader, by_id, generated)
     inc = _Included(tuple(tried), tuple(tried_ids), defines, frozenset(ambiguous),
-                    frozenset(uncertain), frozenset(generated))
+                    frozenset(uncertain), frozenset(generated), path, met_self)
     if not by_id:
         return inc
     # a reading of a kernel header's includes holds tens of thousands of names: keep few
