@@ -314,11 +314,12 @@ def _shape(types: list[BtfType | None], tid: int, bits: int, indexed: int) -> Sh
 
 def _size(types: list[BtfType | None], tid: int) -> int | None:
     """The byte size of type TID (arrays: element size times count); None for void, a
-    forward declaration, a function."""
+    forward declaration, a function, and an array of no elements (a flexible one: what is
+    read of it is an element at an index the relocation does not give)."""
     count = 1
     for _ in range(MAX_DEPTH):
         t = types[_through(types, tid)]
-        if t is None:
+        if t is None or (t.kind == _ARRAY and t.extra == 0):
             return None
         if t.kind == _ARRAY:
             count *= t.extra
