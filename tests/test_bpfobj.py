@@ -90,8 +90,9 @@ def test_not_an_object_or_not_bpf_or_without_btf_is_one_line(tmp_path):
         dependencies(host)
 
 
-def test_mutated_objects_never_traceback(tmp_path):
-    data = OBJ.read_bytes()
+@pytest.mark.parametrize("name", ["task.bpf.o", "sizes.bpf.o"])  # sizes: bitfields, arrays
+def test_mutated_objects_never_traceback(tmp_path, name):
+    data = (DATA / name).read_bytes()
     rng = random.Random(13)
     target = tmp_path / "m.bpf.o"
     outcomes = {"read": 0, "refused": 0}
