@@ -10,21 +10,25 @@ from pathlib import Path
 
 import pytest
 
-from srcdiff.bpfobj import Access, dependencies
+from srcdiff.bpfobj import Access, Shape, dependencies
 from srcdiff.errors import SrcdiffError
 from tests.test_blame_lines import Project
 
 DATA = Path(__file__).resolve().parent / "data"
 OBJ = DATA / "task.bpf.o"  # built from task.bpf.c by scripts/make-bpf-fixtures
-EXPECTED = [
-    Access("task_struct", "pid", "field-offset"),
+INT, UINT = Shape("int", 4, True, True), Shape("unsigned int", 4, False, True)
+EXPECTED = [  # each with what the program reads there (the member on the way to one: nothing)
+    Access("task_struct", "pid", "field-offset", shape=INT),
     Access("task_struct", "se", "field-offset"),
-    Access("sched_entity", "vruntime", "field-offset"),
-    Access("task_struct", "inner", "field-offset"),  # a member of an anonymous struct in it
-    Access("syscall_trace_enter", "args", "field-offset"),  # args[1]: the 1 indexes the array
-    Access("task_struct", "__state", "field-exists"),
-    Access("task_struct", "__state", "field-offset"),
-    Access("task_struct", "state", "field-offset", flavored=True),  # task_struct___o
+    Access("sched_entity", "vruntime", "field-offset", shape=Shape("__u64", 8, False, True)),
+    Access("task_struct", "inner", "field-offset", shape=INT),  # in an anonymous struct in it
+    # args[1]: the 1 indexes the array, a long of it is read
+    Access("syscall_trace_enter", "args", "field-offset",
+           shape=Shape("long", 8, True, True, indexed=1)),
+    Access("task_struct", "__state", "field-exists"),  # asked about, not read
+    Access("task_struct", "__state", "field-offset", shape=UINT),
+    Access("task_struct", "state", "field-offset", flavored=True,  # task_struct___o
+           shape=Shape("long", 8, True, True)),
     Access("sched_entity", None, "type-exists"),
 ]
 
@@ -86,8 +90,9 @@ def test_not_an_object_or_not_bpf_or_without_btf_is_one_line(tmp_path):
         dependencies(host)
 
 
-def test_mutated_objects_never_traceback(tmp_path):
-    data = OBJ.read_bytes()
+@pytest.mark.parametrize("name", ["task.bpf.o", "sizes.bpf.o"])  # sizes: bitfields, arrays
+def test_mutated_objects_never_traceback(tmp_path, name):
+    data = (DATA / name).read_bytes()
     rng = random.Random(13)
     target = tmp_path / "m.bpf.o"
     outcomes = {"read": 0, "refused": 0}
@@ -106,3 +111,90 @@ def test_mutated_objects_never_traceback(tmp_path):
             assert "\n" not in str(e) and len(str(e)) <= 200
             outcomes["refused"] += 1
     assert outcomes["read"] and outcomes["refused"]
+
+
+SIZES_OBJ = DATA / "sizes.bpf.o"  # built from sizes.bpf.c by scripts/make-bpf-fixtures
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang is absent (Debian package clang)")
+def test_the_sizes_fixture_built_here_reads_the_same(tmp_path):
+    out = tmp_path / "sizes.bpf.o"
+    arch = subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout.strip()
+    subprocess.run(["clang", "-O2", "-g", "-target", "bpf", f"-I/usr/include/{arch}-linux-gnu",
+                    "-c", str(DATA / "sizes.bpf.c"), "-o", str(out)], check=True)
+    assert dependencies(str(out)) == dependencies(str(SIZES_OBJ))
+
+
+def widget_repo(tmp_path) -> Project:
+    """struct widget at v6.1 and v6.12, its members typed as sizes.bpf.c reads them or not."""
+    p = Project(tmp_path / "linux")
+    (p.path / "widget.h").write_text(
+        "struct widget {\n\tlong prio;\n\tint mode:3;\n\tusers_t users;\n\tatomic_t refs;\n"
+        "\tchar name[16];\n\tvoid *owner;\n};\n")
+    p.git("add", "widget.h")
+    p.git("commit", "-q", "-m", "widget", date="2022-12-11")
+    p.git("tag", "v6.1")
+    (p.path / "widget.h").write_text(
+        "struct widget {\n\tint prio;\n\tunsigned int mode:3;\n\tusers_t users;\n\tatomic_t refs;\n"
+        "\tchar name[TASK_COMM_LEN];\n\tstruct task_struct *owner;\n};\n")
+    p.git("commit", "-q", "-am", "widget: Shrink prio, make mode unsigned", date="2024-11-17")
+    p.git("tag", "v6.12")
+    return p
+
+
+def test_a_member_the_program_reads_at_another_size_is_retyped(tmp_path, srcdiff):
+    p = widget_repo(tmp_path)
+    res = srcdiff("check", str(SIZES_OBJ), "--repo", str(p.path), "--format", "json")
+    assert res.code == 1, res.err  # prio and mode read garbage somewhere: a CI job fails
+    deps = {d["field"]: d for d in res.json()["dependencies"]}
+    # BPF_CORE_READ reads the program's 4 bytes of prio; v6.1's prio is a long
+    assert deps["prio"]["releases"] == {"v6.1": "retyped", "v6.12": "present"}
+    assert deps["prio"]["sizes"] == {
+        "v6.1": {"program": {"type": "int", "bytes": 4, "signed": True},
+                 "release": {"type": "long", "bytes": 8, "signed": True}},
+        "v6.12": {"program": {"type": "int", "bytes": 4, "signed": True},
+                  "release": {"type": "int", "bytes": 4, "signed": True}}}
+    # a bitfield: its width CO-RE relocates; its signedness the program sign-extends by
+    assert deps["mode"]["releases"] == {"v6.1": "present", "v6.12": "retyped"}
+    assert deps["mode"]["sizes"]["v6.12"]["release"] == {
+        "type": "unsigned int", "bytes": None, "signed": False, "bits": 3}
+    assert deps["mode"]["reads"] == [{"type": "int", "bytes": None, "signed": True, "bits": 3}]
+    # an element of name is read: its char is sized, the bound (a macro at v6.12) need not be
+    assert deps["name"]["sizes"]["v6.12"]["release"]["type"] == "char"
+    # a type srcdiff cannot size is not judged; fixed-size structs and pointers are
+    assert deps["users"]["releases"] == {"v6.1": "present", "v6.12": "present"}
+    assert deps["users"]["sizes"] == {}
+    for name in ("refs", "name", "owner"):
+        assert deps[name]["releases"] == {"v6.1": "present", "v6.12": "present"}, name
+        assert set(deps[name]["sizes"]) == {"v6.1", "v6.12"}, name
+    text = srcdiff("check", str(SIZES_OBJ), "--repo", str(p.path)).out
+    assert "widget.prio: fails in 1 of 2 releases" in text
+    assert ("  v6.1       the program reads int (4 bytes, signed); the release has long "
+            "(8 bytes, signed)") in text
+    assert ("  v6.12      the program reads int (3-bit bitfield, signed); the release has "
+            "unsigned int (3-bit bitfield, unsigned)") in text
+    assert "widget.users: holds in all 2 releases" in text
+    md = srcdiff("check", str(SIZES_OBJ), "--repo", str(p.path), "--format", "md").out
+    assert "| `widget.prio` | field-offset | ⚠️ retyped | ✅ |" in md
+    assert "- `widget.prio` at v6.1: the program reads int (4 bytes, signed); the release has " \
+        "long (8 bytes, signed)" in md
+    page = srcdiff("check", str(SIZES_OBJ), "--repo", str(p.path), "--format", "html").out
+    assert '<section id="sizes">' in page
+    assert ("<code>widget.prio</code> at v6.1: the program reads int (4 bytes, signed); the "
+            "release has long (8 bytes, signed)</li>") in page
+
+
+def test_source_types_are_sized_for_x86_64_or_not_at_all():
+    from srcdiff.lp64 import CType, resolve
+
+    assert resolve("unsigned long") == resolve("long unsigned int") == CType(8, False, True)
+    assert resolve("__s16") == CType(2, True, True) and resolve("pid_t") == CType(4, True, True)
+    assert resolve("const struct list_head *") == CType(8, False, False)
+    assert resolve("int (*)(struct file *, int)") == CType(8, False, False)
+    assert resolve("u32[2][0x3]") == CType(24, None, False)
+    assert resolve("kuid_t") == CType(4, None, False)
+    assert resolve("unsigned int", 3) == CType(None, False, True)
+    assert resolve("char") == CType(1, None, True)  # unsigned since 6.2, signed before
+    for unknown in ("enum pid_type", "spinlock_t", "char[TASK_COMM_LEN]", "struct sock",
+                    "long double", "long long long", "int[]"):
+        assert resolve(unknown) is None, unknown

@@ -36,6 +36,27 @@ class BtfType:
     size_or_type: int
     members: tuple[tuple[str, int], ...] = ()  # struct/union: (name, type id)
     elem: int = 0  # array: element type id
+    extra: int = 0  # int: its encoding word; array: its element count
+    kflag: bool = False  # struct/union: bitfield sizes in member offsets; enum: signed
+    bitfields: tuple[int, ...] = ()  # struct/union with kflag: each member's bitfield size
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a program reads at a member, from its own BTF: BPF_CORE_READ reads ``size`` bytes
+    at the relocated offset, whatever the kernel's member is. ``type`` is the program's
+    spelling (``int``, ``__u64``, ``struct list_head *``); ``size`` is None for a bitfield
+    (``bits`` its width) or a type of no size; ``signed`` as libbpf's field-signed relocation
+    sees it (pointers unsigned; None for a struct, an array, a float); ``integer`` for an int,
+    an enum or a bitfield; ``indexed``: array dimensions the access indexes into (``args[1]``
+    reads an element of ``args``)."""
+
+    type: str
+    size: int | None
+    signed: bool | None
+    integer: bool = False
+    bits: int | None = None
+    indexed: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,7 @@ class Access:
     field: str | None
     kind: str
     flavored: bool = False  # read through a CO-RE flavor (task_struct___o): a compat path
+    shape: Shape | None = None  # the member's type as the program has it (the member read)
 
 
 def dependencies(path: str) -> list[Access]:
@@ -117,18 +139,23 @@ def _parse_btf(data: bytes) -> tuple[list[BtfType | None], bytes]:
         pos += 12
         kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
         name = _string(strings, name_off)
+        kflag = bool(info >> 31)
         members: tuple = ()
-        elem = 0
+        bitfields: tuple = ()
+        elem = extra = 0
         if kind in (_INT, _VAR, _DECL_TAG):
+            (extra,) = struct.unpack_from("<I", data, pos)
             pos += 4
         elif kind == _ARRAY:
-            elem, _index, _n = struct.unpack_from("<III", data, pos)
+            elem, _index, extra = struct.unpack_from("<III", data, pos)
             pos += 12
         elif kind in (_STRUCT, _UNION):
             if pos + 12 * vlen > end:
                 raise ValueError(f".BTF: struct {name} has {vlen} members past the end")
-            members = tuple((_string(strings, n), t) for n, t, _o in
-                            (struct.unpack_from("<III", data, pos + 12 * i) for i in range(vlen)))
+            raw = [struct.unpack_from("<III", data, pos + 12 * i) for i in range(vlen)]
+            members = tuple((_string(strings, n), t) for n, t, _o in raw)
+            if kflag:  # the offset word: bitfield size in bits 24-31, bit offset below
+                bitfields = tuple(o >> 24 for _n, _t, o in raw)
             pos += 12 * vlen
         elif kind in (_ENUM, _FUNC_PROTO):
             pos += 8 * vlen
@@ -139,7 +166,7 @@ def _parse_btf(data: bytes) -> tuple[list[BtfType | None], bytes]:
             raise ValueError(f".BTF: unknown type kind {kind}")
         if pos > end:
             raise ValueError(".BTF: a type runs past the end")
-        types.append(BtfType(name, kind, size_or_type, members, elem))
+        types.append(BtfType(name, kind, size_or_type, members, elem, extra, kflag, bitfields))
     return types, strings
 
 
@@ -214,19 +241,26 @@ def _accesses(types: list[BtfType | None], type_id: int, access: str, kind: str)
     out: list[Access] = []
     owner, path, cur = _plain(name), [], t
     flavored = owner != name
+    read: tuple[int, int] | None = None  # the last named member: (its type id, bitfield size)
+    indexed = 0  # array steps after it
     for idx in steps:
         if cur is None:
             break
         if cur.kind == _ARRAY:  # this step indexes the array
+            indexed += 1
             _n, cur = _resolve(types, cur.elem)
             continue
         if cur.kind not in (_STRUCT, _UNION) or idx >= len(cur.members):
             raise ValueError(f"access {access!r} leaves struct {owner}")
         mname, mtype = cur.members[idx]
+        bits = cur.bitfields[idx] if idx < len(cur.bitfields) else 0
         if mname:
             path.append(_plain(mname))
             flavored = flavored or _plain(mname) != mname
             out.append(Access(owner, ".".join(path), kind, flavored))
+            read, indexed = (mtype, bits), 0
+        else:
+            read = None  # the access reads an unnamed member whole: not the named one's type
         tname, cur = _resolve(types, mtype)
         if mname and cur is not None and cur.kind in (_STRUCT, _UNION) and tname:
             owner, path = _plain(tname), []  # a struct of its own: its members are its
@@ -235,5 +269,94 @@ def _accesses(types: list[BtfType | None], type_id: int, access: str, kind: str)
         # in6_addr's in6_u.u6_addr32
     # only the last member read is what the relocation asks about; the ones on the way are
     # read too (their offsets add up), so they are field-offset dependencies
-    return [Access(a.struct, a.field, kind if i == len(out) - 1 else "field-offset", a.flavored)
+    shape = _shape(types, read[0], read[1], indexed) if read and kind != "field-exists" else None
+    return [Access(a.struct, a.field, kind, a.flavored, shape) if i == len(out) - 1
+            else Access(a.struct, a.field, "field-offset", a.flavored)
             for i, a in enumerate(out)]
+
+
+def _through(types: list[BtfType | None], tid: int) -> int:
+    """TID through typedefs and modifiers: the id of the type it names."""
+    for _ in range(MAX_DEPTH):
+        if tid >= len(types):
+            raise ValueError(f"type id {tid} out of range ({len(types) - 1} types)")
+        t = types[tid]
+        if t is None or t.kind not in _MODIFIERS:
+            return tid
+        tid = t.size_or_type
+    raise ValueError(f"type {tid}: typedef or modifier chain loops")
+
+
+def _shape(types: list[BtfType | None], tid: int, bits: int, indexed: int) -> Shape | None:
+    """What a read of a member of type TID (a bitfield of BITS bits when not 0) gets, after
+    INDEXED array steps into it; None where the access indexes something not an array."""
+    for _ in range(indexed):
+        t = types[_through(types, tid)]
+        if t is None or t.kind != _ARRAY:
+            return None
+        tid = t.elem
+    spelled = _spelling(types, tid)
+    t = types[_through(types, tid)]
+    if t is not None and t.kind == _INT and not bits and 0 < (t.extra & 0xFF) < 8 * t.size_or_type:
+        bits = t.extra & 0xFF  # an old-style bitfield: an int type of fewer bits than bytes
+    signed: bool | None = None
+    integer = t is not None and t.kind in (_INT, _ENUM, _ENUM64)
+    if t is not None and t.kind == _INT:
+        signed = bool((t.extra >> 24) & 1)  # BTF_INT_SIGNED in the encoding bits 24-27
+    elif t is not None and t.kind in (_ENUM, _ENUM64):
+        signed = t.kflag
+    elif t is not None and t.kind == _PTR:
+        signed = False  # as libbpf's field-signed relocation has it
+    if bits:
+        return Shape(spelled, None, signed, True, bits, indexed)
+    return Shape(spelled, _size(types, tid), signed, integer, None, indexed)
+
+
+def _size(types: list[BtfType | None], tid: int) -> int | None:
+    """The byte size of type TID (arrays: element size times count); None for void, a
+    forward declaration, a function, and an array of no elements (a flexible one: what is
+    read of it is an element at an index the relocation does not give)."""
+    count = 1
+    for _ in range(MAX_DEPTH):
+        t = types[_through(types, tid)]
+        if t is None or (t.kind == _ARRAY and t.extra == 0):
+            return None
+        if t.kind == _ARRAY:
+            count *= t.extra
+            tid = t.elem
+            continue
+        if t.kind == _PTR:
+            return 8 * count
+        if t.kind in (_INT, _ENUM, _ENUM64, _STRUCT, _UNION, _FLOAT):
+            return t.size_or_type * count
+        return None
+    raise ValueError(f"type {tid}: array of arrays too deep")
+
+
+def _spelling(types: list[BtfType | None], tid: int) -> str:
+    """Type TID as C spells it, roughly: ``__u64``, ``struct list_head *``, ``char[16]``."""
+    stars, dims = "", ""
+    for _ in range(MAX_DEPTH):
+        t = types[tid] if tid < len(types) else None
+        if t is None:
+            base = "void"
+        elif t.kind in (_CONST, _VOLATILE, _RESTRICT, _TYPE_TAG):
+            tid = t.size_or_type
+            continue
+        elif t.kind == _PTR:
+            stars += "*"
+            tid = t.size_or_type
+            continue
+        elif t.kind == _ARRAY and not stars:
+            dims += f"[{t.extra}]"
+            tid = t.elem
+            continue
+        elif t.kind in (_STRUCT, _UNION, _ENUM, _ENUM64, _FWD):
+            word = {_STRUCT: "struct", _UNION: "union", _FWD: "struct"}.get(t.kind, "enum")
+            base = f"{word} {t.name}" if t.name else word
+        elif t.kind in (_FUNC_PROTO, _ARRAY):
+            base = "function" if t.kind == _FUNC_PROTO else "array"
+        else:
+            base = t.name or "?"
+        return base + (f" {stars}" if stars else "") + dims
+    raise ValueError(f"type {tid}: chain too deep")

@@ -10,6 +10,11 @@ under a condition the release's configuration, ``--config-at TAG=FILE`` or ``--c
 turns off); an absence a rename began names the new name (``renamed``: ``task_struct.state``
 -> ``__state``). A compiled CO-RE BPF object (``clang -target bpf -g``) is read for the members
 its CO-RE relocations reach (bpfobj); a member only existence relocations ask about is a probe.
+Its own BTF says what it reads there (``BPF_CORE_READ`` reads sizeof the program's member at
+the relocated offset): where a release's member has another byte size, or another signedness
+(an integer read by value, or a bitfield its field-signed/lshift/rshift relocations read), the
+member is ``retyped`` there — the read gets garbage silently. A release's type is sized by
+lp64; one it does not know is not judged.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from srcdiff import lp64
 from srcdiff.errors import SrcdiffError
 from srcdiff.history import History, field_map
 
@@ -36,6 +42,7 @@ class Dependency:
     probe: bool = False  # an existence probe: absence is not a failure
     programs: tuple[str, ...] = ()
     relos: tuple[str, ...] = ()  # a BPF object's CO-RE relocation kinds asking for it
+    reads: tuple = ()  # a BPF object's bpfobj.Shape's of it: what the program reads there
 
     @property
     def kinds(self) -> list[str]:
@@ -55,6 +62,8 @@ class Result:
     guards: dict[str, str] = field(default_factory=dict)
     changes: list[dict] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)  # absent tag -> the name it went to
+    # tag -> what the program reads and what the release has, where both are known
+    sizes: dict[str, dict] = field(default_factory=dict)
 
     def failed(self) -> list[str]:
         """The releases where the program would not work as written."""
@@ -66,7 +75,12 @@ class Result:
         d = self.dep
         return {"struct": d.struct, "field": d.field, "type": d.type, "kinds": d.kinds,
                 "programs": list(d.programs), "releases": self.releases, "guards": self.guards,
-                "changes": self.changes, "renamed": self.renamed}
+                "changes": self.changes, "renamed": self.renamed,
+                "reads": [_shape_json(s) for s in d.reads], "sizes": self.sizes}
+
+    def misreads(self) -> dict[str, dict]:
+        """The releases retyped for what the program reads: tag -> its "sizes" entry."""
+        return {t: e for t, e in self.sizes.items() if self.releases.get(t) == RETYPED}
 
 
 def read_dependencies(paths: list[str]) -> list[Dependency]:
@@ -84,7 +98,8 @@ def read_dependencies(paths: list[str]) -> list[Dependency]:
                 old = merged.get(key)
                 merged[key] = d if old is None else Dependency(
                     d.struct, d.field, None, d.probe, old.programs + d.programs,
-                    tuple(dict.fromkeys(old.relos + d.relos)))
+                    tuple(dict.fromkeys(old.relos + d.relos)),
+                    tuple(dict.fromkeys(old.reads + d.reads)))
             continue
         for n, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
             line = raw.split("#", 1)[0].strip()
@@ -111,12 +126,15 @@ def _object_dependencies(path: str) -> list[Dependency]:
     from srcdiff.bpfobj import dependencies
 
     kinds: dict[tuple[str, str | None], list[str]] = {}
+    reads: dict[tuple[str, str | None], dict] = {}
     plain: set[tuple[str, str | None]] = set()  # read at least once without a flavor
     for a in dependencies(path):
         key = (a.struct, a.field)
         kinds.setdefault(key, [])
         if a.kind not in kinds[key]:
             kinds[key].append(a.kind)
+        if a.shape is not None:
+            reads.setdefault(key, {})[a.shape] = None
         if not a.flavored:
             plain.add(key)
     # a probe: only existence relocations ask about it, or it is checked for existence before
@@ -124,7 +142,7 @@ def _object_dependencies(path: str) -> list[Dependency]:
     return [Dependency(st, f, None,
                        all(k.endswith("-exists") for k in ks)
                        or any(k.endswith("-exists") for k in ks) or (st, f) not in plain,
-                       (path,), tuple(ks))
+                       (path,), tuple(ks), tuple(reads.get((st, f), ())))
             for (st, f), ks in kinds.items()]
 
 
@@ -133,7 +151,7 @@ def check(history: History, dep: Dependency, configs: dict[str, object]) -> Resu
     CONFIGS maps a tag to the preprocess.Config its guards are decided with."""
     from srcdiff.since import _changes
 
-    releases, guards = {}, {}
+    releases, guards, sizes = {}, {}, {}
     for v in history.ordered():
         sdef = history.sdef(v.tag)
         if sdef is None:
@@ -151,10 +169,55 @@ def check(history: History, dep: Dependency, configs: dict[str, object]) -> Resu
             releases[v.tag] = RETYPED
         else:
             releases[v.tag] = PRESENT
+            judged = _judge(dep, f)
+            if judged is not None:
+                sizes[v.tag], differs = judged
+                releases[v.tag] = RETYPED if differs else PRESENT
         if f is not None and f.guard:
             guards[v.tag] = f.guard
     changes = _changes(history, dep.field) if dep.field else []
-    return Result(dep, releases, guards, changes, _renamed(history, releases, changes, dep.field))
+    return Result(dep, releases, guards, changes, _renamed(history, releases, changes, dep.field),
+                  sizes)
+
+
+_SIGN_KINDS = {"field-signed", "field-lshift", "field-rshift"}
+
+
+def _judge(dep: Dependency, f) -> tuple[dict, bool] | None:
+    """What the program reads at member F (DEP.reads) against F's type: ({"program": ...,
+    "release": ...}, whether a read gets another size or signedness than the program's);
+    None where no read can be judged (lp64 does not know the type). A size is judged for a
+    read of bytes, a signedness for an integer read by value or a bitfield relocations
+    shift and sign-extend."""
+    first = None
+    for shape in dep.reads:
+        spelled = lp64.element(f.type, shape.indexed)
+        ctype = lp64.resolve(spelled, None if shape.indexed else f.bits) if spelled else None
+        if ctype is None:
+            continue
+        size = shape.size is not None and ctype.size is not None
+        sign = (shape.signed is not None and ctype.signed is not None
+                and (shape.integer and ctype.integer or bool(_SIGN_KINDS & set(dep.kinds))))
+        if not size and not sign:
+            continue
+        differs = (size and shape.size != ctype.size) or (sign and shape.signed != ctype.signed)
+        release = {"type": spelled, "bytes": ctype.size, "signed": ctype.signed}
+        if f.bits is not None and not shape.indexed:
+            release["bits"] = f.bits
+        entry = {"program": _shape_json(shape), "release": release}
+        if differs:
+            return entry, True
+        first = first or entry
+    return (first, False) if first else None
+
+
+def _shape_json(shape) -> dict:
+    out = {"type": shape.type, "bytes": shape.size, "signed": shape.signed}
+    if shape.bits is not None:
+        out["bits"] = shape.bits
+    if shape.indexed:
+        out["indexed"] = shape.indexed
+    return out
 
 
 def _renamed(history: History, releases: dict[str, str], changes: list[dict],

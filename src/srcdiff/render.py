@@ -319,6 +319,8 @@ def check_text(results, tags: list[str]) -> str:
             by_status.setdefault(st, []).append(t)
         for st, ts in by_status.items():
             out.append(f"  {st:<10} {_spans(ts)}")
+        for t, e in r.misreads().items():
+            out.append(f"  {t:<10} {size_words(e)}")
         for c in r.changes:
             who = f"{c['commit'][:12]} {c['subject']}" if c["commit"] else "(unattributed)"
             what = f" {c['old']} -> {c['new']}" if c["change"] in ("retyped", "renamed", "guard") else ""
@@ -326,6 +328,18 @@ def check_text(results, tags: list[str]) -> str:
     bad = sum(1 for r in results if r.failed())
     out.append(f"{len(results) - bad} of {len(results)} dependencies hold in every release")
     return clean("\n".join(out))
+
+
+def size_words(entry: dict) -> str:
+    """A check result's "sizes" entry in words: ``the program reads int (4 bytes, signed);
+    the release has long (8 bytes, signed)``."""
+    def one(d: dict) -> str:
+        parts = [f"{d['bits']}-bit bitfield" if d.get("bits") is not None
+                 else f"{d['bytes']} bytes" if d["bytes"] is not None else "size unknown"]
+        if d["signed"] is not None:
+            parts.append("signed" if d["signed"] else "unsigned")
+        return f"{d['type']} ({', '.join(parts)})"
+    return f"the program reads {one(entry['program'])}; the release has {one(entry['release'])}"
 
 
 _CHECK_MARKS = {"present": "✅", "absent": "❌ absent", "no-struct": "❌ no struct",
@@ -343,6 +357,11 @@ def check_md(results, tags: list[str]) -> str:
         name += " (probe)" if d.probe else ""
         cells = [_CHECK_MARKS.get(r.releases[t], r.releases[t]) for t in tags]
         out.append(f"| `{name}` | {', '.join(d.kinds)} | " + " | ".join(cells) + " |")
+    misread = [(r, t, e) for r in results for t, e in r.misreads().items()]
+    if misread:
+        out += ["", "## What the program reads"]
+        out += [f"- `{r.dep.struct}.{r.dep.field}` at {md(t)}: {md(size_words(e))}"
+                for r, t, e in misread]
     changed = [r for r in results if r.failed() and r.changes]
     if changed:
         out += ["", "## What changed"]
