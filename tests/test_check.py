@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 
 def deps(tmp_path, text: str):
@@ -91,6 +92,25 @@ def test_a_configuration_decides_config_names_only(tmp_path):
     assert not _holds("CONFIG_B && __UAPI_DEF_IN6_ADDR_ALT", config)
 
 
+def _commit_all(repo: Path, tag: str | None = None) -> str:
+    """The files written under REPO as the first commit of a new repository there (tagged
+    TAG): its id."""
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=str(repo.parent), GIT_AUTHOR_NAME="A",
+               GIT_AUTHOR_EMAIL="a@example.org", GIT_COMMITTER_NAME="A",
+               GIT_COMMITTER_EMAIL="a@example.org")
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], check=True, env=env,
+                              capture_output=True, text=True).stdout
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "files")
+    if tag:
+        git("tag", tag)
+    return git("rev-parse", "HEAD").strip()
+
+
 PTRACE_H = """\
 #ifndef _ASM_X86_PTRACE_H
 #define _ASM_X86_PTRACE_H
@@ -120,11 +140,7 @@ def test_without_a_config_the_usual_machine_of_the_arch_is_read(tmp_path, srcdif
     (repo / "arch/x86/include/asm").mkdir(parents=True)
     (repo / "Kconfig").write_text("")
     (repo / "arch/x86/include/asm/ptrace.h").write_text(PTRACE_H)
-    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": "a",
-           "GIT_COMMITTER_EMAIL": "a@b", "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "6.1"],
-                 ["tag", "v6.1"]):
-        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+    _commit_all(repo, "v6.1")
     r = srcdiff("show", "pt_regs", "--at", "v6.1", "--repo", str(repo), "--format", "json")
     assert r.code == 0, r.err
     fields = {f["name"]: f for f in r.json()["fields"]}
@@ -152,16 +168,11 @@ def test_many_structs_are_searched_for_at_once_with_the_same_answers(tmp_path):
     (repo / "include/linux/b.h").write_text("typedef struct {\n\tint b;\n} beta;\n")
     (repo / "kernel/ring.c").write_text("struct gamma {\n\tlong g;\n};\n")
     (repo / "kernel/other.c").write_text("static struct alpha x; /* alpha gamma */\n")
-    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": "a",
-           "GIT_COMMITTER_EMAIL": "a@b", "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "1"]):
-        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+    rev = _commit_all(repo)
     names = ["alpha", "beta", "gamma", "delta"]
 
     def found(batch: bool) -> tuple[dict, int]:
         r = GitRepo(repo)
-        rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
-                             text=True).stdout.strip()
         reader = StructReader(r, Cache(None), ReadOptions())
         if batch:
             presearch(r, names, [rev])
@@ -188,13 +199,8 @@ def test_a_git_without_perl_regexes_is_searched_with_extended_ones(tmp_path):
     repo = tmp_path / "r"
     repo.mkdir()
     (repo / "a.h").write_text("struct alpha {\n\tint a;\n};\nstruct beta {\n};\n")
-    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": "a",
-           "GIT_COMMITTER_EMAIL": "a@b", "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "1"]):
-        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+    rev = _commit_all(repo)
     r = GitRepo(repo)
-    rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
-                         text=True).stdout.strip()
     want = [("a.h", "struct alpha {"), ("a.h", "struct beta {")]
     assert r.grep_lines("struct (alpha|beta)", rev, ["a.h"], r"struct (?:alpha|beta)") == want
     # a pattern git's PCRE refuses stands for a git without it: the extended regex answers
