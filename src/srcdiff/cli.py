@@ -77,7 +77,9 @@ def common_options(f: Callable) -> Callable:
         click.option("-I", "include_dirs", multiple=True, metavar="DIR",
                      help="Also look for #include's in DIR, relative to the repository root (repeatable)."),
         click.option("--arch", default="x86", show_default=True, help="Architecture for arch/ARCH/include."),
-        click.option("--kind", type=click.Choice(["struct", "union"]), help="Only a struct or only a union of that name."),
+        click.option("--kind", type=click.Choice(["struct", "union", "enum"]),
+                     help="Only a struct or only a union of that name; enum: the enum of that "
+                          "name (its enumerators), read only when asked for."),
         click.option("--first-parent", is_flag=True, help="Attribute along first parents only."),
         click.option("--follow", is_flag=True, help="Continue under the new name after a rename."),
         click.option("--rename-threshold", type=click.FloatRange(0, 1), default=DEFAULT_RENAME_THRESHOLD,
