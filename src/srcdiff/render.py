@@ -308,7 +308,7 @@ def check_text(results, tags: list[str]) -> str:
     out = []
     for r in results:
         d = r.dep
-        name = f"{d.struct}.{d.field}" if d.field else f"struct {d.struct}"
+        name = d.label
         name += f" ({d.type})" if d.type else ""
         name += " (existence probe)" if d.probe else ""
         failed = r.failed()
@@ -339,7 +339,7 @@ def check_md(results, tags: list[str]) -> str:
     out = ["# srcdiff check", "", head, "|" + "---|" * (len(tags) + 2)]
     for r in results:
         d = r.dep
-        name = f"{d.struct}.{d.field}" if d.field else f"struct {d.struct}"
+        name = d.label
         name += " (probe)" if d.probe else ""
         cells = [_CHECK_MARKS.get(r.releases[t], r.releases[t]) for t in tags]
         out.append(f"| `{name}` | {', '.join(d.kinds)} | " + " | ".join(cells) + " |")
@@ -349,7 +349,7 @@ def check_md(results, tags: list[str]) -> str:
         for r in changed:
             for c in r.changes:
                 who = f"{c['commit'][:12]} {md(c['subject'] or '')}" if c["commit"] else "unattributed"
-                out.append(f"- `{r.dep.struct}.{r.dep.field or ''}` {c['change']} in "
+                out.append(f"- `{r.dep.label}` {c['change']} in "
                            f"{md(c['release'])}: {who}")
     return clean("\n".join(out))
 
