@@ -124,3 +124,17 @@ def test_check_an_enum_dependency_per_release(tmp_path, srcdiff):
     bad.write_text("enum func_id.a.b\n")
     r = srcdiff("check", str(bad), "--repo", str(repo))
     assert r.code == 2 and f"{bad}:1:" in r.err and "enum NAME.ENUMERATOR" in r.err
+
+
+def test_text_outputs_name_an_enum_as_an_enum(tmp_path, srcdiff):
+    repo = _kernel(tmp_path)
+    log = srcdiff("log", "func_id", "--kind", "enum", "--repo", str(repo)).out
+    assert log.startswith("enum func_id\n") and "+ FUNC_loop = 2" in log
+    diff = srcdiff("diff", "func_id", "v1", "v2", "--kind", "enum", "--repo", str(repo)).out
+    assert diff.startswith("enum func_id: v1 -> v2\n")
+    blame = srcdiff("blame", "func_id", "--kind", "enum", "--repo", str(repo)).out
+    assert blame.startswith("enum func_id at v2")
+    assert any(ln.startswith("FUNC_loop = 2") and "v2" in ln for ln in blame.splitlines())
+    r = srcdiff("since", "func_id.FUNC_lop", "--kind", "enum", "--repo", str(repo))
+    assert r.code == 2 and "enum func_id has no member FUNC_lop" in r.err
+    assert "did you mean FUNC_loop" in r.err

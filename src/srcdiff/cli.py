@@ -336,7 +336,8 @@ def blame_cmd(ctx: Context, struct: str, all_: bool, at: str | None) -> int:
     history, builder = _history(ctx, struct)
     tag, lines = blame(history, builder, include_removed=all_, at=at)
     node = history.node(tag)  # the name and file it has there (--follow: maybe not STRUCT's)
-    _emit(ctx, render.blame_text(struct, tag, lines, node["name"], node["path"]),
+    word = "enum" if ctx.read.kind == "enum" else "struct"
+    _emit(ctx, render.blame_text(struct, tag, lines, node["name"], node["path"], word),
           render.blame_json(struct, tag, lines, node["name"], node["path"]))
     return _finish(ctx, history.warnings, history.incomplete)
 
@@ -368,7 +369,8 @@ def diff_cmd(ctx: Context, struct: str, old: str, new: str) -> int:
     opts = ctx.options(struct)
     history, changes = diff_revisions(ctx.repo, ctx.cache, opts, old, new)
     ported = backported(ctx.repo, ctx.cache, opts, history)
-    _emit(ctx, render.diff_text(struct, old, new, changes, ported),
+    word = "enum" if ctx.read.kind == "enum" else "struct"
+    _emit(ctx, render.diff_text(struct, old, new, changes, ported, word),
           render.diff_json(struct, old, new, changes, ported))
     return _finish(ctx, history.warnings, history.incomplete)
 
