@@ -725,17 +725,13 @@ def _enumerators(toks: list[Tok], ctx: _Ctx) -> list[Field]:
 
 
 def _enum_value(expr: list[str], known: dict[str, int], ctx: _Ctx) -> int | None:
-    """The value of an enumerator's EXPR (macros, earlier enumerators KNOWN), or None."""
-
-    def lookup(n: str) -> Macro | None:
-        m = ctx.env.lookup(n)
-        if m is None and n in known:
-            return Macro(n, None, (str(known[n]),))
-        return m
-
+    """The value of an enumerator's EXPR (macros, earlier enumerators KNOWN), or None. The
+    names left once macros are expanded are enumerators (``#define X X`` after ``X = 1``, as
+    uapi headers write them, leaves X)."""
     try:
-        return eval_int(expr, lookup)
-    except ExprError:
+        toks = expand(expr, ctx.env.lookup)
+        return eval_int([str(known[t]) if t in known else t for t in toks], _no_macro)
+    except (ExprError, ValueError):
         return None
 
 
