@@ -90,8 +90,48 @@ def test_not_an_object_or_not_bpf_or_without_btf_is_one_line(tmp_path):
         dependencies(host)
 
 
-@pytest.mark.parametrize("name", ["task.bpf.o", "sizes.bpf.o"])  # sizes: bitfields, arrays
-def test_mutated_objects_never_traceback(tmp_path, name):
+ENUM_OBJ = DATA / "enumval.bpf.o"  # built from enumval.bpf.c by scripts/make-bpf-fixtures
+ENUM_EXPECTED = [
+    Access("func_id", "FUNC_loop", "enumval-exists"),
+    Access("colour", "BLUE", "enumval-value"),
+    Access("colour", "WHITE", "enumval-exists", flavored=True),  # enum colour___o, WHITE___o
+]
+
+
+def test_the_enum_value_relocations_of_a_compiled_program():
+    assert dependencies(str(ENUM_OBJ)) == ENUM_EXPECTED
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang is absent (Debian package clang)")
+def test_an_enum_program_built_here_reads_the_same(tmp_path):
+    out = tmp_path / "enumval.bpf.o"
+    arch = subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout.strip()
+    subprocess.run(["clang", "-O2", "-g", "-target", "bpf", f"-I/usr/include/{arch}-linux-gnu",
+                    "-c", str(DATA / "enumval.bpf.c"), "-o", str(out)], check=True)
+    assert dependencies(str(out)) == ENUM_EXPECTED
+
+
+def test_check_enum_values_over_releases_from_the_program(tmp_path, srcdiff):
+    from tests.test_enums import _kernel
+
+    repo = _kernel(tmp_path)  # v1: func_id without FUNC_loop; v2 adds it
+    res = srcdiff("check", str(ENUM_OBJ), "--repo", str(repo), "--format", "json")
+    deps = {(d["struct"], d["field"]): d for d in res.json()["dependencies"]}
+    assert all(d["enum"] for d in deps.values())
+    assert deps[("func_id", "FUNC_loop")]["releases"] == {"v1": "absent", "v2": "present"}
+    assert deps[("func_id", "FUNC_loop")]["changes"][0]["subject"] == "bpf: add loop"
+    assert deps[("colour", "BLUE")]["releases"] == {"v1": "present", "v2": "present"}
+    assert deps[("colour", "BLUE")]["kinds"] == ["enumval-value"]
+    assert deps[("colour", "WHITE")]["releases"] == {"v1": "absent", "v2": "absent"}
+    # enumval-exists relocations are probes: the program runs where they are absent
+    assert res.code == 0, res.err
+    text = srcdiff("check", str(ENUM_OBJ), "--repo", str(repo)).out
+    assert "enum func_id.FUNC_loop (existence probe): holds in all 2 releases" in text
+    assert "  absent     v1" in text
+
+
+@pytest.mark.parametrize("name", ["task.bpf.o", "sizes.bpf.o", "enumval.bpf.o"])
+def test_mutated_objects_never_traceback(tmp_path, name):  # sizes: bitfields, arrays; enums
     data = (DATA / name).read_bytes()
     rng = random.Random(13)
     target = tmp_path / "m.bpf.o"

@@ -7,7 +7,10 @@ decodes both sections (the format of the kernel's Documentation/bpf/btf.rst and 
 relo_core) into dependencies — ``task_struct.se`` and ``sched_entity.vruntime`` for
 ``BPF_CORE_READ(t, se.vruntime)`` — each with the relocation kinds that ask for it. Members of
 anonymous structs and unions count as members of the struct around them, as srcdiff lists
-them. Every read is bounds-checked: a truncated or hostile object gives one SrcdiffError.
+them. An enum-value relocation (``bpf_core_enum_value_exists(enum bpf_func_id,
+BPF_FUNC_loop)``) names an ENUM or ENUM64 type and, as its access string, the enumerator's index
+in it: the dependency ``bpf_func_id.BPF_FUNC_loop``. Every read is bounds-checked: a truncated
+or hostile object gives one SrcdiffError.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class BtfType:
     name: str
     kind: int
     size_or_type: int
-    members: tuple[tuple[str, int], ...] = ()  # struct/union: (name, type id)
+    members: tuple[tuple[str, int], ...] = ()  # struct/union: (name, type id); enum: (name, 0)
     elem: int = 0  # array: element type id
     extra: int = 0  # int: its encoding word; array: its element count
     kflag: bool = False  # struct/union: bitfield sizes in member offsets; enum: signed
@@ -61,7 +64,8 @@ class Shape:
 
 @dataclass(frozen=True)
 class Access:
-    """One struct member a relocation reaches: STRUCT.FIELD (FIELD None: the type itself)."""
+    """One struct member a relocation reaches: STRUCT.FIELD (FIELD None: the type itself);
+    for an enumval- KIND, STRUCT names an enum and FIELD one of its enumerators."""
 
     struct: str
     field: str | None
@@ -157,9 +161,16 @@ def _parse_btf(data: bytes) -> tuple[list[BtfType | None], bytes]:
             if kflag:  # the offset word: bitfield size in bits 24-31, bit offset below
                 bitfields = tuple(o >> 24 for _n, _t, o in raw)
             pos += 12 * vlen
-        elif kind in (_ENUM, _FUNC_PROTO):
+        elif kind in (_ENUM, _ENUM64):
+            size = 8 if kind == _ENUM else 12  # name_off, val / name_off, lo32, hi32
+            if pos + size * vlen > end:
+                raise ValueError(f".BTF: enum {name} has {vlen} values past the end")
+            members = tuple((_string(strings, struct.unpack_from("<I", data, pos + size * i)[0]), 0)
+                            for i in range(vlen))
+            pos += size * vlen
+        elif kind == _FUNC_PROTO:
             pos += 8 * vlen
-        elif kind in (_DATASEC, _ENUM64):
+        elif kind == _DATASEC:
             pos += 12 * vlen
         elif kind not in (_PTR, _FWD, _TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _FUNC, _FLOAT,
                           _TYPE_TAG):
@@ -229,10 +240,19 @@ def _plain(name: str) -> str:
 
 
 def _accesses(types: list[BtfType | None], type_id: int, access: str, kind: str) -> list[Access]:
-    """The named struct members a relocation's access string walks through."""
+    """The named struct members a relocation's access string walks through; the enumerator
+    an enum-value relocation asks about."""
     name, t = _resolve(types, type_id)
+    if kind.startswith("enumval-"):
+        if t is None or t.kind not in (_ENUM, _ENUM64) or not name:
+            return []  # an anonymous enum: no name to look for in the source
+        idx = int(access) if access.isdigit() else -1
+        if not 0 <= idx < len(t.members):
+            raise ValueError(f"enumerator {access[:40]!r} of enum {name} out of range")
+        return [Access(_plain(name), _plain(t.members[idx][0]), kind,
+                       _plain(name) != name or _plain(t.members[idx][0]) != t.members[idx][0])]
     if t is None or t.kind not in (_STRUCT, _UNION) or not name:
-        return []  # an enum value, a scalar type, an anonymous root: not a struct's member
+        return []  # a scalar type, an anonymous root, an enum's type-: not a struct's member
     if kind.startswith("type-"):
         return [Access(_plain(name), None, kind, _plain(name) != name)]
     steps = [int(x) for x in access.split(":") if x != ""][1:]  # the first is the pointer's

@@ -3,13 +3,17 @@
 A dependency list is a text file, one dependency a line: ``task_struct.pid`` (the program
 reads that member), ``task_struct.pid int`` (and relies on its type: a retype changes what a
 CO-RE read gets), ``task_struct.__state?`` (an existence probe: the program copes without
-it), ``task_struct`` (the type must exist); ``#`` starts a comment. For each selected release
-a dependency is ``present``, ``absent`` (the struct has no such member), ``no-struct``,
-``retyped`` (another type than the one given) or ``config-off`` (the member is there only
-under a condition the release's configuration, ``--config-at TAG=FILE`` or ``--config``,
-turns off); an absence a rename began names the new name (``renamed``: ``task_struct.state``
--> ``__state``). A compiled CO-RE BPF object (``clang -target bpf -g``) is read for the members
-its CO-RE relocations reach (bpfobj); a member only existence relocations ask about is a probe.
+it), ``task_struct`` (the type must exist); ``enum bpf_func_id.BPF_FUNC_loop`` (an enum's
+enumerator; ``enum bpf_func_id.BPF_FUNC_loop?`` a probe, ``enum bpf_func_id.BPF_FUNC_loop 181``
+relies on its value, ``enum bpf_func_id`` the enum itself); ``#`` starts a comment. For each
+selected release a dependency is ``present``, ``absent`` (the struct has no such member, the
+enum no such enumerator), ``no-struct`` (no struct, or for an enum dependency no enum, of that
+name), ``retyped`` (another type, or value, than the one given) or ``config-off`` (the member
+is there only under a condition the release's configuration, ``--config-at TAG=FILE`` or
+``--config``, turns off); an absence a rename began names the new name (``renamed``:
+``task_struct.state`` -> ``__state``). A compiled CO-RE BPF object (``clang -target bpf -g``) is
+read for the members its CO-RE relocations reach and the enumerators its enum-value
+relocations ask about (bpfobj); one only existence relocations ask about is a probe.
 Its own BTF says what it reads there (``BPF_CORE_READ`` reads sizeof the program's member at
 the relocated offset): where a release's member has another byte size, or another signedness
 (an integer read by value, or a bitfield its field-signed/lshift/rshift relocations read), the
@@ -29,7 +33,8 @@ from srcdiff.history import History, field_map
 
 PRESENT, ABSENT, NO_STRUCT, RETYPED, CONFIG_OFF = (
     "present", "absent", "no-struct", "retyped", "config-off")
-_LINE_RE = re.compile(r"^([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*))?(\?)?(?:\s+(.+))?$")
+_LINE_RE = re.compile(r"^(enum\s+)?([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*))?(\?)?"
+                      r"(?:\s+(.+))?$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Dependency:
     programs: tuple[str, ...] = ()
     relos: tuple[str, ...] = ()  # a BPF object's CO-RE relocation kinds asking for it
     reads: tuple = ()  # a BPF object's bpfobj.Shape's of it: what the program reads there
+    enum: bool = False  # STRUCT names an enum, FIELD one of its enumerators
 
     @property
     def kinds(self) -> list[str]:
@@ -50,9 +56,19 @@ class Dependency:
             return list(self.relos)
         if self.field is None:
             return ["type-exists"]
+        if self.enum:
+            return ["enumval-exists"] if self.probe or not self.type else ["enumval-value"]
         if self.probe:
             return ["field-exists"]
         return ["field-offset", "field-type"] if self.type else ["field-offset"]
+
+    @property
+    def label(self) -> str:
+        """How outputs name it: ``task_struct.pid``, ``struct task_struct``,
+        ``enum bpf_func_id.BPF_FUNC_loop``."""
+        if self.enum:
+            return f"enum {self.struct}.{self.field}" if self.field else f"enum {self.struct}"
+        return f"{self.struct}.{self.field}" if self.field else f"struct {self.struct}"
 
 
 @dataclass
@@ -73,7 +89,8 @@ class Result:
 
     def to_json(self) -> dict:
         d = self.dep
-        return {"struct": d.struct, "field": d.field, "type": d.type, "kinds": d.kinds,
+        return {"struct": d.struct, "field": d.field, "enum": d.enum, "type": d.type,
+                "kinds": d.kinds,
                 "programs": list(d.programs), "releases": self.releases, "guards": self.guards,
                 "changes": self.changes, "renamed": self.renamed,
                 "reads": [_shape_json(s) for s in d.reads], "sizes": self.sizes}
@@ -94,26 +111,27 @@ def read_dependencies(paths: list[str]) -> list[Dependency]:
             raise SrcdiffError(f"{p}: cannot read: {e.strerror or e}") from None
         if data.startswith(b"\x7fELF"):
             for d in _object_dependencies(p):
-                key = (d.struct, d.field, None, d.probe)
+                key = (d.enum, d.struct, d.field, None, d.probe)
                 old = merged.get(key)
                 merged[key] = d if old is None else Dependency(
                     d.struct, d.field, None, d.probe, old.programs + d.programs,
                     tuple(dict.fromkeys(old.relos + d.relos)),
-                    tuple(dict.fromkeys(old.reads + d.reads)))
+                    tuple(dict.fromkeys(old.reads + d.reads)), d.enum)
             continue
         for n, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
             line = raw.split("#", 1)[0].strip()
             if not line:
                 continue
             m = _LINE_RE.match(line)
-            if m is None or (m.group(4) and not m.group(2)):  # a type goes with a member
-                raise SrcdiffError(f"{p}:{n}: not a dependency (STRUCT.FIELD [TYPE], STRUCT.FIELD?"
-                                   f" or STRUCT): {line[:80]!r}")
-            struct, fld, probe, typ = m.groups()
-            key = (struct, fld, typ, bool(probe))
+            if m is None or (m.group(5) and not m.group(3)) or (  # a type goes with a member
+                    m.group(1) and m.group(3) and "." in m.group(3)):  # an enumerator is a name
+                raise SrcdiffError(f"{p}:{n}: not a dependency (STRUCT.FIELD [TYPE], STRUCT.FIELD?,"
+                                   f" STRUCT or enum NAME.ENUMERATOR): {line[:80]!r}")
+            enum, struct, fld, probe, typ = m.groups()
+            key = (bool(enum), struct, fld, typ, bool(probe))
             old = merged.get(key)
             progs = (old.programs if old else ()) + ((p,) if not old or p not in old.programs else ())
-            merged[key] = Dependency(struct, fld, typ, bool(probe), progs)
+            merged[key] = Dependency(struct, fld, typ, bool(probe), progs, (), enum=bool(enum))
     if not merged:
         raise SrcdiffError(f"{', '.join(paths)}: no dependency listed")
     return list(merged.values())
@@ -125,11 +143,11 @@ def _object_dependencies(path: str) -> list[Dependency]:
     probe (the program checks before it reads)."""
     from srcdiff.bpfobj import dependencies
 
-    kinds: dict[tuple[str, str | None], list[str]] = {}
-    reads: dict[tuple[str, str | None], dict] = {}
-    plain: set[tuple[str, str | None]] = set()  # read at least once without a flavor
+    kinds: dict[tuple[bool, str, str | None], list[str]] = {}
+    reads: dict[tuple[bool, str, str | None], dict] = {}
+    plain: set[tuple[bool, str, str | None]] = set()  # read at least once without a flavor
     for a in dependencies(path):
-        key = (a.struct, a.field)
+        key = (a.kind.startswith("enumval-"), a.struct, a.field)
         kinds.setdefault(key, [])
         if a.kind not in kinds[key]:
             kinds[key].append(a.kind)
@@ -141,14 +159,15 @@ def _object_dependencies(path: str) -> list[Dependency]:
     # it is read, or it is read only through a flavor (a compat path an existence check chose)
     return [Dependency(st, f, None,
                        all(k.endswith("-exists") for k in ks)
-                       or any(k.endswith("-exists") for k in ks) or (st, f) not in plain,
-                       (path,), tuple(ks), tuple(reads.get((st, f), ())))
-            for (st, f), ks in kinds.items()]
+                       or any(k.endswith("-exists") for k in ks) or (en, st, f) not in plain,
+                       (path,), tuple(ks), tuple(reads.get((en, st, f), ())), en)
+            for (en, st, f), ks in kinds.items()]
 
 
 def check(history: History, dep: Dependency, configs: dict[str, object]) -> Result:
-    """DEP at every release of HISTORY (read without a configuration, so guards are known);
-    CONFIGS maps a tag to the preprocess.Config its guards are decided with."""
+    """DEP at every release of HISTORY (read without a configuration, so guards are known; an
+    enum dependency's history is the enum's, read with kind "enum"); CONFIGS maps a tag to the
+    preprocess.Config its guards are decided with."""
     from srcdiff.since import _changes
 
     releases, guards, sizes = {}, {}, {}

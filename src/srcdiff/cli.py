@@ -77,7 +77,9 @@ def common_options(f: Callable) -> Callable:
         click.option("-I", "include_dirs", multiple=True, metavar="DIR",
                      help="Also look for #include's in DIR, relative to the repository root (repeatable)."),
         click.option("--arch", default="x86", show_default=True, help="Architecture for arch/ARCH/include."),
-        click.option("--kind", type=click.Choice(["struct", "union"]), help="Only a struct or only a union of that name."),
+        click.option("--kind", type=click.Choice(["struct", "union", "enum"]),
+                     help="Only a struct or only a union of that name; enum: the enum of that "
+                          "name (its enumerators), read only when asked for."),
         click.option("--first-parent", is_flag=True, help="Attribute along first parents only."),
         click.option("--follow", is_flag=True, help="Continue under the new name after a rename."),
         click.option("--rename-threshold", type=click.FloatRange(0, 1), default=DEFAULT_RENAME_THRESHOLD,
@@ -352,7 +354,8 @@ def blame_cmd(ctx: Context, struct: str, all_: bool, at: str | None) -> int:
     history, builder = _history(ctx, struct)
     tag, lines = blame(history, builder, include_removed=all_, at=at)
     node = history.node(tag)  # the name and file it has there (--follow: maybe not STRUCT's)
-    _emit(ctx, render.blame_text(struct, tag, lines, node["name"], node["path"]),
+    word = "enum" if ctx.read.kind == "enum" else "struct"
+    _emit(ctx, render.blame_text(struct, tag, lines, node["name"], node["path"], word),
           render.blame_json(struct, tag, lines, node["name"], node["path"]))
     return _finish(ctx, history.warnings, history.incomplete)
 
@@ -384,7 +387,8 @@ def diff_cmd(ctx: Context, struct: str, old: str, new: str) -> int:
     opts = ctx.options(struct)
     history, changes = diff_revisions(ctx.repo, ctx.cache, opts, old, new)
     ported = backported(ctx.repo, ctx.cache, opts, history)
-    _emit(ctx, render.diff_text(struct, old, new, changes, ported),
+    word = "enum" if ctx.read.kind == "enum" else "struct"
+    _emit(ctx, render.diff_text(struct, old, new, changes, ported, word),
           render.diff_json(struct, old, new, changes, ported))
     return _finish(ctx, history.warnings, history.incomplete)
 

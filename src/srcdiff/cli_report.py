@@ -132,8 +132,9 @@ def report_cmd(ctx: Context, struct: str, at_rev: str | None, commit_url: str | 
 @_own_command(["text", "json", "md", "html"], "text")
 def check_cmd(ctx: Context, deps: tuple[str, ...], config_at: tuple[str, ...],
               commit_url: str | None, output: Path | None, out_format: str) -> int:
-    """Which releases each struct dependency holds in: present, absent, no-struct, retyped,
-    config-off. Exit 1 when one that is not an existence probe fails in a selected release."""
+    """Which releases each struct (or enum) dependency holds in: present, absent, no-struct,
+    retyped, config-off. Exit 1 when one that is not an existence probe fails in a selected
+    release."""
     from dataclasses import replace
 
     from srcdiff.check import check, read_dependencies
@@ -152,17 +153,21 @@ def check_cmd(ctx: Context, deps: tuple[str, ...], config_at: tuple[str, ...],
     if default is not None:
         ctx = replace(ctx, read=replace(ctx.read, config=None))
     results, tags = [], None
-    structs = list(dict.fromkeys(d.struct for d in wanted))
-    if len(structs) > 1 and not ctx.read.pinned_path:
-        _presearch(ctx, structs)
-    for struct in structs:
-        history, _b = _history(ctx, struct, require=False)
-        tags = [v.tag for v in history.ordered()]
-        unknown = sorted(set(per_tag) - set(tags))
-        if unknown:
-            raise SrcdiffError(f"--config-at {unknown[0]}: not one of the examined versions")
-        configs = {t: per_tag.get(t, default) for t in tags if per_tag.get(t, default)}
-        results += [check(history, d, configs) for d in wanted if d.struct == struct]
+    # a struct's history and an enum's are read apart: an enum with the kind "enum"
+    for enum in (False, True):
+        names = list(dict.fromkeys(d.struct for d in wanted if d.enum == enum))
+        kctx = replace(ctx, read=replace(ctx.read, kind="enum")) if enum else ctx
+        if len(names) > 1 and not ctx.read.pinned_path:
+            _presearch(kctx, names)
+        for name in names:
+            history, _b = _history(kctx, name, require=False)
+            tags = [v.tag for v in history.ordered()]
+            unknown = sorted(set(per_tag) - set(tags))
+            if unknown:
+                raise SrcdiffError(f"--config-at {unknown[0]}: not one of the examined versions")
+            configs = {t: per_tag.get(t, default) for t in tags if per_tag.get(t, default)}
+            results += [check(history, d, configs) for d in wanted
+                        if d.struct == name and d.enum == enum]
     if out_format == "json":
         text = render.dumps({"versions": tags, "dependencies": [r.to_json() for r in results]})
     elif out_format == "md":

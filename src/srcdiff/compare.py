@@ -33,7 +33,7 @@ def struct_at(repo: GitRepo, cache: Cache, name: str, rev: str, read: ReadOption
     else:
         found = b.search(v, name)
     if found.sdef is None:
-        raise SrcdiffError(_not_found_message(repo, VersionSet([v]), name))
+        raise SrcdiffError(_not_found_message(repo, VersionSet([v]), name, read.kind))
     return v.commit, found
 
 

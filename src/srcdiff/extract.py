@@ -1,7 +1,8 @@
 """extract: find struct/union definitions in a header's text, without parsing C.
 
 Regex scanning plus brace matching; a definition is ``struct|union [attrs] NAME [attrs] {``
-or ``typedef struct|union [TAG] {...} NAME;`` (NAME the typedef name of the aggregate).
+or ``typedef struct|union [TAG] {...} NAME;`` (NAME the typedef name of the aggregate). Asked
+for enums (``enums=True``), the same shapes with ``enum``, and those only.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Definition:
 
 _ATTR = r"(?:__attribute__|__attribute|__aligned|__section|__designated_init|__packed|__randomize_layout|__no_randomize_layout|alignas|_Alignas)"
 _KEYWORD_RE = re.compile(r"\b(struct|union)\b")
+_ENUM_KEYWORD_RE = re.compile(r"\b(enum)\b")
 # Words that may sit between the keyword, the tag and the brace: attributes with arguments,
 # the kernel's bare annotations, and any other __word that has a name after it
 # (``struct __ec_align4 ec_params {``). A lone __word before the brace is the tag itself
@@ -73,10 +75,11 @@ def _brace_pairs(text: str) -> dict[int, int]:
 _BRACE_RE = re.compile(r"""[{}]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'""")
 
 
-def find_definitions(text: str, *, aliases: bool = False, name: str | None = None
-                     ) -> list[Definition]:
+def find_definitions(text: str, *, aliases: bool = False, name: str | None = None,
+                     enums: bool = False) -> list[Definition]:
     """Every struct/union definition (and typedef'd anonymous one) in comment-stripped TEXT,
-    nested ones included, in order of appearance.
+    nested ones included, in order of appearance; with ENUMS, every enum definition instead
+    (``kind == "enum"``).
 
     aliases: also list ``typedef struct TAG {...} NAME;`` under NAME (``typedef=True``,
     ``tag="TAG"``) right after its entry under TAG; off, each body is listed once.
@@ -86,10 +89,11 @@ def find_definitions(text: str, *, aliases: bool = False, name: str | None = Non
     lines = _Lines(text)
     if name is None:
         pairs: _Pairs | _LocalPairs = _Pairs(text)
-        keywords: Iterable[re.Match] = _keywords(text)
+        keywords: Iterable[re.Match] = (
+            _ENUM_KEYWORD_RE.finditer(text) if enums else _keywords(text))
     elif name in text:
         pairs = _LocalPairs(text)  # a few candidates: each brace matched on its own
-        keywords = _keywords_for(text, name)
+        keywords = _keywords_for(text, name, enums)
     else:
         return []
     out = [d for m in keywords for d in _at_keyword(text, m, pairs, lines, aliases)]
@@ -109,22 +113,24 @@ _STRUCT_RE = re.compile(r"struct\b")
 _UNION_RE = re.compile(r"union\b")
 
 
-def _keywords_for(text: str, name: str) -> list[re.Match]:
+def _keywords_for(text: str, name: str, enums: bool = False) -> list[re.Match]:
     """The struct/union keywords of TEXT that may open a definition listed under NAME, in
     order: the next word is NAME (not used as in 'struct NAME *p') or may be an attribute
     (see _SKIP_RE), or 'typedef' stands before it (NAME may follow the body)."""
     # patterns that start with a literal are searched for many times faster than '\b(a|b)';
     # fixed ones: a pattern per name would be compiled again for every name a caller asks
     at = set()
-    for rx in (_STRUCT_WORD_RE, _UNION_WORD_RE):
+    for rx in (_ENUM_WORD_RE,) if enums else (_STRUCT_WORD_RE, _UNION_WORD_RE):
         for m in rx.finditer(text):
             w = m.group(1)
             if (w == name and not _USE_RE.match(text, m.end(1))) or (
                     w and w.startswith(_MAY_BE_ATTR)):
                 at.add(m.start())
-    at.update(m.start(1) for m in _TYPEDEF_KEYWORD_RE.finditer(text))
+    at.update(m.start(1) for m in (_TYPEDEF_ENUM_RE if enums else _TYPEDEF_KEYWORD_RE
+                                   ).finditer(text))
     # match() checks the word boundary before each (no keyword inside 'mystruct')
-    return [k for p in sorted(at) if (k := _KEYWORD_RE.match(text, p)) is not None]
+    kw = _ENUM_KEYWORD_RE if enums else _KEYWORD_RE
+    return [k for p in sorted(at) if (k := kw.match(text, p)) is not None]
 
 
 # a keyword and the word after it (looked at, not consumed: it may be the next keyword)
@@ -134,6 +140,8 @@ _MAY_BE_ATTR = ("_", "alignas", "cacheline_aligned")
 _USE_RE = re.compile(r"\s*[*;,)]")  # 'struct NAME *p', '(struct NAME)': a use, not a definition
 _UNION_WORD_RE = re.compile(r"union\b(?=\s*(\w*))")
 _TYPEDEF_KEYWORD_RE = re.compile(r"typedef\s+(?:(?:const|volatile)\s+)*(struct|union)\b")
+_ENUM_WORD_RE = re.compile(r"enum\b(?=\s*(\w*))")
+_TYPEDEF_ENUM_RE = re.compile(r"typedef\s+(?:(?:const|volatile)\s+)*(enum)\b")
 
 
 class _Lines:

@@ -261,11 +261,12 @@ def build_history(repo: GitRepo, versions: VersionSet, opts: Options, cache: Cac
                           "be attributed (git fetch --unshallow fixes this)")
     h = b.build()
     if require and all(h.sdef(v.tag) is None for v in versions.versions):
-        raise SrcdiffError(_not_found_message(repo, versions, opts.name))
+        raise SrcdiffError(_not_found_message(repo, versions, opts.name, opts.read.kind))
     return h, b
 
 
-def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
+def _not_found_message(repo: GitRepo, versions: VersionSet, name: str,
+                       kind: str | None = None) -> str:
     """The one-line error for NAME found at no version of VERSIONS: with close names (a
     misspelling), and why where srcdiff can tell (a '{' never closed, a file git calls binary)."""
     import difflib
@@ -282,7 +283,8 @@ def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
     # it (a misspelt vfio_pci_devic: paths with vfio, pci or devic).
     files = repo.run_text("ls-tree", "-r", "-z", "--name-only", newest.commit).split("\0")
     small = sum(f.endswith(".h") for f in files) <= 5000
-    pattern = r"(struct|union)[[:space:]]+[A-Za-z_][A-Za-z0-9_]*[[:space:]]*\{"
+    words_re = "enum" if kind == "enum" else "(struct|union)"
+    pattern = rf"{words_re}[[:space:]]+[A-Za-z_][A-Za-z0-9_]*[[:space:]]*\{{"
     words = dict.fromkeys(w for w in re.split(r"[_0-9]+", name) if len(w) >= 3)
     where = ["*.h" if small else "include/*.h", *(f"*{w}*.[ch]" for w in words)]
     out = ""
@@ -290,14 +292,15 @@ def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
         out += repo.run_text("grep", "-h", "-o", "-I", "-E", "--no-textconv", "-e", pattern,
                              v.commit, "--", *where, ok_codes=(0, 1))
     # NAME itself shows up when its definition is broken: never "did you mean NAME?"
-    names = sorted({m.group(2) for m in re.finditer(r"(struct|union)\s+(\w+)", out)} - {name})
+    names = sorted({m.group(2) for m in re.finditer(r"(struct|union|enum)\s+(\w+)", out)} - {name})
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
 
     # Why the newest version has no definition although a file opens one: a '{' never closed,
     # or a file with NUL bytes, which git grep (and so srcdiff's search) takes for binary.
     why = ""
-    opened = re.compile(rb"\b(?:struct|union)\s+" + re.escape(name.encode()) + rb"\s*\{")
+    kw = rb"enum" if kind == "enum" else rb"(?:struct|union)"
+    opened = re.compile(rb"\b" + kw + rb"\s+" + re.escape(name.encode()) + rb"\s*\{")
     listed = repo.run_text("grep", "-l", "-z", "-a", "-F", "-w", "--no-textconv", "-e", name,
                            newest.commit, "--", *(["*.[ch]"] if small else where),
                            ok_codes=(0, 1))
@@ -312,16 +315,17 @@ def _not_found_message(repo: GitRepo, versions: VersionSet, name: str) -> str:
         if not m:
             continue
         if b"\0" in data:
-            if not scan_named(data, name)[1]:
+            if not scan_named(data, name, enums=kind == "enum")[1]:
                 continue  # binary indeed: what looks like the struct does not read as one
             nul = data.count(b"\n", 0, data.index(b"\0")) + 1
             why = (f"; {path} has it but holds NUL bytes (line {nul}), so git takes the file for "
                    f"binary and it is not searched: --path {path} reads it")
             break
-        line = unclosed_at(data, name)
+        line = unclosed_at(data, name, kind)
         if line is not None:
             what = m.group(0).split(b"{")[0].decode().strip()
             why = f"; {what} at {path}:{line}: '{{' never closed"
             break
     span = f"{vs[0].tag}..{newest.tag}" if len(vs) > 1 else newest.tag
-    return f"struct {name} is not defined at any examined version ({span}){why}{hint}"
+    what = "enum" if kind == "enum" else "struct"
+    return f"{what} {name} is not defined at any examined version ({span}){why}{hint}"

@@ -414,7 +414,7 @@ def _by_program(results: list) -> dict[str, tuple[str, list]]:
 
 
 def _dep_name(dep) -> str:
-    return f"{dep.struct}.{dep.field}" if dep.field else f"struct {dep.struct}"
+    return dep.label
 
 
 def _status(r, tag: str) -> str:

@@ -21,7 +21,9 @@ class Field:
     ``guard`` is the preprocessor condition under which the member exists
     (``"CONFIG_NUMA && !CONFIG_PREEMPT_RT"``) or None when unconditional.
     ``unparsed`` holds the member's source text when it could not be parsed
-    (then ``type`` is ``"?"`` and ``name`` may be None).
+    (then ``type`` is ``"?"`` and ``name`` may be None). An enum's enumerator is a Field
+    with ``enumerator`` set and its value in ``type`` (``"181"``, or the expression as written
+    where it cannot be worked out).
     """
 
     name: str | None
@@ -31,12 +33,16 @@ class Field:
     line: int | None = None
     fields: tuple[Field, ...] = ()
     unparsed: str | None = None
+    enumerator: bool = False
 
     @property
     def decl(self) -> str:
-        """The member as C-like text: ``struct pci_dev *pdev``, ``u32 rbar[7]``."""
+        """The member as C-like text: ``struct pci_dev *pdev``, ``u32 rbar[7]``; an
+        enumerator ``BPF_FUNC_loop = 181``."""
         if self.unparsed is not None:
             return self.unparsed
+        if self.enumerator:
+            return f"{self.name} = {self.type}"
         return format_decl(self.type, self.name, self.bits)
 
     def key(self) -> str:
@@ -67,6 +73,8 @@ class Field:
             d["fields"] = [f.to_json() for f in self.fields]
         if self.unparsed is not None:
             d["unparsed"] = self.unparsed
+        if self.enumerator:
+            d["enumerator"] = True
         return d
 
     @staticmethod
@@ -79,16 +87,17 @@ class Field:
             line=d.get("line"),
             fields=tuple(Field.from_json(x) for x in d.get("fields", ())),
             unparsed=d.get("unparsed"),
+            enumerator=bool(d.get("enumerator")),
         )
 
 
 @dataclass(frozen=True)
 class StructDef:
-    """A struct or union definition as found in one file version.
+    """A struct, union or enum definition as found in one file version.
 
-    ``kind`` is ``"struct"`` or ``"union"``; ``line`` is the 1-based line of the
-    definition's first line in ``path``. ``warnings`` lists problems met while
-    reading it (each names file, line and reason).
+    ``kind`` is ``"struct"``, ``"union"`` or ``"enum"`` (its fields are its enumerators);
+    ``line`` is the 1-based line of the definition's first line in ``path``. ``warnings``
+    lists problems met while reading it (each names file, line and reason).
     """
 
     name: str
@@ -183,5 +192,7 @@ def _render_fields(fields: tuple[Field, ...], lines: list[str], depth: int) -> N
             lines.append(f"{pad}}}{tail};{guard}")
         elif f.unparsed is not None:
             lines.append(f"{pad}{f.unparsed}\t/* unparsed */{guard}")
+        elif f.enumerator:
+            lines.append(f"{pad}{f.decl},{guard}")
         else:
             lines.append(f"{pad}{f.decl};{guard}")

@@ -100,12 +100,14 @@ class Tracer(Part):
             if blob is None:
                 continue
             other_data = self.repo.read_file(other, p)
-            other_names = {d.name for d in scan(other_data)[1]} if other_data is not None else set()
+            enums = self.reader.opts.kind == "enum"
+            other_names = ({d.name for d in scan(other_data, enums)[1]} if other_data is not None
+                           else set())
             try:
                 data = self.repo.read_blob(blob)
             except BlobTooLarge:
                 continue  # a file over the size limit is not read, so cannot be the other end
-            for d in scan(data)[1]:
+            for d in scan(data, enums)[1]:
                 if d.name == skip or d.name in other_names:
                     continue
                 cand = self.reader.in_blob(blob, d.name, p, look, data)

@@ -1,4 +1,4 @@
-"""parse: from the bytes of one header to the StructDef of one struct or union in it.
+"""parse: from the bytes of one header to the StructDef of one struct, union or enum in it.
 
 Extract the body, run the body's #if's and member-producing macros, then parse each member
 declaration with one shared pycparser CParser (results cached by declaration text).
@@ -28,6 +28,13 @@ object-like macros are expanded (``#define rcu_head callback_head`` makes ``stru
 rcu_head;`` the member ``callback_head`` of type ``struct callback_head``), unless the
 expansion does not parse (an accessor #define'd after the struct; where a #define stands in
 the file is not tracked). Function-like macros without ``(`` are left alone, as cpp does.
+
+Enums (``kind="enum"``, asked for by name only): one Field per enumerator, ``enumerator`` set,
+``type`` its value: the number it evaluates to (an explicit ``= expr`` with its macros and the
+earlier enumerators; an implicit one is the previous plus one), else the expression as written
+(``PREV + 1`` after an enumerator under another #if). A macro heading an item is expanded
+(``__BPF_FUNC_MAPPER(__BPF_ENUM_FN)`` lays out bpf_func_id's enumerators, ``##`` pasting
+their names) and what it produces split at its commas.
 
 Guards (``Field.guard``): the #if conditions around the member inside the struct body (relative
 to the enclosing aggregate's guard), joined with `` && ``: ``#ifdef X`` and ``defined(X)`` are
@@ -108,7 +115,8 @@ def read_struct(
 ) -> StructDef | None:
     """Definition of struct/union NAME (or of typedef NAME of a struct/union) in DATA.
 
-    kind: "struct", "union" or None (any). Returns None when DATA does not define it (forward
+    kind: "struct", "union" or None (either), or "enum" (enums are read only when asked
+    for). Returns None when DATA does not define it (forward
     declarations and uses are not definitions). Never raises on bad content: problems become
     StructDef.warnings ("path:line: reason") and Field(unparsed=text) entries.
     include_reader(repo_relative_path) returns that file's bytes at the same revision or None;
@@ -116,7 +124,7 @@ def read_struct(
     distinct paths looked up, to follow #include's to the #define's of macros the struct uses
     (member-producing macros, array sizes).
     """
-    clean, defs = scan_named(data, name)
+    clean, defs = scan_named(data, name, enums=kind == "enum")
     cands = [d for d in defs if kind is None or d.kind == kind]
     if not cands:
         return None
@@ -201,23 +209,30 @@ def _scanned(data: bytes) -> _Scanned:
     return hit
 
 
-def scan(data: bytes) -> tuple[str, list[Definition]]:
+def scan(data: bytes, enums: bool = False) -> tuple[str, list[Definition]]:
     """(comment-stripped text, every struct/union definition in it) of the header DATA;
     ``typedef struct TAG {...} NAME;`` is listed under TAG and under NAME (``Definition.tag``).
+    With ENUMS, every enum definition instead.
 
     Memoized by content, so callers that read many structs from one file (or ask first which
     structs a blob defines) pay for decoding and scanning once. Never raises on bad content.
     """
     hit = _scanned(data)
+    if enums:
+        got = hit.named.get("enum *")
+        if got is None:
+            got = hit.named["enum *"] = find_definitions(hit.clean, aliases=True, enums=True)
+        return hit.clean, got
     if hit.every is None:
         hit.every = find_definitions(hit.clean, aliases=True)
     return hit.clean, hit.every
 
 
-def unclosed_at(data: bytes, name: str) -> int | None:
-    """The line of a ``struct NAME {`` (or union) in DATA whose '{' is never closed, or None:
-    why a file that opens a definition defines nothing."""
-    opened = re.compile(rb"\b(?:struct|union)\s+" + re.escape(name.encode()) + rb"\s*\{")
+def unclosed_at(data: bytes, name: str, kind: str | None = None) -> int | None:
+    """The line of a ``struct NAME {`` (or union; enum with KIND "enum") in DATA whose '{' is
+    never closed, or None: why a file that opens a definition defines nothing."""
+    kw = rb"enum" if kind == "enum" else rb"(?:struct|union)"
+    opened = re.compile(rb"\b" + kw + rb"\s+" + re.escape(name.encode()) + rb"\s*\{")
     m = opened.search(data)
     if not m:
         return None
@@ -229,14 +244,22 @@ def unclosed_at(data: bytes, name: str) -> int | None:
     return data.count(b"\n", 0, m.start()) + 1
 
 
-def scan_named(data: bytes, name: str) -> tuple[str, list[Definition]]:
+def scan_named(data: bytes, name: str, enums: bool = False) -> tuple[str, list[Definition]]:
     """(comment-stripped text, the definitions scan lists under NAME): from the whole scan
     when there is one, else looking for NAME alone (history reads one struct out of hundreds
-    of versions of a file: examining every definition in each would be wasted).
+    of versions of a file: examining every definition in each would be wasted). With ENUMS,
+    the enums named NAME instead.
 
     A ``trace_event_raw_X`` the file does not define but generates with a TRACE_EVENT macro
     comes with the text that macro call is rewritten into (srcdiff.trace_events)."""
     hit = _scanned(data)
+    if enums:
+        key = "enum " + name
+        defs = hit.named.get(key)
+        if defs is None:
+            defs = hit.named[key] = find_definitions(hit.clean, aliases=True, name=name,
+                                                     enums=True)
+        return hit.clean, defs
     if hit.every is not None:
         defs = [d for d in hit.every if d.name == name]
     else:
@@ -308,7 +331,7 @@ def _read(
             clean[a : a + 2000].split())),), path, d.line, (f"{path}:{d.line}: {too_long}",))
     brace_line = d.line + clean.count("\n", d.start, a)
     toks = _body_tokens(clean[a:b], brace_line, ctx)
-    fields = _members(toks, (), ctx, 0)
+    fields = _enumerators(toks, ctx) if d.kind == "enum" else _members(toks, (), ctx, 0)
     return StructDef(name, d.kind, tuple(fields), path, d.line, tuple(ctx.warnings))
 
 
@@ -585,7 +608,7 @@ def _match(toks: list[str], i: int, end: int | None = None) -> int:
     return end - 1
 
 
-def _split_members(toks: list[Tok]) -> list[list[Tok]]:
+def _split_members(toks: list[Tok], sep: str = ";") -> list[list[Tok]]:
     out: list[list[Tok]] = []
     cur: list[Tok] = []
     depth = 0
@@ -595,7 +618,7 @@ def _split_members(toks: list[Tok]) -> list[list[Tok]]:
             depth += 1
         elif t in (")", "]", "}"):
             depth = max(0, depth - 1)
-        elif t == ";" and depth == 0:
+        elif t == sep and depth == 0:
             if cur:
                 out.append(cur)
             cur = []
@@ -644,6 +667,72 @@ def _members(toks: list[Tok], parent: tuple[str, ...], ctx: _Ctx, depth: int) ->
                 readings.pop(0)
             readings.append((rec.asked, tuple(_shift_lines(got, -first)), budget - ctx.budget))
     return out
+
+
+def _enumerators(toks: list[Tok], ctx: _Ctx) -> list[Field]:
+    """The enumerators of an enum body (see the module docstring), in order."""
+    out: list[Field] = []
+    pending = _split_members(toks, ",")
+    pending.reverse()  # a stack: the next item last
+    known: dict[str, int] = {}  # earlier enumerators' values, for later expressions
+    prev: tuple[str, int | None, tuple[str, ...]] | None = None  # name, value, guard terms
+    steps = 0
+    while pending:
+        item = _strip_annotations(pending.pop())
+        if not item:
+            continue
+        texts = [t[0] for t in item]
+        line, g = item[0][1], item[0][2]
+        ctx.env.line = line
+        guard = guard_text(g) if g else None
+        steps += 1
+        if steps > _MAX_STEPS or ctx.budget <= 0:
+            out.append(_unparsed(_Text(item), "expanded too far", line, guard, ctx))
+            break
+        t0 = texts[0]
+        m = ctx.env.lookup(t0) if is_ident(t0) and t0 not in _KEYWORDS else None
+        if m is not None and (m.params is None or (len(texts) > 1 and texts[1] == "(")):
+            end = 1 if m.params is None else _match(texts, 1) + 1
+            try:
+                body = expand(texts[:end], ctx.env.lookup)
+            except ValueError:
+                out.append(_unparsed(_Text(item), f"cannot expand {quote(t0)}", line, guard, ctx))
+                continue
+            if body != texts[:end]:
+                ctx.budget -= len(body)
+                more = _split_members([(t, line, g) for t in body] + item[end:], ",")
+                pending.extend(reversed(more))
+                continue
+        if not is_ident(t0) or (len(texts) > 1 and (texts[1] != "=" or len(texts) < 3)):
+            out.append(_unparsed(_Text(item), "not an enumerator", line, guard, ctx))
+            continue
+        if len(texts) > 1:
+            value = _enum_value(texts[2:], known, ctx)
+            shown = str(value) if value is not None else join_tokens(texts[2:])
+        elif prev is None:
+            value, shown = 0, "0"
+        elif prev[1] is not None and g[: len(prev[2])] == prev[2]:
+            # the previous one is there whenever this one is: its value plus one
+            value = prev[1] + 1
+            shown = str(value)
+        else:
+            value, shown = None, f"{prev[0]} + 1"
+        if value is not None:
+            known[t0] = value
+        prev = (t0, value, g)
+        out.append(Field(t0, shown, None, guard, line, enumerator=True))
+    return out
+
+
+def _enum_value(expr: list[str], known: dict[str, int], ctx: _Ctx) -> int | None:
+    """The value of an enumerator's EXPR (macros, earlier enumerators KNOWN), or None. The
+    names left once macros are expanded are enumerators (``#define X X`` after ``X = 1``, as
+    uapi headers write them, leaves X)."""
+    try:
+        toks = expand(expr, ctx.env.lookup)
+        return eval_int([str(known[t]) if t in known else t for t in toks], _no_macro)
+    except (ExprError, ValueError):
+        return None
 
 
 class _Recorder:

@@ -207,8 +207,14 @@ def log_json(history: History) -> dict:
             "warnings": history.warnings}
 
 
+def kind_word(history: History) -> str:
+    """How text headers name what HISTORY follows: "enum" for an enum, else "struct"."""
+    kinds = {s.kind for v in history.ordered() if (s := history.sdef(v.tag)) is not None}
+    return "enum" if kinds == {"enum"} else "struct"
+
+
 def log_text(history: History, definitions: bool = True) -> str:
-    out: list[str] = [f"struct {history.name}", ""]
+    out: list[str] = [f"{kind_word(history)} {history.name}", ""]
     for v in history.ordered():
         node = history.node(v.tag)
         sdef = node["sdef"]
@@ -254,9 +260,9 @@ def diff_json(name: str, a: str, b: str, changes: list[Change],
 
 
 def diff_text(name: str, a: str, b: str, changes: list[Change],
-              backported: list[Change] = ()) -> str:
-    out = [f"struct {name}: no changes between {a} and {b}" if not changes
-           else f"struct {name}: {a} -> {b}"]
+              backported: list[Change] = (), word: str = "struct") -> str:
+    out = [f"{word} {name}: no changes between {a} and {b}" if not changes
+           else f"{word} {name}: {a} -> {b}"]
     for ch in changes:
         out.append(f"{change_text(ch)}")
         out.append(f"    {commit_text(ch)}")
@@ -308,7 +314,7 @@ def check_text(results, tags: list[str]) -> str:
     out = []
     for r in results:
         d = r.dep
-        name = f"{d.struct}.{d.field}" if d.field else f"struct {d.struct}"
+        name = d.label
         name += f" ({d.type})" if d.type else ""
         name += " (existence probe)" if d.probe else ""
         failed = r.failed()
@@ -353,7 +359,7 @@ def check_md(results, tags: list[str]) -> str:
     out = ["# srcdiff check", "", head, "|" + "---|" * (len(tags) + 2)]
     for r in results:
         d = r.dep
-        name = f"{d.struct}.{d.field}" if d.field else f"struct {d.struct}"
+        name = d.label
         name += " (probe)" if d.probe else ""
         cells = [_CHECK_MARKS.get(r.releases[t], r.releases[t]) for t in tags]
         out.append(f"| `{name}` | {', '.join(d.kinds)} | " + " | ".join(cells) + " |")
@@ -368,7 +374,7 @@ def check_md(results, tags: list[str]) -> str:
         for r in changed:
             for c in r.changes:
                 who = f"{c['commit'][:12]} {md(c['subject'] or '')}" if c["commit"] else "unattributed"
-                out.append(f"- `{r.dep.struct}.{r.dep.field or ''}` {c['change']} in "
+                out.append(f"- `{r.dep.label}` {c['change']} in "
                            f"{md(c['release'])}: {who}")
     return clean("\n".join(out))
 
@@ -385,7 +391,7 @@ def blame_json(name: str, tag: str, lines: list[BlameLine], name_at: str | None 
 
 
 def blame_text(name: str, tag: str, lines: list[BlameLine], name_at: str | None = None,
-               path: str | None = None) -> str:
+               path: str | None = None, word: str = "struct") -> str:
     rows = []
     for ln in lines:
         c = ln.introduced.commit
@@ -399,9 +405,9 @@ def blame_text(name: str, tag: str, lines: list[BlameLine], name_at: str | None 
         rows.append((decl, ln.introduced.tag, who + gone))
     w0 = min(max((len(r[0]) for r in rows), default=0), 48)
     w1 = max((len(r[1]) for r in rows), default=0)
-    head = f"struct {name_at or name} at {tag}" + (f" ({path})" if path else "")
+    head = f"{word} {name_at or name} at {tag}" + (f" ({path})" if path else "")
     if name_at and name_at != name:
-        head += f", followed from struct {name}"
+        head += f", followed from {word} {name}"
     out = [head]
     out += [f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}" for r in rows]
     return clean("\n".join(out))

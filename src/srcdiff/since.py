@@ -104,5 +104,7 @@ def _no_member_message(history: History, name: str) -> str:
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     vs = history.ordered()
-    return (f"struct {history.name} has no member {name} at any examined version "
-            f"({vs[0].tag}..{vs[-1].tag}){hint}")
+    from srcdiff.render import kind_word
+
+    return (f"{kind_word(history)} {history.name} has no member {name} at any examined "
+            f"version ({vs[0].tag}..{vs[-1].tag}){hint}")

@@ -126,7 +126,7 @@ class Locator(Part):
             self.cache.get("located", self._located_key(vs.by_tag(t), n, kinds)) is None
             for t in tags)]
         presearch(self.repo, todo, [vs.by_tag(t).commit for t in tags],
-                  (INCLUDE_GLOBS, HEADER_GLOBS, SOURCE_GLOBS))
+                  (INCLUDE_GLOBS, HEADER_GLOBS, SOURCE_GLOBS), self.reader.opts.kind)
 
     def _probe_each(self, tags: list[str], name: str, kinds: tuple[tuple[str, ...], ...]
                     ) -> tuple[list[tuple[str, Found]], list[str]]:
@@ -236,11 +236,12 @@ class Locator(Part):
         """Note, for V's warning, a definition of FX's struct in its file that never closes
         (the version reads as absent, and should not do so without a word)."""
         try:
-            line = unclosed_at(self.repo.read_blob(blob), fx.name)
+            line = unclosed_at(self.repo.read_blob(blob), fx.name, self.reader.opts.kind)
         except SrcdiffError:  # over the size limit: nothing to say from it
             return
         if line is not None:
-            self._notes[v.tag] = (f"struct {fx.name} at {fx.path}:{line}: '{{' never closed; "
+            what = self.reader.opts.kind or "struct"
+            self._notes[v.tag] = (f"{what} {fx.name} at {fx.path}:{line}: '{{' never closed; "
                                   "read as absent")
 
     def _step_forward(self, x: Version, y: Version, fx: Found, kx: list[tuple[str, str]]):
