@@ -248,6 +248,10 @@ class StructReader:
         event = trace_events.event_of(name) if self.opts.kind != "enum" else None
         words = name if event is None else (name, event)
         for globs in kinds:
+            if event is not None and globs == SOURCE_GLOBS:
+                # the trace event macros are read from headers only (the kernel's .c files
+                # define none: 0 of 6.12's); a whole-tree search of the sources takes seconds
+                continue
             hits = self.repo.grep_revs(grep_pattern(name, kind=self.opts.kind), list(revs), globs,
                                        word=words)
             for rev in revs:
@@ -308,8 +312,10 @@ def presearch(repo: GitRepo, names: list[str], revs: list[str],
             # a header may only mention NAME on a line like a definition's (a prototype's
             # `struct NAME` at its end), so every name goes on to the other headers (whose
             # search costs as much for all as for a few); the sources, as many files again,
-            # only for the names no header has such a line for
-            left = [n for n in left if n not in seen]
+            # only for the names no header has such a line for, and not for trace event
+            # structs (search_many reads those from headers only)
+            left = [n for n in left if n not in seen
+                    and (kind == "enum" or trace_events.event_of(n) is None)]
         if len(left) < 2:
             return  # one name: search_many's own two greps are as many
         with ThreadPoolExecutor(max_workers=min(len(revs), 4) or 1) as pool:
