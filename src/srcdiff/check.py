@@ -66,7 +66,7 @@ class Result:
         d = self.dep
         return {"struct": d.struct, "field": d.field, "type": d.type, "kinds": d.kinds,
                 "programs": list(d.programs), "releases": self.releases, "guards": self.guards,
-                "changes": self.changes, "renamed": self.renamed}
+                "changes": self.changes, "renamed": self.renamed, "failed": self.failed()}
 
 
 def read_dependencies(paths: list[str]) -> list[Dependency]:
@@ -86,22 +86,36 @@ def read_dependencies(paths: list[str]) -> list[Dependency]:
                     d.struct, d.field, None, d.probe, old.programs + d.programs,
                     tuple(dict.fromkeys(old.relos + d.relos)))
             continue
-        for n, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
-            m = _LINE_RE.match(line)
-            if m is None or (m.group(4) and not m.group(2)):  # a type goes with a member
-                raise SrcdiffError(f"{p}:{n}: not a dependency (STRUCT.FIELD [TYPE], STRUCT.FIELD?"
-                                   f" or STRUCT): {line[:80]!r}")
-            struct, fld, probe, typ = m.groups()
-            key = (struct, fld, typ, bool(probe))
-            old = merged.get(key)
-            progs = (old.programs if old else ()) + ((p,) if not old or p not in old.programs else ())
-            merged[key] = Dependency(struct, fld, typ, bool(probe), progs)
+        _merge_lines(data.decode("utf-8", "replace").splitlines(), p, merged)
     if not merged:
         raise SrcdiffError(f"{', '.join(paths)}: no dependency listed")
     return list(merged.values())
+
+
+def parse_dependency_lines(lines: list[str], where: str) -> list[Dependency]:
+    """The dependencies LINES list (as a DEPS.txt's lines; WHERE names them in errors and
+    is their "program"), merged by (struct, field)."""
+    merged: dict[tuple, Dependency] = {}
+    _merge_lines(lines, where, merged)
+    if not merged:
+        raise SrcdiffError(f"{where}: no dependency listed")
+    return list(merged.values())
+
+
+def _merge_lines(lines: list[str], p: str, merged: dict[tuple, Dependency]) -> None:
+    for n, raw in enumerate(lines, 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = _LINE_RE.match(line)
+        if m is None or (m.group(4) and not m.group(2)):  # a type goes with a member
+            raise SrcdiffError(f"{p}:{n}: not a dependency (STRUCT.FIELD [TYPE], STRUCT.FIELD?"
+                               f" or STRUCT): {line[:80]!r}")
+        struct, fld, probe, typ = m.groups()
+        key = (struct, fld, typ, bool(probe))
+        old = merged.get(key)
+        progs = (old.programs if old else ()) + ((p,) if not old or p not in old.programs else ())
+        merged[key] = Dependency(struct, fld, typ, bool(probe), progs)
 
 
 def _object_dependencies(path: str) -> list[Dependency]:
