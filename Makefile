@@ -1,4 +1,5 @@
-# Set-up and everyday targets. Needs only python3 (3.11+), git and make.
+# Set-up and everyday targets. Needs only python3 (3.11+), git and make. The venv gets the
+# optional extra for index --export (pyarrow), so its tests run.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ DEMO := build/demo-repo
 $(BIN)/srcdiff: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,parquet]'
 	touch $@
 
 # Build the demo kernel-like history from corpus/ and blame a struct in it.

@@ -164,14 +164,20 @@ class Repository:
                                    self._indexer(jobs))
         return _plain(data)
 
-    def index(self, jobs: int | None = None, headers_only: bool = False) -> dict:
+    def index(self, jobs: int | None = None, headers_only: bool = False,
+              export: str | os.PathLike | None = None) -> dict:
         """Index every struct of the selected releases (``srcdiff index --format json``: what
-        was read, how long it took)."""
+        was read, how long it took); EXPORT: then write the index as Parquet tables into that
+        new directory (``--export``; needs pyarrow), their row counts under "export"."""
         from srcdiff.index import ALL, HEADERS
 
         self._start()
-        stats = index_releases(self, HEADERS if headers_only else ALL, self._indexer(jobs))
-        return _plain(stats.to_json())
+        stats, exported = index_releases(self, HEADERS if headers_only else ALL,
+                                         self._indexer(jobs), export)
+        data = stats.to_json()
+        if exported is not None:
+            data["export"] = exported
+        return _plain(data)
 
     def _indexer(self, jobs: int | None) -> Indexer:
         from srcdiff.index import build_index
@@ -338,12 +344,26 @@ def index_store(s):
     return IndexStore(s.cache.path, fingerprint(s.read.arch))
 
 
-def index_releases(s, scope: str, run: Indexer):
-    """Index the selected releases (what is missing) in SCOPE; index.IndexStats."""
-    versions = select(s).versions
+def index_releases(s, scope: str, run: Indexer, export: str | os.PathLike | None = None
+                   ) -> tuple[object, dict | None]:
+    """Index the selected releases (what is missing) in SCOPE: (index.IndexStats, with
+    EXPORT a directory: the Parquet tables' row counts there, as export.export)."""
+    vs = select(s)
+    if export is not None:
+        from srcdiff.export import check_target, pyarrow_modules
+
+        pyarrow_modules()  # before the work: a missing pyarrow or a taken directory stop it
+        check_target(Path(export))
     store = index_store(s)
     try:
-        return run(store, versions, scope)
+        stats = run(store, vs.versions, scope)
+        exported = None
+        if export is not None:
+            from srcdiff.export import export as write
+
+            parents = {v.tag: vs.parent(v.tag) for v in vs.versions}
+            exported = write(store, vs.versions, parents, Path(export), s.read.arch)
+        return stats, exported
     finally:
         store.close()
 

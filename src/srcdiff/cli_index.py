@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -53,15 +54,19 @@ def _print_stats(ctx: Context, stats) -> None:
               help="Only header files (.h, .hh, .hpp), not sources.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Worker processes (default: all cores).")
+@click.option("--export", "export", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="Then write the index as Parquet tables into this new directory"
+              " (definitions, members, changes; needs pyarrow).")
 @command
-def index_cmd(ctx: Context, headers_only: bool, jobs: int | None) -> int:
+def index_cmd(ctx: Context, headers_only: bool, jobs: int | None, export: Path | None) -> int:
     """Read every struct and union of every selected release into the cache database, once per
     distinct file version; later questions (srcdiff structs) are lookups. Interrupted, a rerun
     goes on where it stopped."""
     from srcdiff.api import index_releases
     from srcdiff.index import ALL, HEADERS
 
-    stats = index_releases(ctx, HEADERS if headers_only else ALL, _indexer(ctx, jobs))
+    stats, exported = index_releases(ctx, HEADERS if headers_only else ALL,
+                                     _indexer(ctx, jobs), export)
     _print_stats(ctx, stats)
     n = len(stats.releases)
     if stats.up_to_date == n:
@@ -70,7 +75,12 @@ def index_cmd(ctx: Context, headers_only: bool, jobs: int | None) -> int:
         text = (f"{n} release(s), {n - stats.up_to_date} indexed now: {stats.blobs} distinct files,"
                 f" {stats.read} read ({stats.bodies} definitions), {stats.stored} indexed before;"
                 f" {stats.seconds:.1f} s")
-    _emit(ctx, text, stats.to_json())
+    data = stats.to_json()
+    if exported is not None:
+        data["export"] = exported
+        text += (f"\nexported to {exported['directory']}: {exported['definitions']} definitions,"
+                 f" {exported['members']} members, {exported['changes']} changes")
+    _emit(ctx, text, data)
     return 0
 
 
