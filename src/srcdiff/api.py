@@ -165,26 +165,27 @@ class Repository:
         return _plain(data)
 
     def index(self, jobs: int | None = None, headers_only: bool = False,
-              export: str | os.PathLike | None = None) -> dict:
+              export: str | os.PathLike | None = None, scheduler: str | None = None) -> dict:
         """Index every struct of the selected releases (``srcdiff index --format json``: what
         was read, how long it took); EXPORT: then write the index as Parquet tables into that
-        new directory (``--export``; needs pyarrow), their row counts under "export"."""
+        new directory (``--export``; needs pyarrow), their row counts under "export";
+        SCHEDULER: read on a Dask cluster ("tcp://HOST:8786", or "local"; needs dask)."""
         from srcdiff.index import ALL, HEADERS
 
         self._start()
         stats, exported = index_releases(self, HEADERS if headers_only else ALL,
-                                         self._indexer(jobs), export)
+                                         self._indexer(jobs, scheduler), export, scheduler)
         data = stats.to_json()
         if exported is not None:
             data["export"] = exported
         return _plain(data)
 
-    def _indexer(self, jobs: int | None) -> Indexer:
+    def _indexer(self, jobs: int | None, scheduler: str | None = None) -> Indexer:
         from srcdiff.index import build_index
 
         def run(store, versions, scope):
             return build_index(self.repo, versions, store, arch=self.read.arch, scope=scope,
-                               jobs=jobs, warn=self.warnings.append)
+                               jobs=jobs, warn=self.warnings.append, scheduler=scheduler)
 
         return run
 
@@ -344,11 +345,16 @@ def index_store(s):
     return IndexStore(s.cache.path, fingerprint(s.read.arch))
 
 
-def index_releases(s, scope: str, run: Indexer, export: str | os.PathLike | None = None
-                   ) -> tuple[object, dict | None]:
+def index_releases(s, scope: str, run: Indexer, export: str | os.PathLike | None = None,
+                   scheduler: str | None = None) -> tuple[object, dict | None]:
     """Index the selected releases (what is missing) in SCOPE: (index.IndexStats, with
-    EXPORT a directory: the Parquet tables' row counts there, as export.export)."""
+    EXPORT a directory: the Parquet tables' row counts there, as export.export). SCHEDULER:
+    RUN reads on a Dask cluster, whose library must be there."""
     vs = select(s)
+    if scheduler is not None:
+        from srcdiff.cluster import _distributed
+
+        _distributed()  # before the work
     if export is not None:
         from srcdiff.export import check_target, pyarrow_modules
 

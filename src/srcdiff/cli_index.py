@@ -17,7 +17,7 @@ from srcdiff.cli import Context, Progress, _emit, _warn, command, main
 from srcdiff.errors import SrcdiffError
 
 
-def _indexer(ctx: Context, jobs: int | None):
+def _indexer(ctx: Context, jobs: int | None, scheduler: str | None = None):
     """An api.Indexer: build_index with a progress bar; Ctrl-C is one line and exit 130."""
     from srcdiff.index import build_index
 
@@ -26,7 +26,7 @@ def _indexer(ctx: Context, jobs: int | None):
         try:
             return build_index(ctx.repo, versions, store, arch=ctx.read.arch, scope=scope,
                                jobs=jobs, progress=progress,
-                               warn=None if ctx.quiet else _warn)
+                               warn=None if ctx.quiet else _warn, scheduler=scheduler)
         except KeyboardInterrupt:
             progress.close()
             store.close()
@@ -57,8 +57,12 @@ def _print_stats(ctx: Context, stats) -> None:
 @click.option("--export", "export", type=click.Path(file_okay=False, path_type=Path),
               metavar="DIR", help="Then write the index as Parquet tables into this new directory"
               " (definitions, members, changes; needs pyarrow).")
+@click.option("--scheduler", metavar="tcp://HOST:8786|local",
+              help="Read on a Dask cluster (its workers open the repository by this path), or"
+              " 'local': a LocalCluster of -j processes (needs dask[distributed]).")
 @command
-def index_cmd(ctx: Context, headers_only: bool, jobs: int | None, export: Path | None) -> int:
+def index_cmd(ctx: Context, headers_only: bool, jobs: int | None, export: Path | None,
+              scheduler: str | None) -> int:
     """Read every struct and union of every selected release into the cache database, once per
     distinct file version; later questions (srcdiff structs) are lookups. Interrupted, a rerun
     goes on where it stopped."""
@@ -66,7 +70,7 @@ def index_cmd(ctx: Context, headers_only: bool, jobs: int | None, export: Path |
     from srcdiff.index import ALL, HEADERS
 
     stats, exported = index_releases(ctx, HEADERS if headers_only else ALL,
-                                     _indexer(ctx, jobs), export)
+                                     _indexer(ctx, jobs, scheduler), export, scheduler)
     _print_stats(ctx, stats)
     n = len(stats.releases)
     if stats.up_to_date == n:
