@@ -88,3 +88,18 @@ def test_a_failed_export_leaves_nothing_half_written(srcdiff, tmp_path, monkeypa
     assert res.code == 2 and res.err == (
         f"srcdiff: error: --export {where / 'out'}: cannot write: No space left on device\n")
     assert list(where.iterdir()) == []
+
+
+def test_the_api_exports_as_the_command_does(srcdiff, tmp_path):
+    pytest.importorskip("pyarrow")
+    import srcdiff as sd
+
+    repo = _two_releases(tmp_path)
+    cli = srcdiff("index", "--repo", str(repo), "-j", "1", "--export", str(tmp_path / "a"),
+                  "--format", "json").json()
+    with sd.open(repo, cache_dir=tmp_path / "api-cache") as api:
+        got = api.index(jobs=1, export=tmp_path / "b")
+    assert {k: v for k, v in got["export"].items() if k != "directory"} == {
+        k: v for k, v in cli["export"].items() if k != "directory"}
+    for t in ("definitions", "members", "changes"):
+        assert _rows(tmp_path / "a", t) == _rows(tmp_path / "b", t)
