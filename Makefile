@@ -1,4 +1,6 @@
-# Set-up and everyday targets. Needs only python3 (3.11+), git and make.
+# Set-up and everyday targets. Needs only python3 (3.11+), git and make. The venv gets the
+# optional extras too (pyarrow for index --export, dask for index --scheduler), so the tests
+# of those run.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +11,7 @@ DEMO := build/demo-repo
 $(BIN)/srcdiff: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,parquet,dask]'
 	touch $@
 
 # Build the demo kernel-like history from corpus/ and blame a struct in it.

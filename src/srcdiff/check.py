@@ -93,7 +93,8 @@ class Result:
                 "kinds": d.kinds,
                 "programs": list(d.programs), "releases": self.releases, "guards": self.guards,
                 "changes": self.changes, "renamed": self.renamed,
-                "reads": [_shape_json(s) for s in d.reads], "sizes": self.sizes}
+                "reads": [_shape_json(s) for s in d.reads], "sizes": self.sizes,
+                "failed": self.failed()}
 
     def misreads(self) -> dict[str, dict]:
         """The releases retyped for what the program reads: tag -> its "sizes" entry."""
@@ -118,23 +119,37 @@ def read_dependencies(paths: list[str]) -> list[Dependency]:
                     tuple(dict.fromkeys(old.relos + d.relos)),
                     tuple(dict.fromkeys(old.reads + d.reads)), d.enum)
             continue
-        for n, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
-            m = _LINE_RE.match(line)
-            if m is None or (m.group(5) and not m.group(3)) or (  # a type goes with a member
-                    m.group(1) and m.group(3) and "." in m.group(3)):  # an enumerator is a name
-                raise SrcdiffError(f"{p}:{n}: not a dependency (STRUCT.FIELD [TYPE], STRUCT.FIELD?,"
-                                   f" STRUCT or enum NAME.ENUMERATOR): {line[:80]!r}")
-            enum, struct, fld, probe, typ = m.groups()
-            key = (bool(enum), struct, fld, typ, bool(probe))
-            old = merged.get(key)
-            progs = (old.programs if old else ()) + ((p,) if not old or p not in old.programs else ())
-            merged[key] = Dependency(struct, fld, typ, bool(probe), progs, (), enum=bool(enum))
+        _merge_lines(data.decode("utf-8", "replace").splitlines(), p, merged)
     if not merged:
         raise SrcdiffError(f"{', '.join(paths)}: no dependency listed")
     return list(merged.values())
+
+
+def parse_dependency_lines(lines: list[str], where: str) -> list[Dependency]:
+    """The dependencies LINES list (as a DEPS.txt's lines; WHERE names them in errors and
+    is their "program"), merged by (struct, field)."""
+    merged: dict[tuple, Dependency] = {}
+    _merge_lines(lines, where, merged)
+    if not merged:
+        raise SrcdiffError(f"{where}: no dependency listed")
+    return list(merged.values())
+
+
+def _merge_lines(lines: list[str], p: str, merged: dict[tuple, Dependency]) -> None:
+    for n, raw in enumerate(lines, 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = _LINE_RE.match(line)
+        if m is None or (m.group(5) and not m.group(3)) or (  # a type goes with a member
+                m.group(1) and m.group(3) and "." in m.group(3)):  # an enumerator is a name
+            raise SrcdiffError(f"{p}:{n}: not a dependency (STRUCT.FIELD [TYPE], STRUCT.FIELD?,"
+                               f" STRUCT or enum NAME.ENUMERATOR): {line[:80]!r}")
+        enum, struct, fld, probe, typ = m.groups()
+        key = (bool(enum), struct, fld, typ, bool(probe))
+        old = merged.get(key)
+        progs = (old.programs if old else ()) + ((p,) if not old or p not in old.programs else ())
+        merged[key] = Dependency(struct, fld, typ, bool(probe), progs, (), enum=bool(enum))
 
 
 def _object_dependencies(path: str) -> list[Dependency]:

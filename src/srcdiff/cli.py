@@ -27,7 +27,6 @@ from srcdiff.history import (
     Builder,
     History,
     Options,
-    build_history,
 )
 from srcdiff.locate import ReadOptions
 
@@ -97,21 +96,12 @@ def common_options(f: Callable) -> Callable:
 
 
 def _make_context(kw: dict) -> Context:
-    from srcdiff.preprocess import Config
+    from srcdiff.api import read_options
 
     repo = GitRepo(kw.pop("repo_path"))
-    config = None
-    if kw.get("config_file") is not None:
-        config = Config.from_file(kw["config_file"])
-    elif not _kconfig_tree(repo):
-        config = Config.for_host()
-    undefs = list(kw.pop("undefs", ()))
-    if kw.get("defines") or undefs:
-        extra = Config.from_defines(list(kw.get("defines") or ()), undefs)
-        config = extra if config is None else config.merged(extra)
-    read = ReadOptions(kind=kw.pop("kind"), config=config, arch=kw.pop("arch"),
-                       pinned_path=kw.pop("pin_path"),
-                       include_dirs=_include_dirs(kw.pop("include_dirs", ())))
+    read = read_options(repo, config=kw.get("config_file"), defines=kw.get("defines") or (),
+                        undefs=kw.pop("undefs", ()), arch=kw.pop("arch"), kind=kw.pop("kind"),
+                        header=kw.pop("pin_path"), include_dirs=kw.pop("include_dirs", ()))
     quiet = kw.pop("quiet")
     cache_dir = kw.pop("cache_dir")
     cache_dir = None if kw.pop("no_cache") else (cache_dir or default_cache_dir())
@@ -121,26 +111,6 @@ def _make_context(kw: dict) -> Context:
     select = {k: kw.pop(k) for k in ("tags", "include_rc", "versions", "tag_regex", "revs")}
     return Context(repo, cache, read, kw.pop("fmt"), quiet, select, kw.pop("first_parent"),
                    kw.pop("follow"), kw.pop("rename_threshold"), kw.pop("stats"))
-
-
-def _kconfig_tree(repo: GitRepo) -> bool:
-    """Whether the repository is configured by Kconfig (a Kconfig file at the top of HEAD: the
-    kernel, U-Boot, Zephyr ...): then, without --config, every #if branch is listed with its
-    guard; any other project is read as the host compiler would (preprocess.Config.for_host)."""
-    return repo.blob_id("HEAD", "Kconfig") is not None
-
-
-def _include_dirs(dirs: tuple[str, ...]) -> tuple[str, ...]:
-    """-I directories as repository-relative paths; raises SrcdiffError for one outside."""
-    import posixpath
-
-    out = []
-    for d in dirs:
-        p = posixpath.normpath(d.strip())
-        if p.startswith("/") or p == ".." or p.startswith("../"):
-            raise SrcdiffError(f"-I {d}: give a directory inside the repository, relative to its root")
-        out.append("" if p == "." else p)
-    return tuple(dict.fromkeys(out))
 
 
 def run_guarded(make_context: Callable[[], Context], call: Callable[[Context], int]) -> None:
@@ -257,19 +227,17 @@ def _RateColumn(unit: str):
 
 
 def _history(ctx: Context, name: str, require: bool = True) -> tuple[History, Builder]:
-    from srcdiff.versions import select_versions
+    from srcdiff import api
 
-    versions = select_versions(ctx.repo, **ctx.select, cache=ctx.cache)
-    opts = ctx.options(name)
     progress = Progress(ctx.quiet)
     t0 = time.perf_counter()
     try:
-        history, builder = build_history(ctx.repo, versions, opts, ctx.cache, progress, require)
+        history, builder = api.history(ctx, name, progress, require)
     finally:
         progress.close()
     if ctx.stats:
         changed = sum(1 for _a, _b, d in history.graph.edges(data=True) if d["changes"])
-        click.echo(f"srcdiff: stats: versions={len(versions.versions)} "
+        click.echo(f"srcdiff: stats: versions={len(history.versions.versions)} "
                    f"edges={history.graph.number_of_edges()} changed_edges={changed} "
                    f"parsed={builder.reader.parsed} git_commands={ctx.repo.commands} "
                    f"seconds={time.perf_counter() - t0:.3f}", err=True)
@@ -436,20 +404,18 @@ def show_cmd(ctx: Context, struct: str, rev: str) -> int:
 def versions_cmd(ctx: Context) -> int:
     """The versions that would be examined, in order, each with its predecessor on its release
     line; then the version-looking tags left out, and why."""
-    from srcdiff.versions import select_versions
+    from srcdiff.api import versions_data
 
-    vs = select_versions(ctx.repo, **ctx.select, cache=ctx.cache)
-    rows = [{"tag": v.tag, "commit": v.commit, "parent": vs.parent(v.tag), "rc": v.is_rc}
-            for v in vs.versions]
+    data = versions_data(ctx)
+    rows = data["versions"]
     lines = [f"{r['tag']:<16} {r['commit'][:12]}  <- {r['parent'] or '(root)'}" for r in rows]
     by_reason: dict[str, list[str]] = {}
-    for tag, why in vs.left_out:
-        by_reason.setdefault(why, []).append(tag)
+    for r in data["left_out"]:
+        by_reason.setdefault(r["reason"], []).append(r["tag"])
     for why, tags in by_reason.items():
         shown = ", ".join(tags[:6]) + (f", … ({len(tags)} in all)" if len(tags) > 6 else "")
         lines.append(f"left out, {why}: {shown}")
-    _emit(ctx, "\n".join(lines), {"versions": rows,
-                                  "left_out": [{"tag": t, "reason": w} for t, w in vs.left_out]})
+    _emit(ctx, "\n".join(lines), data)
     return 0
 
 

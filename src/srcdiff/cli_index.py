@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -16,30 +17,26 @@ from srcdiff.cli import Context, Progress, _emit, _warn, command, main
 from srcdiff.errors import SrcdiffError
 
 
-def _store(ctx: Context):
-    from srcdiff.index import IndexStore, fingerprint
-
-    if ctx.cache.path is None:
-        raise SrcdiffError("the index lives in the cache: drop --no-cache")
-    return IndexStore(ctx.cache.path, fingerprint(ctx.read.arch))
-
-
-def _index(ctx: Context, store, versions, scope: str, jobs: int | None):
-    """Index VERSIONS (what is missing), with a progress bar; the stats."""
+def _indexer(ctx: Context, jobs: int | None, scheduler: str | None = None):
+    """An api.Indexer: build_index with a progress bar; Ctrl-C is one line and exit 130."""
     from srcdiff.index import build_index
 
-    progress = Progress(ctx.quiet, rate="files")
-    try:
-        return build_index(ctx.repo, versions, store, arch=ctx.read.arch, scope=scope, jobs=jobs,
-                           progress=progress, warn=None if ctx.quiet else _warn)
-    except KeyboardInterrupt:
-        progress.close()
-        store.close()
-        click.echo("srcdiff: interrupted; what was indexed is kept, a rerun goes on from there",
-                   err=True)
-        sys.exit(130)
-    finally:
-        progress.close()
+    def run(store, versions, scope):
+        progress = Progress(ctx.quiet, rate="files")
+        try:
+            return build_index(ctx.repo, versions, store, arch=ctx.read.arch, scope=scope,
+                               jobs=jobs, progress=progress,
+                               warn=None if ctx.quiet else _warn, scheduler=scheduler)
+        except KeyboardInterrupt:
+            progress.close()
+            store.close()
+            click.echo("srcdiff: interrupted; what was indexed is kept, a rerun goes on from"
+                       " there", err=True)
+            sys.exit(130)
+        finally:
+            progress.close()
+
+    return run
 
 
 def _print_stats(ctx: Context, stats) -> None:
@@ -57,20 +54,23 @@ def _print_stats(ctx: Context, stats) -> None:
               help="Only header files (.h, .hh, .hpp), not sources.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Worker processes (default: all cores).")
+@click.option("--export", "export", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="Then write the index as Parquet tables into this new directory"
+              " (definitions, members, changes; needs pyarrow).")
+@click.option("--scheduler", metavar="tcp://HOST:8786|local",
+              help="Read on a Dask cluster (its workers open the repository by this path), or"
+              " 'local': a LocalCluster of -j processes (needs dask[distributed]).")
 @command
-def index_cmd(ctx: Context, headers_only: bool, jobs: int | None) -> int:
+def index_cmd(ctx: Context, headers_only: bool, jobs: int | None, export: Path | None,
+              scheduler: str | None) -> int:
     """Read every struct and union of every selected release into the cache database, once per
     distinct file version; later questions (srcdiff structs) are lookups. Interrupted, a rerun
     goes on where it stopped."""
+    from srcdiff.api import index_releases
     from srcdiff.index import ALL, HEADERS
-    from srcdiff.versions import select_versions
 
-    vs = select_versions(ctx.repo, **ctx.select, cache=ctx.cache)
-    store = _store(ctx)
-    try:
-        stats = _index(ctx, store, vs.versions, HEADERS if headers_only else ALL, jobs)
-    finally:
-        store.close()
+    stats, exported = index_releases(ctx, HEADERS if headers_only else ALL,
+                                     _indexer(ctx, jobs, scheduler), export, scheduler)
     _print_stats(ctx, stats)
     n = len(stats.releases)
     if stats.up_to_date == n:
@@ -79,25 +79,13 @@ def index_cmd(ctx: Context, headers_only: bool, jobs: int | None) -> int:
         text = (f"{n} release(s), {n - stats.up_to_date} indexed now: {stats.blobs} distinct files,"
                 f" {stats.read} read ({stats.bodies} definitions), {stats.stored} indexed before;"
                 f" {stats.seconds:.1f} s")
-    _emit(ctx, text, stats.to_json())
+    data = stats.to_json()
+    if exported is not None:
+        data["export"] = exported
+        text += (f"\nexported to {exported['directory']}: {exported['definitions']} definitions,"
+                 f" {exported['members']} members, {exported['changes']} changes")
+    _emit(ctx, text, data)
     return 0
-
-
-def _configs(ctx: Context, config_at: tuple[str, ...], tags: list[str]) -> dict:
-    """Per tag, the configuration its guards are decided with: --config-at TAG=FILE, else
-    --config (when one is given), else none (every member counts)."""
-    from srcdiff.preprocess import Config
-
-    default = ctx.read.config if ctx.read.config is not None and not ctx.read.config.host else None
-    per_tag = {}
-    for item in config_at:
-        tag, eq, path = item.partition("=")
-        if not eq or not tag or not path:
-            raise SrcdiffError(f"--config-at {item!r}: give TAG=FILE")
-        if tag not in tags:
-            raise SrcdiffError(f"--config-at {tag}: not one of the releases asked about")
-        per_tag[tag] = Config.from_file(path)
-    return {t: per_tag.get(t, default) for t in tags if per_tag.get(t, default) is not None}
 
 
 @main.command("structs")
@@ -115,34 +103,19 @@ def structs_cmd(ctx: Context, changed: tuple[str, str] | None, has: str | None,
                 config_at: tuple[str, ...], headers_only: bool, jobs: int | None) -> int:
     """Whole-repository questions, answered from the index (what it lacks is indexed first):
     --changed A B, or --has FIELD over the selected releases."""
-    from srcdiff.index import ALL, HEADERS, structs_changed, structs_having
-    from srcdiff.versions import revision_version, select_versions
+    from srcdiff import api
+    from srcdiff.cli_report import _config_at
 
     if (changed is None) == (has is None):
         raise SrcdiffError("give one of --changed A B or --has FIELD")
-    scope = HEADERS if headers_only else ALL
-    store = _store(ctx)
     t0 = time.perf_counter()
-    try:
-        if changed is not None:
-            a, b = (revision_version(ctx.repo, r, i) for i, r in enumerate(changed))
-            if a.commit == b.commit:
-                raise SrcdiffError(f"nothing to compare: {changed[0]} and {changed[1]} are the"
-                                   " same revision")
-            stats = _index(ctx, store, [a, b], scope, jobs)
-            scopes = {store.release_scope(v.commit) for v in (a, b)}
-            common = HEADERS if HEADERS in scopes else ALL
-            configs = _configs(ctx, config_at, [a.tag, b.tag])
-            data = structs_changed(store, a, b, configs, ctx.read.arch, common)
-            text = render_changed(data)
-        else:
-            vs = select_versions(ctx.repo, **ctx.select, cache=ctx.cache).versions
-            stats = _index(ctx, store, vs, scope, jobs)
-            configs = _configs(ctx, config_at, [v.tag for v in vs])
-            data = structs_having(store, has, vs, configs, ctx.read.arch)
-            text = render_having(data)
-    finally:
-        store.close()
+    run = _indexer(ctx, jobs)
+    if changed is not None:
+        data, stats = api.structs_changed(ctx, *changed, _config_at(config_at), headers_only, run)
+        text = render_changed(data)
+    else:
+        data, stats = api.structs_has(ctx, has, _config_at(config_at), headers_only, run)
+        text = render_having(data)
     _print_stats(ctx, stats)
     if ctx.stats:
         click.echo(f"srcdiff: stats: query_seconds={time.perf_counter() - t0 - stats.seconds:.3f}",

@@ -135,39 +135,12 @@ def check_cmd(ctx: Context, deps: tuple[str, ...], config_at: tuple[str, ...],
     """Which releases each struct (or enum) dependency holds in: present, absent, no-struct,
     retyped, config-off. Exit 1 when one that is not an existence probe fails in a selected
     release."""
-    from dataclasses import replace
-
-    from srcdiff.check import check, read_dependencies
-    from srcdiff.preprocess import Config
+    from srcdiff.api import check_results
+    from srcdiff.check import read_dependencies
 
     wanted = read_dependencies(list(deps))
-    # read without a user configuration, so every member is known with its guard; the
-    # configurations decide the guards per release afterwards
-    default = ctx.read.config if ctx.read.config is not None and not ctx.read.config.host else None
-    per_tag: dict[str, Config] = {}
-    for item in config_at:
-        tag, eq, path = item.partition("=")
-        if not eq or not tag or not path:
-            raise SrcdiffError(f"--config-at {item!r}: give TAG=FILE")
-        per_tag[tag] = Config.from_file(path)
-    if default is not None:
-        ctx = replace(ctx, read=replace(ctx.read, config=None))
-    results, tags = [], None
-    # a struct's history and an enum's are read apart: an enum with the kind "enum"
-    for enum in (False, True):
-        names = list(dict.fromkeys(d.struct for d in wanted if d.enum == enum))
-        kctx = replace(ctx, read=replace(ctx.read, kind="enum")) if enum else ctx
-        if len(names) > 1 and not ctx.read.pinned_path:
-            _presearch(kctx, names)
-        for name in names:
-            history, _b = _history(kctx, name, require=False)
-            tags = [v.tag for v in history.ordered()]
-            unknown = sorted(set(per_tag) - set(tags))
-            if unknown:
-                raise SrcdiffError(f"--config-at {unknown[0]}: not one of the examined versions")
-            configs = {t: per_tag.get(t, default) for t in tags if per_tag.get(t, default)}
-            results += [check(history, d, configs) for d in wanted
-                        if d.struct == name and d.enum == enum]
+    results, tags = check_results(ctx, wanted, _config_at(config_at),
+                                  lambda c, name: _history(c, name, require=False))
     if out_format == "json":
         text = render.dumps({"versions": tags, "dependencies": [r.to_json() for r in results]})
     elif out_format == "md":
@@ -201,12 +174,12 @@ def graph_cmd(ctx: Context, struct: str, output: Path | None, out_format: str) -
     return _finish(ctx, history.warnings, history.incomplete)
 
 
-def _presearch(ctx: Context, names: list[str]) -> None:
-    """Search the trees for all of NAMES at once before their histories are built one by one
-    (spread.Locator.presearch): two git greps per kind of file, not two per struct."""
-    from srcdiff.history import Builder
-    from srcdiff.versions import select_versions
-
-    versions = select_versions(ctx.repo, **ctx.select, cache=ctx.cache)
-    if versions.versions:
-        Builder(ctx.repo, versions, ctx.options(names[0]), ctx.cache).locator.presearch(names)
+def _config_at(items: tuple[str, ...]) -> dict[str, str]:
+    """--config-at TAG=FILE options as {tag: file}; SrcdiffError for one that is not."""
+    out = {}
+    for item in items:
+        tag, eq, path = item.partition("=")
+        if not eq or not tag or not path:
+            raise SrcdiffError(f"--config-at {item!r}: give TAG=FILE")
+        out[tag] = path
+    return out

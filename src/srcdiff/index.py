@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -43,6 +44,9 @@ HEADERS, ALL = "headers", "all"
 BATCH_BLOBS = 64  # blobs per committed batch (an interrupted run loses at most one batch)
 BATCH_SECONDS = 2.0  # ... or per this much time, whichever comes first
 CHUNK_BLOBS = 16  # blobs per work unit sent to a worker
+# ... to a Dask worker: a worker lists the tree of each release it reads blobs of (0.5 s for a
+# whole kernel tree), so a release's blobs go to few workers, not to every one
+CLUSTER_CHUNK_BLOBS = 128
 
 
 def fingerprint(arch: str) -> str:
@@ -109,6 +113,7 @@ def _init_worker(repo_path: str, pool: bool = False) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     _worker["repo"] = GitRepo(repo_path)
     _worker["trees"] = {}
+    _worker["path"] = repo_path
 
 
 def _reader_for(commit: str) -> TreeFiles:
@@ -137,6 +142,30 @@ def read_chunk(task: tuple[str, list[tuple[str, str]], str]
         data = datas.get(blob)
         out.append((blob, path, {} if data is None else definitions_in(data, path, reader, arch)))
     return out, time.process_time() - t0
+
+
+_dask_lock = threading.Lock()
+
+
+def read_chunk_dask(task: tuple[str, list[tuple[str, str]], str], repo_path: str, fp: str
+                    ) -> tuple[list[tuple[str, str, dict]], float]:
+    """read_chunk on a Dask worker: the repository REPO_PATH as the worker sees it (a path
+    every worker can read), opened once per worker process. One chunk at a time per process
+    (the parser is one shared pycparser object: a worker's threads take turns). FP is the
+    client's fingerprint: a worker with another srcdiff would read otherwise, and says so."""
+    import socket
+
+    with _dask_lock:
+        host = socket.gethostname()
+        if fingerprint(task[2]) != fp:
+            raise SrcdiffError(f"Dask worker on {host} runs another srcdiff (reads as "
+                               f"{fingerprint(task[2])}, not {fp}): install the same version")
+        if _worker.get("path") != repo_path:
+            try:
+                _init_worker(repo_path)
+            except SrcdiffError as exc:
+                raise SrcdiffError(f"Dask worker on {host}: {exc}") from None
+        return read_chunk(task)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,8 +375,11 @@ def in_scope(path: str, scope: str) -> bool:
 def build_index(repo: GitRepo, versions: list[Version], store: IndexStore, *, arch: str = "x86",
                 scope: str = ALL, jobs: int | None = None,
                 progress: Callable[[str, int, int], None] | None = None,
-                warn: Callable[[str], None] | None = None) -> IndexStats:
-    """Index the releases VERSIONS that are not yet (in SCOPE); returns what it did."""
+                warn: Callable[[str], None] | None = None,
+                scheduler: str | None = None) -> IndexStats:
+    """Index the releases VERSIONS that are not yet (in SCOPE); returns what it did. The blobs
+    are read by a pool of JOBS processes, or with SCHEDULER (a Dask scheduler's address, or
+    "local" for a LocalCluster of JOBS processes) by a Dask cluster's workers."""
     t0 = time.perf_counter()
     stats = IndexStats(jobs=jobs or os.cpu_count() or 1)
     progress = progress or (lambda what, done, total: None)
@@ -395,9 +427,10 @@ def build_index(repo: GitRepo, versions: list[Version], store: IndexStore, *, ar
     by_commit: dict[str, list[tuple[str, str]]] = {}
     for b, (c, p) in todo.items():
         by_commit.setdefault(c, []).append((b, p))
+    size = CHUNK_BLOBS if scheduler is None else CLUSTER_CHUNK_BLOBS
     for c, items in by_commit.items():
         items.sort(key=lambda bp: bp[1])  # by path: neighbours include alike
-        tasks += [(c, items[i : i + CHUNK_BLOBS], arch) for i in range(0, len(items), CHUNK_BLOBS)]
+        tasks += [(c, items[i : i + size], arch) for i in range(0, len(items), size)]
     total = len(todo)
     pending: list[tuple[str, str, dict]] = []
     last = time.monotonic()
@@ -417,7 +450,13 @@ def build_index(repo: GitRepo, versions: list[Version], store: IndexStore, *, ar
         last = time.monotonic()
 
     progress("indexing", 0, total)
-    for results, cpu in _run(repo, tasks, stats.jobs):
+    if scheduler is not None and tasks:
+        from srcdiff.cluster import run_on_dask
+
+        run = run_on_dask(str(repo.git_dir), tasks, scheduler, stats.jobs, store.fp, stats)
+    else:
+        run = _run(repo, tasks, stats.jobs)
+    for results, cpu in run:
         stats.cpu += cpu
         pending += results
         stats.read += len(results)
