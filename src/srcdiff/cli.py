@@ -395,6 +395,9 @@ def show_cmd(ctx: Context, struct: str, rev: str) -> int:
     sdef = found.sdef
     assert sdef is not None
     _emit(ctx, render.show_text(sdef, rev, commit), render.show_json(sdef, rev, commit))
+    from srcdiff.index import record_facts_if_indexed
+
+    record_facts_if_indexed(ctx.repo, ctx.cache.path, ctx.read.arch)  # for srcdiff.quick
     return _finish(ctx, [f"{rev}: {w}" for w in sdef.warnings], sdef.has_unparsed())
 
 

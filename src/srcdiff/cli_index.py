@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -62,13 +63,14 @@ def index_cmd(ctx: Context, headers_only: bool, jobs: int | None) -> int:
     """Read every struct and union of every selected release into the cache database, once per
     distinct file version; later questions (srcdiff structs) are lookups. Interrupted, a rerun
     goes on where it stopped."""
-    from srcdiff.index import ALL, HEADERS
+    from srcdiff.index import ALL, HEADERS, record_facts
     from srcdiff.versions import select_versions
 
     vs = select_versions(ctx.repo, **ctx.select, cache=ctx.cache)
     store = _store(ctx)
     try:
         stats = _index(ctx, store, vs.versions, HEADERS if headers_only else ALL, jobs)
+        record_facts(ctx.repo, store)
     finally:
         store.close()
     _print_stats(ctx, stats)
@@ -115,7 +117,15 @@ def structs_cmd(ctx: Context, changed: tuple[str, str] | None, has: str | None,
                 config_at: tuple[str, ...], headers_only: bool, jobs: int | None) -> int:
     """Whole-repository questions, answered from the index (what it lacks is indexed first):
     --changed A B, or --has FIELD over the selected releases."""
-    from srcdiff.index import ALL, HEADERS, structs_changed, structs_having
+    from srcdiff.index import (
+        ALL,
+        HEADERS,
+        record_facts,
+        refs_state,
+        structs_changed,
+        structs_having,
+    )
+    from srcdiff.quick import selection_key
     from srcdiff.versions import revision_version, select_versions
 
     if (changed is None) == (has is None):
@@ -136,11 +146,18 @@ def structs_cmd(ctx: Context, changed: tuple[str, str] | None, has: str | None,
             data = structs_changed(store, a, b, configs, ctx.read.arch, common)
             text = render_changed(data)
         else:
+            before = refs_state(ctx.repo)
             vs = select_versions(ctx.repo, **ctx.select, cache=ctx.cache).versions
             stats = _index(ctx, store, vs, scope, jobs)
             configs = _configs(ctx, config_at, [v.tag for v in vs])
             data = structs_having(store, has, vs, configs, ctx.read.arch)
             text = render_having(data)
+            if before is not None and before == refs_state(ctx.repo):
+                # which releases these options select while the refs stay as they are
+                sel = {f"--{k.replace('_', '-')}": v for k, v in ctx.select.items()}
+                store.put_facts({selection_key(before, sel):
+                                 json.dumps([[v.tag, v.commit] for v in vs])})
+        record_facts(ctx.repo, store)
     finally:
         store.close()
     _print_stats(ctx, stats)

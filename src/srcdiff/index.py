@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from srcdiff.gitrepo import GitRepo
 from srcdiff.indexdb import (  # noqa: F401  (the questions live there; re-exported)
@@ -273,3 +274,53 @@ def _run(repo: GitRepo, tasks: list, jobs: int):
     finally:
         pool.terminate()
         pool.join()
+
+
+def record_facts(repo: GitRepo, store: IndexStore) -> None:
+    """What srcdiff.quick needs to resolve names without git, kept in the index: each tag's
+    object -> its commit (an annotated tag's ref holds the tag object), and whether HEAD's
+    commit has a Kconfig at the top (how ``show`` reads without --config). Object ids never
+    change meaning, so these facts never go stale."""
+    facts: dict[str, str] = {}
+    out = repo.run_text("for-each-ref", "--format=%(objectname) %(objecttype) %(*objectname)"
+                        " %(*objecttype)", "refs/tags")
+    for line in out.splitlines():
+        p = line.split()
+        if len(p) >= 2 and p[1] == "commit":
+            facts[f"peel:{p[0]}"] = p[0]
+        elif len(p) == 4 and p[1] == "tag" and p[3] == "commit":
+            facts[f"peel:{p[0]}"] = p[2]
+    head = repo.resolve("HEAD")
+    if head is not None:
+        facts[f"kconfig:{head}"] = "1" if repo.blob_id(head, "Kconfig") is not None else "0"
+    store.put_facts(facts)
+
+
+def refs_state(repo: GitRepo) -> str | None:
+    """srcdiff.quick's digest of every ref of REPO (None where it cannot read them alone)."""
+    from srcdiff.quick import Refs
+
+    try:
+        return Refs(str(repo.common_dir)).state()
+    except Exception:  # noqa: BLE001 - then the quick path does not answer: no harm
+        return None
+
+
+def record_facts_if_indexed(repo: GitRepo, cache_path: Path | None, arch: str) -> None:
+    """record_facts, when the cache at CACHE_PATH holds an index (``show`` keeps them so
+    that the next question about HEAD or a new tag is answered from it)."""
+    from srcdiff.indexdb import IndexStore as Store
+
+    if cache_path is None or not cache_path.is_file():
+        return
+    probe = Store.reader(cache_path, fingerprint(arch))
+    if probe is None:
+        return
+    indexed = probe.db.execute("SELECT 1 FROM idx_release LIMIT 1").fetchone()
+    probe.db.close()
+    if indexed:
+        store = IndexStore(cache_path, fingerprint(arch))
+        try:
+            record_facts(repo, store)
+        finally:
+            store.close()

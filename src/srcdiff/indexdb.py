@@ -79,10 +79,42 @@ class IndexStore:
                 "CREATE TABLE IF NOT EXISTS idx_file (fp TEXT NOT NULL, commit_id TEXT NOT NULL,"
                 " path TEXT NOT NULL, blob TEXT NOT NULL, PRIMARY KEY (fp, commit_id, path))"
                 " WITHOUT ROWID",
+                # facts about objects and refs that srcdiff.quick needs without git (see there)
+                "CREATE TABLE IF NOT EXISTS idx_fact (k TEXT PRIMARY KEY, v TEXT NOT NULL)"
+                " WITHOUT ROWID",
             ):
                 self.db.execute(ddl)
         except (sqlite3.DatabaseError, OSError) as exc:
             raise SrcdiffError(f"cannot use the index in {path}: {exc}") from None
+
+    @classmethod
+    def reader(cls, path: Path, fp: str) -> IndexStore | None:
+        """The index in PATH opened read-only, without creating or changing anything; None
+        when there is none of this layout (or the file cannot be read)."""
+        store = cls.__new__(cls)
+        store.path, store.fp = path, fp
+        try:
+            store.db = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=5)
+            row = store.db.execute("SELECT v FROM meta WHERE k='index_schema'").fetchone()
+            has = store.db.execute("SELECT count(*) FROM sqlite_master WHERE name='idx_fact'"
+                                   ).fetchone()
+        except sqlite3.Error:
+            return None
+        if row is None or row[0] != INDEX_VERSION or not has[0]:
+            store.db.close()
+            return None
+        return store
+
+    def put_facts(self, facts: dict[str, str]) -> None:
+        """Keep FACTS (key -> value), in one transaction."""
+        if facts:
+            self._tx(lambda db: db.executemany("INSERT OR REPLACE INTO idx_fact VALUES (?,?)",
+                                               facts.items()))
+
+    def fact(self, key: str) -> str | None:
+        row = self.db.execute("SELECT v FROM idx_fact WHERE k=?", (key,)).fetchone()
+        return row[0] if row else None
+
     def close(self) -> None:
         self.db.close()
         from srcdiff.cache import restamp
@@ -183,7 +215,7 @@ class IndexStore:
 
 
 def _drop_tables(db: sqlite3.Connection) -> None:
-    for t in ("idx_blob", "idx_name", "idx_def", "idx_release", "idx_file"):
+    for t in ("idx_blob", "idx_name", "idx_def", "idx_release", "idx_file", "idx_fact"):
         db.execute(f"DROP TABLE IF EXISTS {t}")
     db.execute("INSERT OR REPLACE INTO meta VALUES ('index_schema', ?)", (INDEX_VERSION,))
 
