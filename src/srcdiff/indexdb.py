@@ -79,6 +79,8 @@ class IndexStore:
                 "CREATE TABLE IF NOT EXISTS idx_file (fp TEXT NOT NULL, commit_id TEXT NOT NULL,"
                 " path TEXT NOT NULL, blob TEXT NOT NULL, PRIMARY KEY (fp, commit_id, path))"
                 " WITHOUT ROWID",
+                # the releases' files by blob: a struct's files at a release from its name alone
+                "CREATE INDEX IF NOT EXISTS idx_file_by_blob ON idx_file (fp, blob, commit_id)",
                 # facts about objects and refs that srcdiff.quick needs without git (see there)
                 "CREATE TABLE IF NOT EXISTS idx_fact (k TEXT PRIMARY KEY, v TEXT NOT NULL)"
                 " WITHOUT ROWID",
@@ -194,6 +196,25 @@ class IndexStore:
                     for path in paths[blob]:
                         out.setdefault(name, []).append(
                             Candidate(path, blob, kind, bool(alias), nfields, bool(guarded)))
+        return out
+
+    def candidates_of(self, commit: str, name: str) -> list[Candidate]:
+        """The files of release COMMIT that define NAME (candidates(COMMIT, [NAME]), found from
+        the name: one question does not read the release's whole file list)."""
+        rows = self.db.execute("SELECT blob, kind, alias, nfields, guarded FROM idx_name"
+                               " INDEXED BY idx_name_by_name WHERE"
+                               " fp=? AND name=?", (self.fp, name)).fetchall()
+        by_blob = {r[0]: r[1:] for r in rows}
+        out: list[Candidate] = []
+        blobs = list(by_blob)
+        for i in range(0, len(blobs), 500):
+            chunk = blobs[i : i + 500]
+            files = self.db.execute(
+                "SELECT path, blob FROM idx_file WHERE fp=? AND commit_id=? AND"
+                f" blob IN ({','.join('?' * len(chunk))})", (self.fp, commit, *chunk))
+            for path, blob in files:
+                kind, alias, nfields, guarded = by_blob[blob]
+                out.append(Candidate(path, blob, kind, bool(alias), nfields, bool(guarded)))
         return out
 
     def names_with_member(self, member: str) -> list[str]:

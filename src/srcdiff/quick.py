@@ -305,7 +305,7 @@ def _show(store, refs: Refs, opts: dict, args: list[str], arch: str) -> tuple[in
     config = _config(opts.get("--config"))
     if scope is None or (config is None and store.fact(f"kconfig:{refs.head()}") != "1"):
         raise _Pass  # not indexed; or read as the host compiler would (the index is not)
-    cands = _comparable(store.candidates(commit, [name]).get(name, []), scope)
+    cands = _comparable(store.candidates_of(commit, name), scope)
     if not cands or any(c.alias for c in cands):
         raise _Pass
     c = pick(cands, arch)
