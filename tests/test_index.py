@@ -202,7 +202,8 @@ def test_member_changes_from_stored_json_are_diff_structs(demo_repo, srcdiff, tm
     changes.diff_structs say of the same definitions (anonymous members, guards, unparsed)."""
     from srcdiff.changes import ADDED, REMOVED, RETYPED, diff_structs
     from srcdiff.index import (
-        IndexStore, _holds_memo, configured, fingerprint, member_changes, member_map)
+        IndexStore, configured, fingerprint, member_changes, member_map)
+    from srcdiff.indexdb import _holds_memo
     from srcdiff.model import StructDef
     from srcdiff.preprocess import Config
 

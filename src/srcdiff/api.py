@@ -353,6 +353,8 @@ def index_releases(s, scope: str, run: Indexer, export: str | os.PathLike | None
     """Index the selected releases (what is missing) in SCOPE: (index.IndexStats, with
     EXPORT a directory: the Parquet tables' row counts there, as export.export). SCHEDULER:
     RUN reads on a Dask cluster, whose library must be there."""
+    from srcdiff.index import record_facts
+
     vs = select(s)
     if scheduler is not None:
         from srcdiff.cluster import _distributed
@@ -366,6 +368,7 @@ def index_releases(s, scope: str, run: Indexer, export: str | os.PathLike | None
     store = index_store(s)
     try:
         stats = run(store, vs.versions, scope)
+        record_facts(s.repo, store)
         exported = None
         if export is not None:
             from srcdiff.export import export as write
@@ -394,7 +397,7 @@ def release_configs(s, config_at: ConfigAt, tags: list[str]) -> dict:
 def structs_changed(s, a: str, b: str, config_at: ConfigAt, headers_only: bool,
                     run: Indexer) -> tuple[dict, object]:
     """(``srcdiff structs --changed A B``'s JSON, the index's IndexStats for A and B)."""
-    from srcdiff.index import ALL, HEADERS
+    from srcdiff.index import ALL, HEADERS, record_facts
     from srcdiff.index import structs_changed as changed
     from srcdiff.versions import revision_version
 
@@ -407,6 +410,7 @@ def structs_changed(s, a: str, b: str, config_at: ConfigAt, headers_only: bool,
         scopes = {store.release_scope(v.commit) for v in (va, vb)}
         configs = release_configs(s, config_at, [va.tag, vb.tag])
         data = changed(store, va, vb, configs, s.read.arch, HEADERS if HEADERS in scopes else ALL)
+        record_facts(s.repo, store)
     finally:
         store.close()
     return data, stats
@@ -415,14 +419,23 @@ def structs_changed(s, a: str, b: str, config_at: ConfigAt, headers_only: bool,
 def structs_has(s, member: str, config_at: ConfigAt, headers_only: bool,
                 run: Indexer) -> tuple[dict, object]:
     """(``srcdiff structs --has FIELD``'s JSON, the index's IndexStats)."""
-    from srcdiff.index import ALL, HEADERS, structs_having
+    from srcdiff.index import ALL, HEADERS, record_facts, refs_state, structs_having
+    from srcdiff.quick import selection_key
 
+    before = refs_state(s.repo)
     vs = select(s).versions
     store = index_store(s)
     try:
         stats = run(store, vs, HEADERS if headers_only else ALL)
         configs = release_configs(s, config_at, [v.tag for v in vs])
         data = structs_having(store, member, vs, configs, s.read.arch)
+        if before is not None and before == refs_state(s.repo):
+            # which releases these options select while the refs stay as they are (the light
+            # path, srcdiff.quick, answers --has from it)
+            sel = {f"--{k.replace('_', '-')}": v for k, v in s.select.items()}
+            store.put_facts({selection_key(before, sel):
+                             json.dumps([[v.tag, v.commit] for v in vs])})
+        record_facts(s.repo, store)
     finally:
         store.close()
     return data, stats

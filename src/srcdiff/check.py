@@ -286,11 +286,7 @@ def _member(sdef, dotted: str):
 
 
 def _holds(guard: str, config) -> bool:
-    """Whether GUARD (an #if condition) holds under CONFIG. A configuration decides CONFIG_
-    names only; a guard that hangs on another name (one a header defines, such as
-    __UAPI_DEF_IN6_ADDR_ALT) and is not decided without it holds."""
-    from srcdiff.preprocess import condition_value, tokenize
+    """Whether GUARD holds under CONFIG (indexdb.guard_holds: CONFIG_ names decided only)."""
+    from srcdiff.indexdb import guard_holds
 
-    value, _why = condition_value(tokenize(guard), config.macros().get,
-                                  unknown=lambda n: not n.startswith("CONFIG_"))
-    return value is not False
+    return guard_holds(guard, config)

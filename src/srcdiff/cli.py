@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 import threading
 import time
@@ -29,12 +28,13 @@ from srcdiff.history import (
     Options,
 )
 from srcdiff.locate import ReadOptions
+from srcdiff.plain import merge_warnings, warning_line
 
 EXIT_INCOMPLETE = 1  # output printed, some version has a member not parsed; errors exit 2
 
 
 def _warn(msg: str) -> None:
-    click.echo(f"srcdiff: warning: {render.clean(msg)}", err=True)
+    click.echo(warning_line(msg), err=True)
 
 
 @dataclass
@@ -253,35 +253,6 @@ def _finish(ctx: Context, warnings: list[str], incomplete: bool) -> int:
     return EXIT_INCOMPLETE if incomplete else 0
 
 
-_VERSION_WARNING_RE = re.compile(r"(?P<ver>[^:\s]+): (?P<path>[^:]+):(?P<line>\d+): (?P<why>.*)\Z",
-                                 re.S)
-_UNKNOWN_MACRO_RE = re.compile(r"unknown macro (\w+)")
-
-
-def merge_warnings(warnings: list[str]) -> list[str]:
-    """WARNINGS with the same problem at many versions ("VERSION: path:line: reason", the line
-    aside) said once, at the first version, with how many more have it: an unknown macro once
-    per macro and file, whatever member uses it."""
-    groups: dict[tuple[str, ...], list[str]] = {}
-    first: dict[tuple[str, ...], str] = {}
-    for w in dict.fromkeys(warnings):
-        m = _VERSION_WARNING_RE.match(w)
-        if m is None:
-            key: tuple[str, ...] = (w,)
-        else:
-            um = _UNKNOWN_MACRO_RE.match(m["why"])
-            key = (m["path"], um.group(0) if um else m["why"])
-        first.setdefault(key, w)
-        groups.setdefault(key, []).append(m["ver"] if m else "")
-    out = []
-    for key, w in first.items():
-        vers = list(dict.fromkeys(groups[key]))
-        if len(vers) > 1:
-            w += f" (also at {len(vers) - 1} more version{'s' if len(vers) > 2 else ''}, to {vers[-1]})"
-        out.append(w)
-    return out
-
-
 def _emit(ctx: Context, text: str | None, obj: dict | None) -> None:
     if ctx.fmt == "json":
         click.echo(render.dumps(obj))
@@ -396,6 +367,9 @@ def show_cmd(ctx: Context, struct: str, rev: str) -> int:
     sdef = found.sdef
     assert sdef is not None
     _emit(ctx, render.show_text(sdef, rev, commit), render.show_json(sdef, rev, commit))
+    from srcdiff.index import record_facts_if_indexed
+
+    record_facts_if_indexed(ctx.repo, ctx.cache.path, ctx.read.arch)  # for srcdiff.quick
     return _finish(ctx, [f"{rev}: {w}" for w in sdef.warnings], sdef.has_unparsed())
 
 

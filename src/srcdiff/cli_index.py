@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from srcdiff import render
 from srcdiff.cli import Context, Progress, _emit, _warn, command, main
 from srcdiff.errors import SrcdiffError
+from srcdiff.plain import render_changed, render_having
 
 
 def _indexer(ctx: Context, jobs: int | None, scheduler: str | None = None):
@@ -122,31 +122,3 @@ def structs_cmd(ctx: Context, changed: tuple[str, str] | None, has: str | None,
                    err=True)
     _emit(ctx, text, data)
     return 0
-
-
-def render_changed(data: dict) -> str:
-    """``structs --changed`` as text: the counts, then one line per struct."""
-    ch = data["changed"]
-    lines = [f"{data['from']} -> {data['to']}: {len(data['added'])} added, "
-             f"{len(data['removed'])} removed, {len(ch)} changed"]
-    lines += [f"  + {n}" for n in data["added"]]
-    lines += [f"  - {n}" for n in data["removed"]]
-    for c in ch:
-        parts = [f"+{m}" for m in c["added"]] + [f"-{m}" for m in c["removed"]] + [
-            f"~{m}" for m in c["retyped"]]
-        lines.append(f"  ~ {c['name']}: {' '.join(parts)}")
-    return render.clean("\n".join(lines))
-
-
-def render_having(data: dict) -> str:
-    """``structs --has`` as text: one line per struct, with the releases (and types)."""
-    tags = data["versions"]
-    lines = [f"{len(data['structs'])} struct(s) with a member {data['field']} "
-             f"in {len(tags)} release(s)"]
-    for s in data["structs"]:
-        rel = s["releases"]
-        types = sorted(set(rel.values()))
-        where = "all releases" if len(rel) == len(tags) else ", ".join(t for t in tags if t in rel)
-        lines.append(f"  {s['name']}: {where} ({'; '.join(types)})")
-    return render.clean("\n".join(lines))
-

@@ -16,6 +16,7 @@ from srcdiff import trace_events
 from srcdiff.buildfiles import M4_DIR, build_files_for, build_names_of, include_dirs_of
 from srcdiff.cache import Cache
 from srcdiff.gitrepo import GitRepo
+from srcdiff.indexdb import path_rank as _path_rank
 from srcdiff.limits import BlobTooLarge, max_blob_bytes
 from srcdiff.model import Field, StructDef
 from srcdiff.parse import (
@@ -462,12 +463,6 @@ def _build_info(path: str, blob: str, repo: GitRepo) -> tuple[list[str], frozens
         got = _build_memo[key] = (include_dirs_of(path, text),
                                   frozenset(build_names_of(path, text)))
     return got
-
-
-def _path_rank(path: str, prefer: str | None) -> tuple:
-    # The file seen last, then headers, then the public include/ tree, then shorter paths.
-    return (path != prefer, not path.endswith((".h", ".hh", ".hpp")), not path.startswith("include/"),
-            path.count("/"), path)
 
 
 def _rebase(sdef: StructDef, delta: int, path: str) -> StructDef:

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# The version of the reading rules (srcdiff.parse and what it calls): part of every key under
+# which a reading is stored, so a change to them reads everything again. Bump on any change.
+PARSER_VERSION = "12"
+
 
 @dataclass(frozen=True)
 class Field:

@@ -67,7 +67,7 @@ from srcdiff.limits import (
     body_too_long,
     quote,
 )
-from srcdiff.model import Field, StructDef
+from srcdiff.model import PARSER_VERSION, Field, StructDef  # noqa: F401  (re-exported)
 from srcdiff.preprocess import (
     Config,
     ExpansionTooLarge,
@@ -92,8 +92,6 @@ from srcdiff.preprocess import (
     strip_comments,
     tokenize,
 )
-
-PARSER_VERSION = "12"
 
 # The bounds live in srcdiff.limits (docs/SAFETY.md); local names kept for readability.
 _MAX_DEPTH = MAX_NESTING

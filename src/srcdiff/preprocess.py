@@ -154,6 +154,10 @@ def join_tokens(toks: Iterable[str]) -> str:
 # Configuration
 
 
+_NOT_SET = re.compile(r"#\s*(CONFIG_\w+) is not set")
+_CONFIG_LINE = re.compile(r"(CONFIG_\w+)=(.*)")
+
+
 @dataclass(frozen=True)
 class Config:
     """A kernel .config plus -D defines, as the macros the compiler would see; or (``host``)
@@ -198,13 +202,13 @@ class Config:
             line = raw.strip()
             if not line:
                 continue
-            m = re.fullmatch(r"#\s*(CONFIG_\w+) is not set", line)
+            m = _NOT_SET.fullmatch(line) if line[0] == "#" else None
             if m:
                 values[m.group(1)] = "n"
                 continue
             if line.startswith("#"):
                 continue
-            m = re.fullmatch(r"(CONFIG_\w+)=(.*)", line)
+            m = _CONFIG_LINE.fullmatch(line)
             if not m or not _valid_config_value(m.group(2)):
                 raise SrcdiffError(f"{p}:{n}: not a .config line: {raw.strip()[:80]!r}")
             values[m.group(1)] = m.group(2)

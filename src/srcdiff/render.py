@@ -9,9 +9,7 @@ control characters and need no escaping of their own.
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
 
 from srcdiff.blame import BlameLine
 from srcdiff.gitrepo import CommitInfo
@@ -28,43 +26,19 @@ from srcdiff.history import (
     History,
 )
 from srcdiff.model import Field, StructDef
+from srcdiff.plain import (  # noqa: F401  (re-exported: they live there)
+    clean,
+    dumps,
+    json_c1,
+    show_json,
+    show_text,
+)
 from srcdiff.versions import Version
-
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_C1 = re.compile(r"[\x7f-\x9f]")
-
-
-def clean(text: str | None) -> str:
-    """TEXT with control characters (ANSI escapes included) made visible and harmless; tab and
-    newline are kept. Idempotent: what it writes (``\\x1b``) holds no control character."""
-    if not text:
-        return ""
-    return _CTRL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def md(text: str | None) -> str:
     """TEXT safe inside Markdown prose (not in a code span: use code() there)."""
     return re.sub(r"([\\`*_\[\]<|#])", r"\\\1", clean(text))
-
-
-def dumps(obj: Any, pretty: bool | None = None) -> str:
-    """JSON text: indented for a person at a terminal, compact (and ten times faster) in a pipe."""
-    if pretty is None:
-        import sys
-
-        pretty = sys.stdout.isatty()
-    if pretty:
-        text = json.dumps(obj, indent=2, ensure_ascii=False)
-    else:
-        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    return json_c1(text)
-
-
-def json_c1(text: str) -> str:
-    """JSON TEXT (from json.dumps) with DEL and the C1 controls written as \\uXXXX: json
-    leaves them raw (\\x9b is a terminal's CSI). Outside strings JSON text is printable
-    ASCII, so each one found is inside a string, where \\uXXXX is its escape."""
-    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def short(c: CommitInfo) -> str:
@@ -146,15 +120,7 @@ def _decl(f: Field | None) -> str:
 # -- show -----------------------------------------------------------------------------
 
 
-def show_json(sdef: StructDef, rev: str, commit: str) -> dict:
-    d = sdef.to_json()
-    return {"struct": sdef.name, "kind": sdef.kind, "rev": rev, "commit": commit,
-            "path": sdef.path, "line": sdef.line, "fields": d["fields"], "warnings": d["warnings"]}
-
-
-def show_text(sdef: StructDef, rev: str, commit: str) -> str:
-    head = f"# {rev} ({commit[:12]}) {sdef.path}:{sdef.line}"
-    return clean(head + "\n" + sdef.render())
+# show_json, show_text: in srcdiff.plain (re-exported above)
 
 
 # -- log --------------------------------------------------------------------------------
