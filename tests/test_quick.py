@@ -3,9 +3,12 @@ import, byte for byte as the full pipeline answers, and never from a ref that mo
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -185,3 +188,82 @@ def test_config_dependent_definitions_are_left_to_the_full_pipeline(env, tmp_pat
     assert now == full(*args) and "char name[16];" in now[1]
     plain = ["show", "beta", "--at", "v3", "--repo", str(repo)]
     assert quick(*plain) == full(*plain)
+
+
+# -- stored answers of structs --changed / --has ----------------------------------------------
+
+
+def _answers(tmp: Path) -> list[tuple[str, dict]]:
+    """The answers the index keeps (key, JSON)."""
+    with sqlite3.connect(tmp / "cache" / "cache.sqlite") as db:
+        return [(k, json.loads(zlib.decompress(d)))
+                for k, d in db.execute("SELECT k, data FROM idx_answer ORDER BY rowid")]
+
+
+def _forget_answers(tmp: Path) -> None:
+    with sqlite3.connect(tmp / "cache" / "cache.sqlite") as db:
+        db.execute("DELETE FROM idx_answer")
+
+
+STORED = [("--changed", "v1", "v2", "--config-at", "v2={cfg}"), ("--has", "pid"),
+          ("--has", "y", "--config", "{cfg}")]
+
+
+@pytest.mark.parametrize("question", STORED, ids=" ".join)
+def test_a_structs_answer_is_kept_and_printed_again_byte_for_byte(env, question):
+    repo, tmp = env
+    args = ["structs", *[a.format(cfg=tmp / "cfg") for a in question], "--repo", str(repo)]
+    for fmt in ("text", "json"):
+        first = full(*args, "--format", fmt, "--stats")
+        again = full(*args, "--format", fmt, "--stats")
+        assert "answer=computed" in first[2] if fmt == "text" else "answer=kept" in first[2]
+        assert "answer=kept" in again[2]
+        assert first[:2] == again[:2]
+        assert quick(*args, "--format", fmt) == full(*args, "--format", fmt)
+    _forget_answers(tmp)
+    assert quick(*args, "--format", "json")[1] == full(*args, "--format", "json")[1]
+    _forget_answers(tmp)
+    got = quick(*args)  # computed here, and kept: the full command then finds it
+    assert got == full(*args) and len(_answers(tmp)) == 1
+    assert "answer=kept" in full(*args, "--stats")[2]
+
+
+def test_the_light_path_prints_the_kept_answer_without_recomputing_it(env):
+    repo, tmp = env
+    args = ["structs", "--changed", "v1", "v2", "--repo", str(repo), "--format", "json"]
+    full(*args)
+    [(key, data)] = _answers(tmp)
+    data["changed"][0]["added"].append("planted")
+    with sqlite3.connect(tmp / "cache" / "cache.sqlite") as db:
+        db.execute("UPDATE idx_answer SET data=? WHERE k=?",
+                   (zlib.compress(json.dumps(data).encode()), key))
+    assert "planted" in quick(*args)[1]  # what is kept is what is printed
+
+
+def test_a_changed_config_file_gives_a_new_correct_answer(env):
+    repo, tmp = env
+    cfg = tmp / "cfg"
+    for question, says in ((["--changed", "v1", "v2", "--config-at", f"v2={cfg}"], '"y"'),
+                           (["--has", "y", "--config", str(cfg)], '"long"')):
+        args = ["structs", *question, "--repo", str(repo), "--format", "json"]
+        cfg.write_text("CONFIG_B=y\n")
+        before = full(*args)
+        assert quick(*args) == before
+        cfg.write_text("# CONFIG_B is not set\n")
+        now = quick(*args)
+        assert now == full(*args) and now != before
+        assert says in now[1] and says not in before[1]  # y: long without CONFIG_B
+
+
+def test_a_moved_tag_gives_a_new_correct_structs_answer(env):
+    repo, _tmp = env
+    changed = ["structs", "--changed", "v1", "v2", "--repo", str(repo), "--format", "json"]
+    has = ["structs", "--has", "on_the_branch", "--repo", str(repo), "--format", "json"]
+    before = full(*changed), full(*has)
+    assert quick(*changed) == before[0] and quick(*has) == before[1]
+    _commit(repo, ALPHA_3)
+    git(repo, "tag", "-f", "-a", "v2", "-m", "v2 moved")
+    for args, old, says in zip((changed, has), before, ("on_the_branch", '"alpha"')):
+        now = quick(*args, git_ok=True)
+        assert now == full(*args) and says in now[1] and says not in old[1]
+        assert quick(*args, git_ok=True) == now

@@ -394,11 +394,16 @@ def release_configs(s, config_at: ConfigAt, tags: list[str]) -> dict:
     return {t: per_tag.get(t, default) for t in tags if per_tag.get(t, default) is not None}
 
 
+def _fingerprints(configs: dict) -> dict[str, str]:
+    return {tag: c.fingerprint() for tag, c in configs.items()}
+
+
 def structs_changed(s, a: str, b: str, config_at: ConfigAt, headers_only: bool,
                     run: Indexer) -> tuple[dict, object]:
     """(``srcdiff structs --changed A B``'s JSON, the index's IndexStats for A and B)."""
     from srcdiff.index import ALL, HEADERS, record_facts
     from srcdiff.index import structs_changed as changed
+    from srcdiff.indexdb import answer_key, remembered
     from srcdiff.versions import revision_version
 
     va, vb = (revision_version(s.repo, r, i) for i, r in enumerate((a, b)))
@@ -409,7 +414,10 @@ def structs_changed(s, a: str, b: str, config_at: ConfigAt, headers_only: bool,
         stats = run(store, [va, vb], HEADERS if headers_only else ALL)
         scopes = {store.release_scope(v.commit) for v in (va, vb)}
         configs = release_configs(s, config_at, [va.tag, vb.tag])
-        data = changed(store, va, vb, configs, s.read.arch, HEADERS if HEADERS in scopes else ALL)
+        common = HEADERS if HEADERS in scopes else ALL
+        key = answer_key(store, ["changed"], [va, vb], [common, common], _fingerprints(configs))
+        data, stats.answer_kept = remembered(
+            store, key, lambda: changed(store, va, vb, configs, s.read.arch, common))
         record_facts(s.repo, store)
     finally:
         store.close()
@@ -420,6 +428,7 @@ def structs_has(s, member: str, config_at: ConfigAt, headers_only: bool,
                 run: Indexer) -> tuple[dict, object]:
     """(``srcdiff structs --has FIELD``'s JSON, the index's IndexStats)."""
     from srcdiff.index import ALL, HEADERS, record_facts, refs_state, structs_having
+    from srcdiff.indexdb import answer_key, remembered
     from srcdiff.quick import selection_key
 
     before = refs_state(s.repo)
@@ -428,7 +437,10 @@ def structs_has(s, member: str, config_at: ConfigAt, headers_only: bool,
     try:
         stats = run(store, vs, HEADERS if headers_only else ALL)
         configs = release_configs(s, config_at, [v.tag for v in vs])
-        data = structs_having(store, member, vs, configs, s.read.arch)
+        key = answer_key(store, ["has", member], vs, [store.release_scope(v.commit) for v in vs],
+                         _fingerprints(configs))
+        data, stats.answer_kept = remembered(
+            store, key, lambda: structs_having(store, member, vs, configs, s.read.arch))
         if before is not None and before == refs_state(s.repo):
             # which releases these options select while the refs stay as they are (the light
             # path, srcdiff.quick, answers --has from it)

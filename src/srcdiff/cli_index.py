@@ -118,7 +118,7 @@ def structs_cmd(ctx: Context, changed: tuple[str, str] | None, has: str | None,
         text = render_having(data)
     _print_stats(ctx, stats)
     if ctx.stats:
-        click.echo(f"srcdiff: stats: query_seconds={time.perf_counter() - t0 - stats.seconds:.3f}",
-                   err=True)
+        click.echo(f"srcdiff: stats: query_seconds={time.perf_counter() - t0 - stats.seconds:.3f}"
+                   f" answer={'kept' if stats.answer_kept else 'computed'}", err=True)
     _emit(ctx, text, data)
     return 0

@@ -185,6 +185,7 @@ class IndexStats:
     read: int = 0  # read by this run
     bodies: int = 0  # definitions read by this run
     too_large: int = 0  # blobs over the size limit, not read
+    answer_kept: bool = False  # structs: answered from the index's stored answer (not in JSON)
     cpu: float = 0.0  # CPU seconds the readers spent
     seconds: float = 0.0
     jobs: int = 1

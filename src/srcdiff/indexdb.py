@@ -9,6 +9,7 @@ or pycparser (each heavy import costs a fast answer more than its whole work).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import zlib
@@ -21,6 +22,10 @@ from srcdiff.errors import SrcdiffError
 from srcdiff.model import PARSER_VERSION, Field, StructDef
 
 INDEX_VERSION = "4"
+# the whole-repository answers' code (structs_changed, structs_having, their JSON): a change
+# to either gives their stored answers new keys
+ANSWER_VERSION = "1"
+KEPT_ANSWERS = 256  # stored answers and parsed configurations kept, each (the newest)
 HEADER_SUFFIXES = (".h", ".hh", ".hpp")
 SOURCE_ONLY_SUFFIXES = (".c", ".cc", ".cpp", ".inc")
 # scope of a release's entry: its headers only, or its sources too
@@ -84,6 +89,11 @@ class IndexStore:
                 # facts about objects and refs that srcdiff.quick needs without git (see there)
                 "CREATE TABLE IF NOT EXISTS idx_fact (k TEXT PRIMARY KEY, v TEXT NOT NULL)"
                 " WITHOUT ROWID",
+                # answers of structs --changed / --has under a key of all that fixes them
+                "CREATE TABLE IF NOT EXISTS idx_answer (k TEXT PRIMARY KEY, data BLOB NOT NULL)",
+                # parsed .config files by the sha256 of their bytes
+                "CREATE TABLE IF NOT EXISTS idx_config (sha TEXT PRIMARY KEY,"
+                " fingerprint TEXT NOT NULL, data BLOB NOT NULL)",
             ):
                 self.db.execute(ddl)
         except (sqlite3.DatabaseError, OSError) as exc:
@@ -116,6 +126,41 @@ class IndexStore:
     def fact(self, key: str) -> str | None:
         row = self.db.execute("SELECT v FROM idx_fact WHERE k=?", (key,)).fetchone()
         return row[0] if row else None
+
+    def answer(self, key: str) -> dict | None:
+        """The answer stored under KEY (see answer_key), or None."""
+        try:
+            row = self.db.execute("SELECT data FROM idx_answer WHERE k=?", (key,)).fetchone()
+        except sqlite3.OperationalError:
+            return None  # an index from before answers were kept (the table comes on writing)
+        return None if row is None else json.loads(zlib.decompress(row[0]))
+
+    def put_answer(self, key: str, data: dict) -> None:
+        """Keep DATA under KEY; only the newest KEPT_ANSWERS answers stay."""
+        blob = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6)
+        self._tx(lambda db: _put_newest(db, "idx_answer", (key, blob)))
+
+    def config_fingerprint(self, sha: str) -> str | None:
+        """Config.fingerprint() of the .config whose bytes hash to SHA, if parsed before."""
+        try:
+            row = self.db.execute("SELECT fingerprint FROM idx_config WHERE sha=?",
+                                  (sha,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
+
+    def config_values(self, sha: str) -> tuple[tuple[str, str], ...] | None:
+        """Config.values of the .config whose bytes hash to SHA, if parsed before."""
+        try:
+            row = self.db.execute("SELECT data FROM idx_config WHERE sha=?", (sha,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return None if row is None else tuple(map(tuple, json.loads(zlib.decompress(row[0]))))
+
+    def put_config(self, sha: str, config) -> None:
+        """Keep CONFIG (a Config.from_file) under SHA, the sha256 of its file's bytes."""
+        blob = zlib.compress(json.dumps(config.values, separators=(",", ":")).encode(), 6)
+        self._tx(lambda db: _put_newest(db, "idx_config", (sha, config.fingerprint(), blob)))
 
     def close(self) -> None:
         self.db.close()
@@ -236,9 +281,18 @@ class IndexStore:
 
 
 def _drop_tables(db: sqlite3.Connection) -> None:
-    for t in ("idx_blob", "idx_name", "idx_def", "idx_release", "idx_file", "idx_fact"):
+    for t in ("idx_blob", "idx_name", "idx_def", "idx_release", "idx_file", "idx_fact",
+              "idx_answer", "idx_config"):
         db.execute(f"DROP TABLE IF EXISTS {t}")
     db.execute("INSERT OR REPLACE INTO meta VALUES ('index_schema', ?)", (INDEX_VERSION,))
+
+
+def _put_newest(db: sqlite3.Connection, table: str, row: tuple) -> None:
+    """ROW into TABLE (a rowid table: INSERT OR REPLACE gives the newest row the highest
+    rowid), and all but the newest KEPT_ANSWERS rows out."""
+    db.execute(f"INSERT OR REPLACE INTO {table} VALUES ({','.join('?' * len(row))})", row)
+    db.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table}"
+               " ORDER BY rowid DESC LIMIT -1 OFFSET ?)", (KEPT_ANSWERS,))
 
 
 def _guarded(fields: list[dict]) -> bool:
@@ -356,6 +410,28 @@ def pick(cands: list[Candidate], arch: str) -> Candidate:
 
 def _comparable(cands: list[Candidate], scope: str) -> list[Candidate]:
     return [c for c in cands if in_scope(c.path, scope)]
+
+
+def answer_key(store: IndexStore, question: list, releases: list[Release],
+               scopes: list[str | None], fingerprints: dict[str, str]) -> str:
+    """The key of a whole-repository answer: QUESTION (its kind and arguments), per release
+    its label, commit, scope in the index and configuration (FINGERPRINTS: tag ->
+    Config.fingerprint(), for the releases read with one), the index's
+    fingerprint (index and parser versions, arch) and ANSWER_VERSION. Each is content (a
+    commit id, a hash of settings), so what is stored under a key is never stale."""
+    rel = [[r.tag, r.commit, s, fingerprints.get(r.tag)] for r, s in zip(releases, scopes)]
+    text = json.dumps([ANSWER_VERSION, store.fp, question, rel])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def remembered(store: IndexStore, key: str, compute: Callable[[], dict]) -> tuple[dict, bool]:
+    """(The answer stored under KEY, True), else (COMPUTE(), False) after storing it."""
+    got = store.answer(key)
+    if got is not None:
+        return got, True
+    data = compute()
+    store.put_answer(key, data)
+    return data, False
 
 
 def structs_changed(store: IndexStore, a: Release, b: Release, configs: dict[str, object],

@@ -194,9 +194,16 @@ class Config:
         """Read a kernel .config; raises SrcdiffError naming file:line on a line it cannot read."""
         p = Path(path)
         try:
-            text = p.read_bytes().decode("utf-8", errors="replace")
+            data = p.read_bytes()
         except OSError as e:
             raise SrcdiffError(f"{p}: cannot read config: {e.strerror or e}") from None
+        return cls.from_bytes(data, p)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str | Path) -> Config:
+        """A kernel .config's bytes DATA read from PATH (named in errors), as from_file."""
+        p = Path(path)
+        text = data.decode("utf-8", errors="replace")
         values: dict[str, str] = {}
         for n, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()

@@ -15,6 +15,12 @@ runs. What is known without git:
 - whether HEAD's tree is a Kconfig tree (how ``show`` reads without --config): recorded per
   commit.
 
+``structs --changed`` / ``--has``: the answer (the JSON model the renderers take) is stored in
+the index under a key of all that fixes it (indexdb.answer_key: the releases' labels, commits
+and scopes, their configurations' fingerprints, the index's fingerprint), by the full command
+and by this path after computing one; it is read first. A .config is known by the sha256 of its
+bytes: its fingerprint and settings are stored too, so it is parsed once.
+
 ``show`` under --config: the index keeps every member with its guard, and a configuration is
 applied by dropping members (indexdb.configured). That is what ``show --config`` prints only
 when nothing else in the definition depends on the configuration, so here it is answered only
@@ -70,12 +76,16 @@ def answer(argv: list[str]) -> tuple[int, str, str] | None:
         store = IndexStore.reader(cache, fingerprint(arch))
         if store is None:
             raise _Pass
+        kept: list = []  # what to store (in one writing connection, after the answer)
         try:
             if argv[0] == "show":
-                return _show(store, refs, opts, args, arch)
-            return _structs(store, refs, opts, args, arch)
+                got = _show(store, refs, opts, args, arch, kept)
+            else:
+                got = _structs(store, refs, opts, args, arch, kept)
         finally:
             store.db.close()
+        _keep(cache, store.fp, kept)
+        return got
     except _Pass:
         return None
     except Exception:  # noqa: BLE001 - whatever goes wrong here, the full pipeline says it
@@ -284,15 +294,54 @@ def selection_key(refs_state: str, opts: dict) -> str:
 # -- answers --------------------------------------------------------------------------------
 
 
-def _config(path: str | None):
-    if path is None:
-        return None
-    from srcdiff.preprocess import Config
+class ConfigFile:
+    """A .config named on the command line, known by the sha256 of its bytes: its fingerprint
+    and settings from the index when parsed before (then it is not parsed again)."""
 
-    return Config.from_file(path)
+    def __init__(self, path: str, store, kept: list):
+        with open(path, "rb") as f:
+            self.data = f.read()
+        self.path, self.store, self.kept = path, store, kept
+        self.sha = hashlib.sha256(self.data).hexdigest()
+        self._config = None
+
+    def fingerprint(self) -> str:
+        fp = self.store.config_fingerprint(self.sha)
+        return fp if fp is not None else self.config().fingerprint()
+
+    def config(self):
+        """The preprocess.Config of the file (Config.from_file's)."""
+        if self._config is None:
+            from srcdiff.preprocess import Config
+
+            values = self.store.config_values(self.sha)
+            if values is None:
+                self._config = Config.from_bytes(self.data, self.path)
+                self.kept.append(lambda s, c=self._config: s.put_config(self.sha, c))
+            else:
+                self._config = Config(values=values)
+        return self._config
 
 
-def _show(store, refs: Refs, opts: dict, args: list[str], arch: str) -> tuple[int, str, str]:
+def _keep(cache: Path, fp: str, kept: list) -> None:
+    """Store KEPT (functions of an IndexStore) in the index; a failure only loses them."""
+    if not kept:
+        return
+    try:
+        from srcdiff.indexdb import IndexStore
+
+        store = IndexStore(cache, fp)
+        try:
+            for put in kept:
+                put(store)
+        finally:
+            store.db.close()
+    except Exception:  # noqa: BLE001 - a read-only cache, a busy database: answered all the same
+        pass
+
+
+def _show(store, refs: Refs, opts: dict, args: list[str], arch: str,
+          kept: list) -> tuple[int, str, str]:
     from srcdiff.indexdb import _comparable, configured, pick
     from srcdiff.model import StructDef
     from srcdiff.plain import dumps, merge_warnings, show_json, show_text, warning_line
@@ -302,7 +351,8 @@ def _show(store, refs: Refs, opts: dict, args: list[str], arch: str) -> tuple[in
         raise _Pass  # found through the TRACE_EVENT call: the full search's business
     commit = refs.commit(rev, store)
     scope = store.release_scope(commit)
-    config = _config(opts.get("--config"))
+    config = None if "--config" not in opts else ConfigFile(opts["--config"], store,
+                                                             kept).config()
     if scope is None or (config is None and store.fact(f"kconfig:{refs.head()}") != "1"):
         raise _Pass  # not indexed; or read as the host compiler would (the index is not)
     cands = _comparable(store.candidates_of(commit, name), scope)
@@ -340,8 +390,11 @@ def _config_free(d: dict) -> bool:
     return True
 
 
-def _structs(store, refs: Refs, opts: dict, args: list[str], arch: str) -> tuple[int, str, str]:
-    from srcdiff.indexdb import ALL, HEADERS, Release, structs_changed, structs_having
+def _structs(store, refs: Refs, opts: dict, args: list[str], arch: str,
+             kept: list) -> tuple[int, str, str]:
+    """structs --changed / --has: the answer the full command (or an earlier one here) stored
+    under the key of all that fixes it (indexdb.answer_key), else computed and stored."""
+    from srcdiff.indexdb import ALL, HEADERS, Release, answer_key, structs_changed, structs_having
     from srcdiff.plain import dumps, render_changed, render_having
 
     scope = HEADERS if opts.get("--headers-only") else ALL
@@ -355,35 +408,45 @@ def _structs(store, refs: Refs, opts: dict, args: list[str], arch: str) -> tuple
     else:
         import json
 
-        key = selection_key(refs.state(), {k: opts.get(k) for k in _SELECT})
-        got = store.fact(key)
+        got = store.fact(selection_key(refs.state(), {k: opts.get(k) for k in _SELECT}))
         if got is None:
             raise _Pass
         versions = [Release(t, c) for t, c in json.loads(got)]
-    scopes = {store.release_scope(v.commit) for v in versions}
-    if not scopes <= {scope, ALL}:
+    scopes = [store.release_scope(v.commit) for v in versions]
+    if not set(scopes) <= {scope, ALL}:
         raise _Pass  # the full command would index first
-    configs = _configs(opts, [v.tag for v in versions])
+    files = _config_files(store, opts, [v.tag for v in versions], kept)
+    fps = {t: f.fingerprint() for t, f in files.items()}
     if "--changed" in opts:
         common = HEADERS if HEADERS in scopes else ALL
-        data = structs_changed(store, versions[0], versions[1], configs, arch, common)
+        key = answer_key(store, ["changed"], versions, [common, common], fps)
+        data = store.answer(key)
+        if data is None:
+            configs = {t: f.config() for t, f in files.items()}
+            data = structs_changed(store, versions[0], versions[1], configs, arch, common)
+            kept.append(lambda s: s.put_answer(key, data))
         text = render_changed(data)
     else:
-        data = structs_having(store, opts["--has"], versions, configs, arch)
+        key = answer_key(store, ["has", opts["--has"]], versions, scopes, fps)
+        data = store.answer(key)
+        if data is None:
+            configs = {t: f.config() for t, f in files.items()}
+            data = structs_having(store, opts["--has"], versions, configs, arch)
+            kept.append(lambda s: s.put_answer(key, data))
         text = render_having(data)
     out = dumps(data) if opts.get("--format") == "json" else text
     return 0, out + "\n", ""
 
 
-def _configs(opts: dict, tags: list[str]) -> dict:
+def _config_files(store, opts: dict, tags: list[str], kept: list) -> dict[str, ConfigFile]:
     """As cli_index._configs: per tag, --config-at TAG=FILE, else --config, else none."""
-    default = _config(opts.get("--config"))
+    default = None if "--config" not in opts else ConfigFile(opts["--config"], store, kept)
     per_tag = {}
     for item in opts.get("--config-at", ()):
         tag, eq, path = item.partition("=")
         if not eq or not tag or not path or tag not in tags:
             raise _Pass  # an error
-        per_tag[tag] = _config(path)
+        per_tag[tag] = ConfigFile(path, store, kept)
     return {t: per_tag.get(t, default) for t in tags if per_tag.get(t, default) is not None}
 
 
