@@ -260,3 +260,26 @@ def test_bad_questions_are_one_clear_line(srcdiff, tmp_path):
                        (["index", "-q", "--cache-dir", "/proc/no/such"], "cannot use the index")):
         res = srcdiff(*args, "--repo", str(repo))
         assert res.code == 2 and res.err.count("\n") == 1 and says in res.err, (args, res.err)
+
+
+def test_a_file_deleted_and_restored_across_releases(srcdiff, tmp_path):
+    # each release's files are listed as the difference from the previous one: a deleted file
+    # is gone at its release, and restored later (an old blob) it is back without a new read
+    repo = _repo(tmp_path)
+    gone = "struct gone { int g; };\n"
+    _commit(repo, {"include/linux/gone.h": gone, "include/linux/a.h": "struct a { int x; };\n"},
+            "v1.0")
+    _commit(repo, {"include/linux/gone.h": None}, "v1.1")
+    _commit(repo, {"include/linux/gone.h": gone, "include/linux/b.h": "struct b { int y; };\n",
+                   "include/linux/a.h": "struct a { long x; };\n"}, "v1.2")
+    st = srcdiff("index", "--repo", str(repo), "-j", "1", "--format", "json").json()
+    assert (st["files"], st["blobs"], st["read"]) == (2 + 1 + 3, 4, 4)
+    res = srcdiff("structs", "--repo", str(repo), "--changed", "v1.0", "v1.1", "--format", "json")
+    assert res.json() == {"from": "v1.0", "to": "v1.1", "added": [], "removed": ["gone"],
+                          "changed": []}
+    res = srcdiff("structs", "--repo", str(repo), "--changed", "v1.1", "v1.2", "--format", "json")
+    assert res.json() == {"from": "v1.1", "to": "v1.2", "added": ["b", "gone"], "removed": [],
+                          "changed": [{"name": "a", "added": [], "removed": [],
+                                       "retyped": ["x"]}]}
+    res = srcdiff("structs", "--repo", str(repo), "--has", "g", "--format", "json")
+    assert res.json()["structs"] == [{"name": "gone", "releases": {"v1.0": "int", "v1.2": "int"}}]
