@@ -747,6 +747,31 @@ def test_a_kernel_config_brings_the_compilers_predefines_for_its_machine():
     assert names("CONFIG_NUMA=y") == ["limit"]
 
 
+def test_arm64s_byteorder_header_follows_the_configs_byte_order():
+    # arm64's <asm/byteorder.h> picks the kernel's endian header by the compiler's
+    # __AARCH64EB__: a little-endian arm64 kernel (Debian's) lays out ipv6_pinfo's bitfields
+    # in the little-endian order, a big-endian one in the other
+    tree = {
+        "arch/arm64/include/uapi/asm/byteorder.h": (
+            b"#ifdef __AARCH64EB__\n#include <linux/byteorder/big_endian.h>\n#else\n"
+            b"#include <linux/byteorder/little_endian.h>\n#endif\n"),
+        "include/uapi/linux/byteorder/big_endian.h": b"#define __BIG_ENDIAN_BITFIELD\n",
+        "include/uapi/linux/byteorder/little_endian.h": b"#define __LITTLE_ENDIAN_BITFIELD\n",
+    }
+    src = ("#include <asm/byteorder.h>\nstruct ipv6_pinfo {\n#if defined(__BIG_ENDIAN_BITFIELD)\n"
+           "\tshort hop_limit:9;\n\tunsigned short __unused_1:7;\n#else\n"
+           "\tunsigned short __unused_1:7;\n\tshort hop_limit:9;\n#endif\n};\n")
+
+    def names(*lines: str) -> list[str]:
+        sd = fields(src, "ipv6_pinfo", path="include/linux/ipv6.h", include_reader=tree.get,
+                    arch="arm64", config=Config.from_defines(list(lines)))
+        return [f.name for f in sd.fields]
+
+    assert names("CONFIG_ARM64=y", "CONFIG_64BIT=y", "CONFIG_CPU_LITTLE_ENDIAN=y") == [
+        "__unused_1", "hop_limit"]
+    assert names("CONFIG_ARM64=y", "CONFIG_64BIT=y", "CONFIG_CPU_BIG_ENDIAN=y") == [
+        "hop_limit", "__unused_1"]
+
 def test_alternative_definitions_inside_an_include_guard_follow_the_config():
     # as include/linux/percpu_counter.h: the SMP layout and the other, both in the guard
     src = ("#ifndef _LINUX_PC_H\n#define _LINUX_PC_H\n#ifdef CONFIG_SMP\n"

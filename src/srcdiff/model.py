@@ -11,7 +11,7 @@ from typing import Any
 
 # The version of the reading rules (srcdiff.parse and what it calls): part of every key under
 # which a reading is stored, so a change to them reads everything again. Bump on any change.
-PARSER_VERSION = "12"
+PARSER_VERSION = "13"
 
 
 @dataclass(frozen=True)

@@ -307,6 +307,10 @@ _ARCH_PREDEFINES: dict[str, tuple[dict[str, str], bool]] = {
     "CONFIG_SPARC": ({"__sparc__": "1"}, True),
 }
 
+# arch symbol -> the byte-order names its compiler predefines (big-endian, little-endian)
+_ENDIAN_NAMES = {"CONFIG_ARM64": ("__AARCH64EB__", "__AARCH64EL__"),
+                 "CONFIG_ARM": ("__ARMEB__", "__ARMEL__")}
+
 
 # the machine a project without a .config is read for: the host's (gcc 12 on Linux x86-64)
 _HOST_MACHINE = {"CONFIG_X86_64": "y", "CONFIG_64BIT": "y", "CONFIG_CC_IS_GCC": "y",
@@ -366,6 +370,11 @@ def target_predefines(values: dict[str, str], hosted: bool = False) -> dict[str,
     else:
         out.update({"__BYTE_ORDER__": "__ORDER_LITTLE_ENDIAN__", "__LITTLE_ENDIAN": "1234",
                     "__LITTLE_ENDIAN_BITFIELD": ""})
+    # arm's compilers name the byte order too, and arm64's <asm/byteorder.h> picks the
+    # kernel's big- or little-endian definitions by __AARCH64EB__
+    for sym, (be, le) in _ENDIAN_NAMES.items():
+        if sym in arches:
+            out[be if big else le] = "1"
     if "CONFIG_CC_IS_CLANG" in on:
         out.update({"__clang__": "1", "__GNUC__": "4"})
     elif "CONFIG_CC_IS_GCC" in on:
@@ -400,7 +409,8 @@ _TARGET_NAMES = frozenset(
     [n for names, _ in _ARCH_PREDEFINES.values() for n in names]
     + ["__LP64__", "_LP64", "__ILP32__", "_ILP32", "__s390x__", "__powerpc64__", "__PPC64__"]
     + ["__CHAR_BIT__", "__SIZEOF_LONG__", "__SIZEOF_POINTER__", "__SIZEOF_SIZE_T__"]
-    + ["__BYTE_ORDER__"] + list(_HOSTED_PREDEFINES)
+    + ["__BYTE_ORDER__"] + [n for pair in _ENDIAN_NAMES.values() for n in pair]
+    + list(_HOSTED_PREDEFINES)
 )
 
 
