@@ -15,6 +15,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import git
 
+from tests.test_index import _repo as kernel_repo
+
 from srcdiff.cli import main
 
 BIN = Path(sys.executable).parent
@@ -52,12 +54,7 @@ def _commit(repo: Path, text: str, tag: str | None = None) -> None:
 def env(tmp_path, monkeypatch):
     """A kernel-like repository with annotated tags v1, v2 (a release branch at v1), indexed;
     the cache in this test's directory."""
-    repo = tmp_path / "linux"
-    (repo / "include" / "linux").mkdir(parents=True)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "t@example.com")
-    git(repo, "config", "user.name", "T")
-    (repo / "Kconfig").write_text("# top\n")
+    repo = kernel_repo(tmp_path)
     _commit(repo, ALPHA_1, "v1")
     git(repo, "branch", "release-1", "v1")
     _commit(repo, ALPHA_2, "v2")

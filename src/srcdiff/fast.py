@@ -25,6 +25,14 @@ MAX_STORED = 64 * 1024 * 1024  # outputs larger than this are not kept
 MAX_OUTPUTS = 256  # stored outputs kept (every fetch moves the refs: older keys never match)
 
 
+def _reply(code: int | str | None, out: str, err: str) -> None:
+    """Print an answer found without the full pipeline and exit with its status."""
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    sys.stdout.flush()
+    sys.exit(code)
+
+
 def main() -> None:
     argv = sys.argv[1:]
     if argv and argv[0] in ("show", "structs") and not any(
@@ -34,19 +42,13 @@ def main() -> None:
         got = answer(argv)  # from the index, when it covers the question
         if got is not None:
             code, out, err = got
-            sys.stdout.write(out)
-            sys.stderr.write(err)
-            sys.stdout.flush()
-            sys.exit(code)
+            _reply(code, out, err)
     key, cache_dir = _key(argv)
     if key is not None:
         hit = _lookup(cache_dir, key)
         if hit is not None:
             code, err, out = hit
-            sys.stdout.write(out)
-            sys.stderr.write(err)
-            sys.stdout.flush()
-            sys.exit(code)
+            _reply(code, out, err)
     try:
         from srcdiff.cli import main as cli_main
     except ImportError as exc:  # GitPython refuses to load when no git can be run
