@@ -118,6 +118,24 @@ def test_headers_only_and_configs_applied_when_asked(srcdiff, tmp_path):
     assert res.code == 2 and res.err.count("\n") == 1 and "--config-at v9" in res.err
 
 
+def test_a_struct_only_moved_down_its_file_is_unchanged_unless_configs_tell(srcdiff, tmp_path):
+    """Another blob, the same members: not changed under one configuration; changed where the
+    two releases' configurations decide its guard differently."""
+    repo = _repo(tmp_path)
+    moved = "struct moved {\n\tint a;\n#ifdef CONFIG_B\n\tint y;\n#endif\n};\n"
+    _commit(repo, {"include/linux/m.h": moved}, "v1")
+    _commit(repo, {"include/linux/m.h": "/* a new first line */\n\n" + moved}, "v2")
+    on, off = tmp_path / "on.config", tmp_path / "off.config"
+    on.write_text("CONFIG_B=y\n")
+    off.write_text("# CONFIG_B is not set\n")
+    base = ("structs", "--repo", str(repo), "--changed", "v1", "v2", "--format", "json")
+    assert srcdiff(*base).json()["changed"] == []
+    assert srcdiff(*base, "--config", str(on)).json()["changed"] == []
+    res = srcdiff(*base, "--config-at", f"v1={on}", "--config-at", f"v2={off}")
+    assert res.json()["changed"] == [{"name": "moved", "added": [], "removed": ["y"],
+                                      "retyped": []}]
+
+
 def test_a_new_tag_reads_only_new_blobs(srcdiff, tmp_path):
     repo = _two_releases(tmp_path)
     first = srcdiff("index", "--repo", str(repo), "--format", "json", "-j", "1").json()

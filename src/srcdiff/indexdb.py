@@ -21,7 +21,7 @@ from typing import NamedTuple
 from srcdiff.errors import SrcdiffError
 from srcdiff.model import PARSER_VERSION, Field, StructDef
 
-INDEX_VERSION = "4"
+INDEX_VERSION = "5"
 # the whole-repository answers' code (structs_changed, structs_having, their JSON): a change
 # to either gives their stored answers new keys
 ANSWER_VERSION = "1"
@@ -75,7 +75,7 @@ class IndexStore:
                 "CREATE TABLE IF NOT EXISTS idx_name (fp TEXT NOT NULL, blob TEXT NOT NULL,"
                 " name TEXT NOT NULL, kind TEXT NOT NULL, alias INTEGER NOT NULL,"
                 " nfields INTEGER NOT NULL, members TEXT NOT NULL, guarded INTEGER NOT NULL,"
-                " PRIMARY KEY (fp, blob, name)) WITHOUT ROWID",
+                " shape TEXT NOT NULL, PRIMARY KEY (fp, blob, name)) WITHOUT ROWID",
                 "CREATE TABLE IF NOT EXISTS idx_def (fp TEXT NOT NULL, blob TEXT NOT NULL,"
                 " name TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (fp, blob, name))",
                 "CREATE INDEX IF NOT EXISTS idx_name_by_name ON idx_name (fp, name)",
@@ -198,12 +198,13 @@ class IndexStore:
                 flat = _flat_names(sdef["fields"])
                 data = zlib.compress(json.dumps(sdef, separators=(",", ":")).encode(), 6)
                 names.append((self.fp, blob, n, sdef["kind"], int(d["alias"]), len(flat),
-                              " " + " ".join(flat) + " ", int(_guarded(sdef["fields"]))))
+                              " " + " ".join(flat) + " ", int(_guarded(sdef["fields"])),
+                              shape(sdef["fields"])))
                 bodies.append((self.fp, blob, n, data))
 
         def work(db: sqlite3.Connection) -> None:
             db.executemany("INSERT OR REPLACE INTO idx_blob VALUES (?,?,?)", blobs)
-            db.executemany("INSERT OR REPLACE INTO idx_name VALUES (?,?,?,?,?,?,?,?)", names)
+            db.executemany("INSERT OR REPLACE INTO idx_name VALUES (?,?,?,?,?,?,?,?,?)", names)
             db.executemany("INSERT OR REPLACE INTO idx_def VALUES (?,?,?,?)", bodies)
 
         self._tx(work)
@@ -234,19 +235,19 @@ class IndexStore:
         for i in range(0, len(blobs), 500):  # well under SQLite's limit on parameters
             chunk = blobs[i : i + 500]
             rows = self.db.execute(
-                "SELECT blob, name, kind, alias, nfields, guarded FROM idx_name WHERE fp=? AND"
-                f" blob IN ({','.join('?' * len(chunk))})", (self.fp, *chunk))
-            for blob, name, kind, alias, nfields, guarded in rows:
+                "SELECT blob, name, kind, alias, nfields, guarded, shape FROM idx_name WHERE"
+                f" fp=? AND blob IN ({','.join('?' * len(chunk))})", (self.fp, *chunk))
+            for blob, name, kind, alias, nfields, guarded, shp in rows:
                 if wanted is None or name in wanted:
                     for path in paths[blob]:
-                        out.setdefault(name, []).append(
-                            Candidate(path, blob, kind, bool(alias), nfields, bool(guarded)))
+                        out.setdefault(name, []).append(Candidate(
+                            path, blob, kind, bool(alias), nfields, bool(guarded), shp))
         return out
 
     def candidates_of(self, commit: str, name: str) -> list[Candidate]:
         """The files of release COMMIT that define NAME (candidates(COMMIT, [NAME]), found from
         the name: one question does not read the release's whole file list)."""
-        rows = self.db.execute("SELECT blob, kind, alias, nfields, guarded FROM idx_name"
+        rows = self.db.execute("SELECT blob, kind, alias, nfields, guarded, shape FROM idx_name"
                                " INDEXED BY idx_name_by_name WHERE"
                                " fp=? AND name=?", (self.fp, name)).fetchall()
         by_blob = {r[0]: r[1:] for r in rows}
@@ -258,8 +259,8 @@ class IndexStore:
                 "SELECT path, blob FROM idx_file WHERE fp=? AND commit_id=? AND"
                 f" blob IN ({','.join('?' * len(chunk))})", (self.fp, commit, *chunk))
             for path, blob in files:
-                kind, alias, nfields, guarded = by_blob[blob]
-                out.append(Candidate(path, blob, kind, bool(alias), nfields, bool(guarded)))
+                kind, alias, nfields, guarded, shp = by_blob[blob]
+                out.append(Candidate(path, blob, kind, bool(alias), nfields, bool(guarded), shp))
         return out
 
     def names_with_member(self, member: str) -> list[str]:
@@ -273,6 +274,23 @@ class IndexStore:
         row = self.db.execute("SELECT data FROM idx_def WHERE fp=? AND blob=? AND name=?",
                               (self.fp, blob, name)).fetchone()
         return None if row is None else json.loads(zlib.decompress(row[0]))
+
+    def definitions_json(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        """The stored readings of WANTED ((blob, name) pairs) that are stored, by pair: one
+        question per blob rather than per pair (a release pair compares thousands)."""
+        by_blob: dict[str, set[str]] = {}
+        for blob, name in wanted:
+            by_blob.setdefault(blob, set()).add(name)
+        out: dict[tuple[str, str], dict] = {}
+        blobs = list(by_blob)
+        for i in range(0, len(blobs), 500):
+            chunk = blobs[i : i + 500]
+            rows = self.db.execute("SELECT blob, name, data FROM idx_def WHERE fp=? AND"
+                                   f" blob IN ({','.join('?' * len(chunk))})", (self.fp, *chunk))
+            for blob, name, data in rows:
+                if name in by_blob[blob]:
+                    out[(blob, name)] = json.loads(zlib.decompress(data))
+        return out
 
     def definition(self, blob: str, name: str, path: str) -> StructDef | None:
         """NAME's stored reading in BLOB, as found in the file PATH."""
@@ -293,6 +311,16 @@ def _put_newest(db: sqlite3.Connection, table: str, row: tuple) -> None:
     db.execute(f"INSERT OR REPLACE INTO {table} VALUES ({','.join('?' * len(row))})", row)
     db.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table}"
                " ORDER BY rowid DESC LIMIT -1 OFFSET ?)", (KEPT_ANSWERS,))
+
+
+def shape(fields: list[dict]) -> str:
+    """A digest of stored members FIELDS without their lines: two definitions of one shape
+    have the same members, types, widths and guards, so a question that compares members
+    (structs --changed) can tell them alike without loading either."""
+    def strip(fs: list[dict]) -> list:
+        return [[f.get("name"), f.get("type"), f.get("bits"), f.get("guard"), f.get("unparsed"),
+                 f.get("enumerator"), strip(f.get("fields") or [])] for f in fs]
+    return hashlib.sha1(json.dumps(strip(fields), separators=(",", ":")).encode()).hexdigest()[:20]
 
 
 def _guarded(fields: list[dict]) -> bool:
@@ -319,6 +347,7 @@ class Candidate:
     alias: bool
     nfields: int
     guarded: bool  # some member, at any depth, has a guard
+    shape: str  # digest of the members as compared (see shape()): equal shapes, equal answers
 
 
 
@@ -457,11 +486,13 @@ def structs_changed(store: IndexStore, a: Release, b: Release, configs: dict[str
     ha = None if cfa is None else _holds_memo(cfa)
     hb = None if cfb is None else _holds_memo(cfb)
     changed = []
-    for name in sorted(pa.keys() & pb.keys()):
-        x, y = pa[name], pb[name]
-        if x.blob == y.blob and (same_config or not x.guarded):
-            continue  # the same text read the same way, and no configuration tells them apart
-        da, db = store.definition_json(x.blob, name), store.definition_json(y.blob, name)
+    # Members of one shape compare alike under one configuration, and under any two when
+    # they have no guard: such pairs are passed over without loading either definition.
+    pairs = [(name, pa[name], pb[name]) for name in sorted(pa.keys() & pb.keys())
+             if not (pa[name].shape == pb[name].shape and (same_config or not pa[name].guarded))]
+    defs = store.definitions_json([(c.blob, name) for name, x, y in pairs for c in (x, y)])
+    for name, x, y in pairs:
+        da, db = defs.get((x.blob, name)), defs.get((y.blob, name))
         if da is None or db is None:
             continue
         row = member_changes(member_map(da["fields"], ha), member_map(db["fields"], hb))
